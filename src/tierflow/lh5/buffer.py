@@ -1,0 +1,60 @@
+"""Writing rows into an existing object (``obj_buf``), growing it as needed."""
+
+from __future__ import annotations
+
+from ..errors import LH5Error
+from ..types import (
+    LGDO,
+    Array,
+    ArrayOfEncodedEqualSizedArrays,
+    Table,
+    VectorOfEncodedVectors,
+    VectorOfVectors,
+)
+
+
+def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
+    """Copy the rows of ``obj`` into ``buf`` at row ``start``; ``buf`` ends after them.
+
+    Objects without rows (scalars, structs) are returned as they are.
+
+    >>> buf = Array([0, 0, 0, 0])
+    >>> store_into(buf, Array([7, 8]), 1).nda.tolist()
+    [0, 7, 8]
+    """
+    if not hasattr(obj, "resize"):
+        return obj
+    if type(buf) is not type(obj) and not (isinstance(buf, Table) and isinstance(obj, Table)):
+        raise LH5Error(
+            f"obj_buf is a {type(buf).__name__} but the data read is a {type(obj).__name__}"
+        )
+    n = len(obj)
+    if isinstance(obj, Table):
+        missing = set(obj.keys()) - set(buf.keys())
+        if missing:
+            raise LH5Error(f"obj_buf lacks column(s) {sorted(missing)}")
+        for name, col in obj.items():
+            store_into(buf[name], col, start)
+        for name in set(buf.keys()) - set(obj.keys()):
+            buf[name].resize(start + n)
+        buf._size = start + n
+    elif isinstance(obj, VectorOfVectors):
+        cl = buf.cumulative_length
+        offset = int(cl.nda[start - 1]) if start > 0 else 0
+        cl.resize(start + n)
+        cl.nda[start:] = obj.cumulative_length.nda + offset
+        store_into(buf.flattened_data, obj.flattened_data, offset)
+    elif isinstance(obj, ArrayOfEncodedEqualSizedArrays):
+        store_into(buf.encoded_data, obj.encoded_data, start)
+        buf.decoded_size = obj.decoded_size
+    elif isinstance(obj, VectorOfEncodedVectors):
+        store_into(buf.encoded_data, obj.encoded_data, start)
+        store_into(buf.decoded_size, obj.decoded_size, start)
+    elif isinstance(obj, Array):
+        if buf.nda.shape[1:] != obj.nda.shape[1:]:
+            raise LH5Error(
+                f"obj_buf rows have shape {buf.nda.shape[1:]}, the data read {obj.nda.shape[1:]}"
+            )
+        buf.resize(start + n)
+        buf.nda[start:] = obj.nda
+    return buf

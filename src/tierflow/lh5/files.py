@@ -1,0 +1,64 @@
+"""Opening LH5 files and finding objects in them, with clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import hdf5plugin  # noqa: F401  (registers Zstd, Blosc, LZ4, ... with HDF5)
+
+from ..errors import LH5FileError, LH5ObjectNotFoundError
+
+FileLike = str | os.PathLike | h5py.File
+
+
+def open_file(path: str | os.PathLike, mode: str = "r") -> h5py.File:
+    """Open ``path`` with h5py, without HDF5 file locking when reading.
+
+    Raises :class:`LH5FileError` for a missing, non-HDF5 or truncated file.
+    """
+    path = os.fspath(path)
+    if mode == "r" and not os.path.exists(path):
+        raise LH5FileError("no such file", file=path)
+    try:
+        if mode == "r":
+            return h5py.File(path, "r", locking=False)
+        return h5py.File(path, mode)
+    except OSError as err:
+        reason = str(err).split("(")[0].strip() or type(err).__name__
+        raise LH5FileError(
+            f"cannot open as HDF5 ({reason}); is it an LH5 file, and complete?", file=path
+        ) from None
+
+
+def file_name(h5file: h5py.File | h5py.Group) -> str:
+    """The path of the file an h5py object lives in."""
+    return h5file.file.filename
+
+
+def get_object(h5file: h5py.File | h5py.Group, name: str) -> h5py.Group | h5py.Dataset:
+    """The object at ``name``; a missing one names what exists where the path stops."""
+    path = str(name).strip("/")
+    if not path:
+        return h5file
+    node = h5file
+    walked: list[str] = []
+    for part in path.split("/"):
+        if not part:
+            continue
+        if not isinstance(node, h5py.Group) or part not in node:
+            where = "/" + "/".join(walked)
+            existing = sorted(node.keys()) if isinstance(node, h5py.Group) else []
+            shown = existing[:30] + (["..."] if len(existing) > 30 else [])
+            raise LH5ObjectNotFoundError(
+                f"no object {part!r} in {where}; it holds {shown}", file=file_name(h5file), obj=path
+            )
+        node = node[part]
+        walked.append(part)
+    return node
+
+
+def as_path(lh5_file: FileLike) -> str:
+    """A printable name for a path or open file."""
+    return lh5_file.filename if isinstance(lh5_file, h5py.File) else os.fspath(Path(lh5_file))

@@ -1,0 +1,511 @@
+"""Reading LH5 objects into tierflow data objects.
+
+Readers dispatch on the ``datatype`` attribute alone; rows are selected by a slice
+or an index array before anything is read, so only what is asked for leaves disk.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import LH5DecodeError, LH5Error, LH5IndexError
+from ..types import (
+    LGDO,
+    Array,
+    ArrayOfEncodedEqualSizedArrays,
+    ArrayOfEqualSizedArrays,
+    FixedSizeArray,
+    Histogram,
+    Scalar,
+    Struct,
+    Table,
+    VectorOfEncodedVectors,
+    VectorOfVectors,
+    WaveformTable,
+)
+from .buffer import store_into
+from .datatype import Datatype, enum_values, parse
+from .fieldmask import FieldMask, FieldMaskSpec
+from .files import FileLike, file_name, get_object, open_file
+
+Rows = slice | np.ndarray
+#: read spans at most this many times longer than the rows an index selects
+_SPAN_FACTOR = 4
+
+
+# --- the public entry -----------------------------------------------------------------------
+def read(
+    name: str,
+    lh5_file: FileLike | Sequence[FileLike],
+    start_row: int = 0,
+    n_rows: int = sys.maxsize,
+    idx: Any = None,
+    use_h5idx: bool = False,
+    field_mask: FieldMaskSpec = None,
+    obj_buf: LGDO | None = None,
+    obj_buf_start: int = 0,
+    decompress: bool = True,
+) -> LGDO:
+    """Read the object ``name`` from one file, or from a list of files with rows concatenated.
+
+    ``start_row``/``n_rows`` select a row range; ``idx`` selects rows by index
+    array, boolean mask or (n, 2) array of ranges (global over a list of files, or
+    a list with one selection per file). ``field_mask`` picks the fields of tables
+    and structs (``"a/b"`` for nested ones). With ``obj_buf`` the rows are written
+    into that object from ``obj_buf_start`` on, growing it as needed. Encoded
+    waveforms are decoded unless ``decompress=False``.
+
+    >>> import tierflow.lh5 as lh5, tempfile, os
+    >>> from tierflow.types import Table
+    >>> path = os.path.join(tempfile.mkdtemp(), "doc.lh5")
+    >>> lh5.write(Table({"e": [1.0, 2.0, 3.0]}), "tb", path)
+    >>> lh5.read("tb", path, start_row=1)["e"].nda.tolist()
+    [2.0, 3.0]
+    >>> lh5.read("tb/e", [path, path], idx=[0, 4]).nda.tolist()
+    [1.0, 2.0]
+    """
+    if isinstance(lh5_file, list | tuple):
+        return _read_many(
+            name,
+            list(lh5_file),
+            start_row,
+            n_rows,
+            idx,
+            field_mask,
+            obj_buf,
+            obj_buf_start,
+            decompress,
+        )
+    with opened(lh5_file) as h5f:
+        h5obj = get_object(h5f, name)
+        total = n_rows_of(h5obj)
+        rows = select_rows(start_row, n_rows, idx, total, file_name(h5f), name)
+        obj = read_object(h5obj, rows, FieldMask.of(field_mask), decompress)
+    if obj_buf is None:
+        return obj
+    return store_into(obj_buf, obj, obj_buf_start)
+
+
+def read_n_rows(name: str, lh5_file: FileLike) -> int | None:
+    """Rows of an array-like object or table; ``None`` for scalars and structs."""
+    with opened(lh5_file) as h5f:
+        return n_rows_of(get_object(h5f, name))
+
+
+@contextmanager
+def opened(lh5_file: FileLike):
+    """An open h5py file for a path (closed afterwards) or an already open file."""
+    if isinstance(lh5_file, h5py.File | h5py.Group):
+        yield lh5_file
+        return
+    h5f = open_file(lh5_file)
+    try:
+        yield h5f
+    finally:
+        h5f.close()
+
+
+# --- rows -----------------------------------------------------------------------------------
+def select_rows(
+    start_row: int, n_rows: int, idx: Any, total: int | None, file: str, name: str
+) -> Rows:
+    """Turn (start_row, n_rows, idx) into a slice or a sorted-or-not index array."""
+    if total is None:
+        return slice(None)
+    if idx is None:
+        start = min(max(int(start_row), 0), total)
+        return slice(start, min(total, start + max(int(n_rows), 0)))
+    sel = np.asarray(idx)
+    if sel.dtype == bool:
+        if sel.shape != (total,):
+            raise LH5IndexError(
+                f"boolean idx of length {len(sel)} for {total} rows", file=file, obj=name
+            )
+        sel = np.flatnonzero(sel)
+    elif sel.ndim == 2 and sel.shape[1] == 2:
+        sel = (
+            np.concatenate([np.arange(a, b) for a, b in sel]) if len(sel) else np.zeros(0, np.int64)
+        )
+    if sel.ndim == 0:
+        sel = sel.reshape(1)
+    if sel.ndim != 1 or (len(sel) and sel.dtype.kind not in "iu"):
+        raise LH5IndexError(
+            f"idx must be integers of shape (n,) or (n, 2), or a bool mask; got {sel.dtype}{sel.shape}",
+            file=file,
+            obj=name,
+        )
+    sel = sel.astype(np.int64, copy=False)
+    if len(sel) and (sel.min() < 0 or sel.max() >= total):
+        bad = sel[(sel < 0) | (sel >= total)][:5].tolist()
+        raise LH5IndexError(f"idx {bad} out of range for {total} rows", file=file, obj=name)
+    if start_row:
+        sel = sel[sel >= start_row]
+    return sel[: max(int(n_rows), 0)] if n_rows < len(sel) else sel
+
+
+def n_rows_in(rows: Rows) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def n_rows_of(h5obj: h5py.Group | h5py.Dataset) -> int | None:
+    """Rows of an object from metadata only (no data read)."""
+    dt = datatype_of(h5obj)
+    if dt.kind in ("array", "fixedsize_array", "array_of_equalsized_arrays"):
+        return h5obj.shape[0] if h5obj.shape else None
+    if dt.kind == "vector_of_vectors":
+        return _child(h5obj, "cumulative_length").shape[0]
+    if dt.kind in ("encoded_vector_of_vectors", "encoded_array_of_equalsized_arrays"):
+        return _child(_child(h5obj, "encoded_data"), "cumulative_length").shape[0]
+    if dt.kind == "table":
+        counts = {n_rows_of(_child(h5obj, f)) for f in dt.fields}
+        counts.discard(None)
+        return max(counts) if counts else 0
+    return None
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+def datatype_of(h5obj: h5py.Group | h5py.Dataset) -> Datatype:
+    """The parsed datatype; a group without one is read as a struct of its children."""
+    raw = h5obj.attrs.get("datatype")
+    if raw is None:
+        if isinstance(h5obj, h5py.Group):
+            return Datatype("struct", fields=tuple(h5obj.keys()))
+        raise LH5DecodeError(
+            "object has no 'datatype' attribute, so it is not an LH5 object",
+            file=file_name(h5obj),
+            obj=h5obj.name,
+        )
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    try:
+        return parse(str(raw))
+    except ValueError:
+        raise LH5DecodeError(
+            f"unknown datatype {raw!r}", file=file_name(h5obj), obj=h5obj.name
+        ) from None
+
+
+def attrs_of(h5obj: h5py.HLObject, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Attributes as Python values (bytes decoded, numpy scalars kept)."""
+    out = {}
+    for key, value in h5obj.attrs.items():
+        if key in skip:
+            continue
+        out[key] = value.decode() if isinstance(value, bytes) else value
+    return out
+
+
+def read_object(
+    h5obj: h5py.Group | h5py.Dataset, rows: Rows, mask: FieldMask | None, decompress: bool
+) -> LGDO:
+    """Read one object (recursively) with the given rows."""
+    dt = datatype_of(h5obj)
+    reader = _READERS.get(dt.kind)
+    if reader is None:
+        raise LH5DecodeError(
+            f"cannot read datatype kind {dt.kind!r}", file=file_name(h5obj), obj=h5obj.name
+        )
+    try:
+        return reader(h5obj, dt, rows, mask, decompress)
+    except LH5Error:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise LH5DecodeError(
+            f"reading failed: {type(err).__name__}: {err}", file=file_name(h5obj), obj=h5obj.name
+        ) from err
+
+
+def _child(group: h5py.Group, name: str) -> h5py.Group | h5py.Dataset:
+    if not isinstance(group, h5py.Group) or name not in group:
+        present = sorted(group.keys()) if isinstance(group, h5py.Group) else []
+        raise LH5DecodeError(
+            f"expected a child {name!r}; found {present}", file=file_name(group), obj=group.name
+        )
+    return group[name]
+
+
+def _dataset(h5obj: Any) -> h5py.Dataset:
+    if not isinstance(h5obj, h5py.Dataset):
+        raise LH5DecodeError(
+            "expected a dataset, found a group", file=file_name(h5obj), obj=h5obj.name
+        )
+    return h5obj
+
+
+# --- datasets ---------------------------------------------------------------------------------
+def read_rows(ds: h5py.Dataset, rows: Rows) -> np.ndarray:
+    """The selected rows of a dataset, reading one contiguous span for index arrays when cheap."""
+    if isinstance(rows, slice):
+        if rows.start is None:
+            return ds[()]
+        return ds[rows.start : rows.stop]
+    if len(rows) == 0:
+        return ds[0:0]
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    if hi - lo <= max(_SPAN_FACTOR * len(rows), 4096):
+        return ds[lo:hi][rows - lo]
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return ds[unique][inverse]
+
+
+def _element_dtype(ds: h5py.Dataset, dt: Datatype, data: np.ndarray) -> np.ndarray:
+    if dt.element == "bool" and data.dtype != bool:
+        return data.astype(bool)
+    return data
+
+
+def _read_scalar(ds: Any, dt: Datatype, rows: Rows, mask: Any, decompress: bool) -> Scalar:
+    value = _dataset(ds)[()]
+    if isinstance(value, bytes):
+        value = value.decode()
+    elif dt.element == "bool":
+        value = bool(value)
+    attrs = attrs_of(ds)
+    if dt.element.startswith("enum"):
+        attrs["datatype"] = "real"
+        attrs["enum"] = dt.element
+    return Scalar(value, attrs=attrs)
+
+
+def _read_array(ds: Any, dt: Datatype, rows: Rows, mask: Any, decompress: bool) -> Array:
+    data = _element_dtype(ds, dt, read_rows(_dataset(ds), rows))
+    attrs = attrs_of(ds, skip=("datatype",))
+    if dt.element.startswith("enum"):
+        attrs["enum"] = dt.element
+    if dt.kind == "array_of_equalsized_arrays":
+        if data.ndim < 2:
+            raise LH5DecodeError(
+                f"an array_of_equalsized_arrays must be 2-d, found shape {ds.shape}",
+                file=file_name(ds),
+                obj=ds.name,
+            )
+        return ArrayOfEqualSizedArrays(dims=dt.ndim, nda=data, attrs=attrs)
+    if dt.kind == "fixedsize_array":
+        return FixedSizeArray(data, attrs=attrs)
+    return Array(data, attrs=attrs)
+
+
+def enum_labels(array: Array) -> dict[int, str]:
+    """The value -> name map of an array read from an ``enum{...}`` datatype."""
+    return enum_values(array.attrs["enum"])
+
+
+# --- vectors ----------------------------------------------------------------------------------
+def _vov_parts(group: h5py.Group, rows: Rows) -> tuple[np.ndarray, Rows]:
+    """(cumulative lengths of the selected rows, rows of flattened_data they cover)."""
+    cl_ds = _dataset(_child(group, "cumulative_length"))
+    if isinstance(rows, slice):
+        start, stop = (0, cl_ds.shape[0]) if rows.start is None else (rows.start, rows.stop)
+        if stop <= start:
+            return np.zeros(0, np.int64), slice(0, 0)
+        cl = cl_ds[max(start - 1, 0) : stop].astype(np.int64)
+        base = int(cl[0]) if start > 0 else 0
+        cl = cl[1:] if start > 0 else cl
+        return cl - base, slice(base, int(cl[-1]))
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    span = cl_ds[max(lo - 1, 0) : hi].astype(np.int64)
+    ends_all = span[1:] if lo > 0 else span
+    starts_all = span[:-1] if lo > 0 else np.concatenate([[0], span[:-1]])
+    starts, ends = starts_all[rows - lo], ends_all[rows - lo]
+    lengths = ends - starts
+    cl = np.cumsum(lengths)
+    # flattened rows: the concatenation of [starts[i], ends[i])
+    flat = np.repeat(starts - np.concatenate([[0], cl[:-1]]), lengths) + np.arange(
+        int(cl[-1]) if len(cl) else 0
+    )
+    return cl, flat
+
+
+def _read_vov(group: Any, dt: Datatype, rows: Rows, mask: Any, decompress: bool) -> VectorOfVectors:
+    cl, flat_rows = _vov_parts(group, rows)
+    flattened = read_object(_child(group, "flattened_data"), flat_rows, None, decompress)
+    if len(cl) and len(flattened) != cl[-1]:
+        raise LH5DecodeError(
+            f"cumulative_length ends at {cl[-1]} but flattened_data has {len(flattened)} rows",
+            file=file_name(group),
+            obj=group.name,
+        )
+    return VectorOfVectors(
+        flattened_data=flattened, cumulative_length=cl, attrs=attrs_of(group, skip=("datatype",))
+    )
+
+
+def _read_encoded(group: Any, dt: Datatype, rows: Rows, mask: Any, decompress: bool) -> LGDO:
+    from .codecs import decode
+
+    encoded = _read_vov(
+        _child(group, "encoded_data"), parse("array<1>{array<1>{real}}"), rows, None, decompress
+    )
+    size_obj = _child(group, "decoded_size")
+    attrs = attrs_of(group, skip=("datatype",))
+    if dt.kind == "encoded_array_of_equalsized_arrays":
+        obj: LGDO = ArrayOfEncodedEqualSizedArrays(
+            encoded, int(_dataset(size_obj)[()]), attrs=attrs
+        )
+    else:
+        sizes = read_rows(_dataset(size_obj), rows)
+        obj = VectorOfEncodedVectors(encoded, sizes, attrs=attrs)
+    return decode(obj, file=file_name(group), obj_path=group.name) if decompress else obj
+
+
+# --- groups -----------------------------------------------------------------------------------
+def _read_fields(
+    group: Any, dt: Datatype, rows: Rows, mask: FieldMask | None, decompress: bool
+) -> dict[str, LGDO]:
+    if not isinstance(group, h5py.Group):
+        raise LH5DecodeError(
+            f"a {dt.kind} must be a group, found a dataset", file=file_name(group), obj=group.name
+        )
+    fields = dt.fields if dt.fields else tuple(group.keys())
+    selected = (
+        [(f, None) for f in fields]
+        if mask is None
+        else mask.select(fields, file_name(group), group.name)
+    )
+    return {f: read_object(_child(group, f), rows, sub, decompress) for f, sub in selected}
+
+
+def _read_struct(
+    group: Any, dt: Datatype, rows: Rows, mask: FieldMask | None, decompress: bool
+) -> Struct:
+    fields = _read_fields(
+        group,
+        dt,
+        slice(None) if set(dt.fields or ()) == {"binning", "isdensity", "weights"} else rows,
+        mask,
+        decompress,
+    )
+    attrs = attrs_of(group, skip=("datatype",))
+    if set(fields) == {"binning", "isdensity", "weights"} and isinstance(fields["binning"], Struct):
+        try:
+            return Histogram(
+                fields["weights"],
+                list(fields["binning"].values()),
+                fields["isdensity"].value,
+                attrs=attrs,
+            )
+        except (ValueError, KeyError, AttributeError):
+            pass  # a struct that only looks like a histogram
+    return Struct(fields, attrs=attrs)
+
+
+def _read_table(
+    group: Any, dt: Datatype, rows: Rows, mask: FieldMask | None, decompress: bool
+) -> Table:
+    if isinstance(rows, slice) and rows.start is None:
+        total = n_rows_of(group)
+        rows = slice(0, total or 0)
+    fields = _read_fields(group, dt, rows, mask, decompress)
+    attrs = attrs_of(group, skip=("datatype",))
+    lengths = {k: len(v) for k, v in fields.items()}
+    if len(set(lengths.values())) > 1:
+        raise LH5DecodeError(
+            f"table columns differ in length: {lengths}", file=file_name(group), obj=group.name
+        )
+    if set(fields) == {"t0", "dt", "values"}:
+        return WaveformTable(t0=fields["t0"], dt=fields["dt"], values=fields["values"], attrs=attrs)
+    table = Table(size=n_rows_in(rows), attrs=attrs)
+    for k, v in fields.items():
+        table.add_field(k, v)
+    if not fields:
+        table._size = n_rows_in(rows)
+    return table
+
+
+_READERS = {
+    "scalar": _read_scalar,
+    "array": _read_array,
+    "fixedsize_array": _read_array,
+    "array_of_equalsized_arrays": _read_array,
+    "vector_of_vectors": _read_vov,
+    "encoded_vector_of_vectors": _read_encoded,
+    "encoded_array_of_equalsized_arrays": _read_encoded,
+    "struct": _read_struct,
+    "table": _read_table,
+}
+
+
+# --- many files -------------------------------------------------------------------------------
+def _read_many(
+    name: str,
+    files: list[FileLike],
+    start_row: int,
+    n_rows: int,
+    idx: Any,
+    field_mask: FieldMaskSpec,
+    obj_buf: LGDO | None,
+    obj_buf_start: int,
+    decompress: bool,
+) -> LGDO:
+    if not files:
+        raise LH5Error(f"no files given to read {name!r} from")
+    per_file_idx = (
+        idx is not None
+        and not isinstance(idx, np.ndarray)
+        and len(idx) == len(files)
+        and all(i is None or not np.isscalar(i) for i in idx)
+    )
+    counts = [read_n_rows(name, f) or 0 for f in files]
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    if idx is not None and not per_file_idx:
+        sel = select_rows(start_row, n_rows, idx, int(offsets[-1]), ",".join(map(str, files)), name)
+        order = np.argsort(sel, kind="stable")
+        which = np.searchsorted(offsets, sel[order], side="right") - 1
+    buf, pos = obj_buf, obj_buf_start
+    remaining = n_rows
+    for i, f in enumerate(files):
+        if idx is not None and not per_file_idx:
+            local = sel[order][which == i] - offsets[i]
+            obj = read(name, f, idx=local, field_mask=field_mask, decompress=decompress)
+        elif per_file_idx:
+            obj = read(
+                name, f, idx=idx[i], n_rows=remaining, field_mask=field_mask, decompress=decompress
+            )
+        else:
+            first = max(start_row - int(offsets[i]), 0)
+            if first >= counts[i] and counts[i] > 0:
+                continue
+            obj = read(
+                name,
+                f,
+                start_row=first,
+                n_rows=remaining,
+                field_mask=field_mask,
+                decompress=decompress,
+            )
+        if not hasattr(obj, "resize"):  # scalars and structs have no rows to concatenate
+            return obj if buf is None else store_into(buf, obj, pos)
+        n = len(obj)
+        buf = (
+            obj
+            if buf is None and pos == 0
+            else store_into(buf if buf is not None else _empty_like(obj), obj, pos)
+        )
+        pos += n
+        if idx is None or per_file_idx:
+            remaining -= n
+            if remaining <= 0:
+                break
+    if buf is None:
+        raise LH5Error(f"no rows of {name!r} selected in {len(files)} files")
+    if idx is not None and not per_file_idx and not np.all(order[:-1] <= order[1:]):
+        return _reorder(buf, obj_buf_start, np.argsort(order, kind="stable"))
+    return buf
+
+
+def _empty_like(obj: LGDO) -> LGDO:
+    return obj.take(slice(0, 0))
+
+
+def _reorder(buf: LGDO, start: int, inverse: np.ndarray) -> LGDO:
+    n = len(inverse)
+    part = buf.take(slice(start, start + n)).take(inverse)
+    return store_into(buf, part, start)

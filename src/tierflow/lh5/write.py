@@ -1,0 +1,575 @@
+"""Writing tierflow data objects to LH5 files, safely.
+
+A new file (or ``wo_mode="overwrite_file"``) is written to a temporary file and
+renamed into place. Changes to an existing file are journaled and undone if
+anything fails, so earlier rows stay readable and intact.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import LH5Error, LH5FileError, LH5WriteError
+from ..types import (
+    LGDO,
+    Array,
+    ArrayOfEncodedEqualSizedArrays,
+    ArrayOfEqualSizedArrays,
+    Histogram,
+    Scalar,
+    Struct,
+    Table,
+    VectorOfEncodedVectors,
+    VectorOfVectors,
+)
+from .files import open_file
+from .journal import Journal
+from .settings import DEFAULT_CHUNK_BYTES, CompressionSpec, chunk_shape, hdf5_filters
+
+WO_MODES = {
+    "w": "write_safe",
+    "write_safe": "write_safe",
+    "a": "append",
+    "append": "append",
+    "o": "overwrite",
+    "overwrite": "overwrite",
+    "of": "overwrite_file",
+    "overwrite_file": "overwrite_file",
+    "ac": "append_column",
+    "append_column": "append_column",
+}
+#: object attributes that steer the writer and are not stored
+_WRITER_ATTRS = ("datatype", "compression", "hdf5_settings")
+
+
+@dataclass
+class _Plan:
+    """What one ``write`` call does, passed down the recursion."""
+
+    mode: str
+    write_start: int
+    compression: CompressionSpec
+    codecs: Mapping[str, Any]
+    chunk_bytes: int
+    journal: Journal
+    file: str
+
+
+def write(
+    obj: LGDO,
+    name: str,
+    lh5_file: str | os.PathLike | h5py.File,
+    group: str | h5py.Group = "/",
+    start_row: int = 0,
+    n_rows: int | None = None,
+    wo_mode: str = "append",
+    write_start: int = 0,
+    compression: CompressionSpec = None,
+    codecs: Mapping[str, Any] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> None:
+    """Write ``obj`` as ``group/name`` in ``lh5_file``.
+
+    ``wo_mode``: ``write_safe`` (refuse to replace anything), ``append`` (add rows to
+    an existing object, or create it), ``overwrite`` (rows from ``write_start`` on),
+    ``overwrite_file`` (start a new file), ``append_column`` (add columns to an
+    existing table). Short forms ``w``, ``a``, ``o``, ``of``, ``ac`` work too.
+    ``start_row``/``n_rows`` pick the rows of ``obj`` to write.
+
+    ``compression`` is the HDF5 filter for every dataset (see
+    :func:`~tierflow.lh5.settings.hdf5_filters`; default gzip-4 + shuffle). Waveform
+    columns are encoded with a codec named in ``codecs`` (``{"waveform/values":
+    RadwareSigcompress(codec_shift=-32768)}``, glob patterns of paths inside
+    ``obj``) or in the column's ``attrs["compression"]``.
+
+    >>> import tempfile, os, numpy as np
+    >>> from tierflow.types import Table
+    >>> from tierflow.lh5 import read
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.lh5")
+    >>> write(Table({"a": np.arange(3)}), "tb", path, wo_mode="of")
+    >>> write(Table({"a": np.arange(2)}), "tb", path)  # appends
+    >>> read("tb/a", path).nda.tolist()
+    [0, 1, 2, 0, 1]
+    """
+    mode = WO_MODES.get(wo_mode)
+    if mode is None:
+        raise LH5WriteError(
+            f"unknown wo_mode {wo_mode!r}; use one of {sorted(set(WO_MODES.values()))}",
+            file=_name_of(lh5_file),
+            obj=name,
+        )
+    if not isinstance(obj, LGDO):
+        raise LH5WriteError(
+            f"can only write tierflow data objects, not {type(obj).__name__}",
+            file=_name_of(lh5_file),
+            obj=name,
+        )
+    obj = _rows_of(obj, start_row, n_rows)
+    group_path = group.name if isinstance(group, h5py.Group) else str(group)
+    full = "/".join(p for p in (group_path.strip("/"), str(name).strip("/")) if p)
+    if not full:
+        raise LH5WriteError("an object needs a name", file=_name_of(lh5_file))
+
+    def run(h5f: h5py.File, journal: Journal) -> None:
+        plan = _Plan(
+            mode, write_start, compression, codecs or {}, chunk_bytes, journal, h5f.filename
+        )
+        parent_path, _, leaf = full.rpartition("/")
+        parent = _ensure_groups(h5f, parent_path, journal)
+        _write_object(parent, leaf, obj, plan, inner_path="")
+        _refresh_struct_datatypes(h5f, parent_path, journal)
+
+    if isinstance(lh5_file, h5py.File):
+        _journaled(lh5_file, run)
+        return
+    path = os.fspath(lh5_file)
+    if mode == "overwrite_file" or not os.path.exists(path):
+        _via_temporary(path, run)
+    else:
+        h5f = open_file(path, "a")
+        try:
+            _journaled(h5f, run)
+        finally:
+            h5f.close()
+
+
+def _name_of(lh5_file: Any) -> str:
+    return lh5_file.filename if isinstance(lh5_file, h5py.File) else os.fspath(lh5_file)
+
+
+def _rows_of(obj: LGDO, start_row: int, n_rows: int | None) -> LGDO:
+    if (start_row == 0 and n_rows is None) or not hasattr(obj, "take"):
+        return obj
+    stop = len(obj) if n_rows is None else min(len(obj), start_row + n_rows)
+    return obj.take(slice(start_row, stop))
+
+
+def _journaled(h5f: h5py.File, run) -> None:
+    journal = Journal()
+    try:
+        run(h5f, journal)
+        journal.commit()
+        h5f.flush()
+    except BaseException as err:
+        journal.rollback()
+        h5f.flush()
+        if isinstance(err, LH5Error) or not isinstance(err, Exception):
+            raise
+        raise LH5WriteError(
+            f"write failed ({type(err).__name__}: {err}); the file was left as it was",
+            file=h5f.filename,
+        ) from err
+
+
+def _via_temporary(path: str, run) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise LH5FileError(f"directory {directory} does not exist", file=path)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with h5py.File(tmp, "w") as h5f:
+            run(h5f, Journal())
+        os.replace(tmp, path)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(err, LH5Error) or not isinstance(err, Exception):
+            raise
+        raise LH5WriteError(
+            f"write failed ({type(err).__name__}: {err}); no file was written", file=path
+        ) from err
+
+
+# --- groups -----------------------------------------------------------------------------------
+def _ensure_groups(h5f: h5py.File, path: str, journal: Journal) -> h5py.Group:
+    node = h5f
+    for part in (p for p in path.split("/") if p):
+        if part not in node:
+            node.create_group(part)
+            journal.created(node, part)
+        node = node[part]
+        if not isinstance(node, h5py.Group):
+            raise LH5WriteError(
+                "is a dataset, not a group to write into", file=h5f.filename, obj=node.name
+            )
+    return node
+
+
+def _set_attr(obj: h5py.HLObject, key: str, value: Any, journal: Journal) -> None:
+    journal.setting_attr(obj, key)
+    obj.attrs[key] = value.encode() if isinstance(value, str) else value
+
+
+def _refresh_struct_datatypes(h5f: h5py.File, parent_path: str, journal: Journal) -> None:
+    """Keep ``struct{...}`` on the root and on the groups above the written object true."""
+    parts = [p for p in parent_path.split("/") if p]
+    for depth in range(len(parts), -1, -1):
+        node = h5f["/" + "/".join(parts[:depth])]
+        current = node.attrs.get("datatype")
+        current = current.decode() if isinstance(current, bytes) else current
+        if current is not None and not str(current).startswith("struct"):
+            continue
+        children = sorted(k for k in node.keys() if ".tierflow-replaced-" not in k)
+        wanted = f"struct{{{','.join(children)}}}"
+        if current != wanted:
+            _set_attr(node, "datatype", wanted, journal)
+
+
+def _write_attrs(h5obj: h5py.HLObject, obj: LGDO, journal: Journal | None = None) -> None:
+    for key, value in obj.getattrs(datatype=True).items():
+        if key in _WRITER_ATTRS[1:] or key == "enum":
+            continue
+        if not isinstance(
+            value, str | bytes | int | float | np.integer | np.floating | np.bool_ | bool
+        ):
+            raise LH5WriteError(
+                f"attribute {key!r} is a {type(value).__name__}; LH5 attributes are strings or numbers",
+                file=h5obj.file.filename,
+                obj=h5obj.name,
+            )
+        if journal is None:
+            h5obj.attrs[key] = value.encode() if isinstance(value, str) else value
+        else:
+            _set_attr(h5obj, key, value, journal)
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+def _codec_for(obj: LGDO, plan: _Plan, inner_path: str) -> Any:
+    from .codecs import WaveformCodec, codec_by_name
+
+    spec = obj.attrs.get("compression")
+    for pattern, codec in plan.codecs.items():
+        if fnmatch.fnmatchcase(inner_path, pattern.strip("/")):
+            spec = codec
+    if (
+        spec is None
+        or isinstance(spec, dict)
+        or (isinstance(spec, str) and spec in ("gzip", "lzf", "zstd", "lz4", "blosc", "none"))
+    ):
+        return None
+    return spec if isinstance(spec, WaveformCodec) else codec_by_name(str(spec))
+
+
+def _write_object(parent: h5py.Group, name: str, obj: LGDO, plan: _Plan, inner_path: str) -> None:
+    if isinstance(obj, ArrayOfEqualSizedArrays | VectorOfVectors) and not isinstance(obj, Table):
+        codec = _codec_for(obj, plan, inner_path)
+        if codec is not None:
+            from .codecs import encode
+
+            obj = encode(obj, codec)
+    exists = name in parent
+    if exists and plan.mode == "write_safe":
+        raise LH5WriteError(
+            "object exists; use wo_mode='append', 'overwrite' or 'overwrite_file'",
+            file=plan.file,
+            obj=f"{parent.name}/{name}",
+        )
+    if isinstance(obj, Table):
+        _write_table(parent, name, obj, plan, inner_path, exists)
+    elif isinstance(obj, Histogram):  # bins are replaced as a whole, never appended
+        _write_struct(parent, name, obj, replace(plan, mode="overwrite_file"), inner_path, exists)
+    elif isinstance(obj, Struct):
+        _write_struct(parent, name, obj, plan, inner_path, exists)
+    elif plan.mode == "append_column":
+        raise LH5WriteError(
+            "append_column needs a Table", file=plan.file, obj=f"{parent.name}/{name}"
+        )
+    elif isinstance(obj, Scalar):
+        _write_scalar(parent, name, obj, plan, exists)
+    elif isinstance(obj, VectorOfVectors):
+        _write_vov(parent, name, obj, plan, inner_path, exists)
+    elif isinstance(obj, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
+        _write_encoded(parent, name, obj, plan, inner_path, exists)
+    elif isinstance(obj, Array):
+        _write_array(parent, name, obj, plan, exists)
+    else:
+        raise LH5WriteError(
+            f"cannot write a {type(obj).__name__}", file=plan.file, obj=f"{parent.name}/{name}"
+        )
+
+
+def _existing_kind(parent: h5py.Group, name: str) -> str | None:
+    raw = parent[name].attrs.get("datatype")
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _new_group(parent: h5py.Group, name: str, obj: LGDO, plan: _Plan, exists: bool) -> h5py.Group:
+    if exists:
+        plan.journal.replacing(parent, name)
+    group = parent.create_group(name)
+    plan.journal.created(parent, name)
+    _write_attrs(group, obj)
+    return group
+
+
+def _appending(plan: _Plan, exists: bool) -> bool:
+    return exists and (plan.mode == "append" or (plan.mode == "overwrite" and plan.write_start > 0))
+
+
+# --- scalars and arrays -----------------------------------------------------------------------
+def _write_scalar(parent: h5py.Group, name: str, obj: Scalar, plan: _Plan, exists: bool) -> None:
+    if exists:
+        plan.journal.replacing(parent, name)
+    value = obj.value
+    if isinstance(value, str):
+        ds = parent.create_dataset(name, data=value, dtype=h5py.string_dtype())
+    else:
+        ds = parent.create_dataset(name, data=np.asarray(value))
+    plan.journal.created(parent, name)
+    _write_attrs(ds, obj)
+
+
+def storable(nda: np.ndarray, file: str, path: str) -> np.ndarray:
+    """The array as it is stored: bools as uint8, unicode as UTF-8 bytes; others refused."""
+    if nda.dtype.kind == "b":
+        return nda.view(np.uint8)
+    if nda.dtype.kind == "U":
+        return np.char.encode(nda, "utf-8")
+    if nda.dtype.kind not in "iufcS":
+        raise LH5WriteError(
+            f"cannot store numpy dtype {nda.dtype}; LH5 holds numbers, bools and strings",
+            file=file,
+            obj=path,
+        )
+    return nda
+
+
+def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists: bool) -> None:
+    path = f"{parent.name}/{name}"
+    data = storable(np.ascontiguousarray(obj.nda), plan.file, path)
+    if _appending(plan, exists):
+        ds = parent[name]
+        if not isinstance(ds, h5py.Dataset):
+            raise LH5WriteError(
+                "exists as a group; cannot append array rows to it", file=plan.file, obj=path
+            )
+        _check_appendable(ds, data, obj, plan, path)
+        start = ds.shape[0] if plan.mode == "append" else plan.write_start
+        plan.journal.overwriting(ds, start, min(ds.shape[0], start + len(data)))
+        plan.journal.resized(ds)
+        ds.resize(start + len(data), axis=0)
+        if len(data):
+            ds[start:] = data
+        return
+    if exists:
+        plan.journal.replacing(parent, name)
+    filters = hdf5_filters(
+        obj.attrs.get(
+            "hdf5_settings",
+            obj.attrs.get("compression")
+            if isinstance(obj.attrs.get("compression"), dict | str)
+            else plan.compression,
+        )
+    )
+    ds = parent.create_dataset(
+        name,
+        data=data,
+        maxshape=(None, *data.shape[1:]),
+        chunks=chunk_shape(data.shape, data.dtype.itemsize, plan.chunk_bytes),
+        **filters,
+    )
+    plan.journal.created(parent, name)
+    _write_attrs(ds, obj)
+
+
+def _check_appendable(
+    ds: h5py.Dataset, data: np.ndarray, obj: LGDO, plan: _Plan, path: str
+) -> None:
+    if ds.shape[1:] != data.shape[1:]:
+        raise LH5WriteError(
+            f"rows of shape {data.shape[1:]} cannot be appended to rows of shape {ds.shape[1:]}",
+            file=plan.file,
+            obj=path,
+        )
+    if ds.maxshape[0] is not None:
+        raise LH5WriteError(
+            "the dataset in the file is not resizable, so rows cannot be appended",
+            file=plan.file,
+            obj=path,
+        )
+    stored, new = ds.dtype, data.dtype
+    if stored.kind == "S" and new.kind == "S":
+        if (
+            new.itemsize > stored.itemsize
+            and len(data)
+            and np.char.str_len(data).max() > stored.itemsize
+        ):
+            raise LH5WriteError(
+                f"strings of up to {new.itemsize} bytes do not fit the stored {stored}",
+                file=plan.file,
+                obj=path,
+            )
+    elif stored != new and not np.can_cast(new, stored, casting="same_kind"):
+        raise LH5WriteError(
+            f"{new} rows cannot be appended to a {stored} dataset", file=plan.file, obj=path
+        )
+    existing = ds.attrs.get("datatype")
+    existing = existing.decode() if isinstance(existing, bytes) else existing
+    if existing is not None and existing != obj.form_datatype():
+        raise LH5WriteError(
+            f"a {obj.form_datatype()} cannot be appended to a {existing}", file=plan.file, obj=path
+        )
+
+
+# --- vectors ----------------------------------------------------------------------------------
+def _write_vov(
+    parent: h5py.Group, name: str, obj: VectorOfVectors, plan: _Plan, inner_path: str, exists: bool
+) -> None:
+    path = f"{parent.name}/{name}"
+    cl = obj.cumulative_length.nda.astype(np.int64, copy=False)
+    if _appending(plan, exists):
+        group = parent[name]
+        existing = _existing_kind(parent, name)
+        if not isinstance(group, h5py.Group) or existing != obj.form_datatype():
+            raise LH5WriteError(
+                f"a {obj.form_datatype()} cannot be appended to a {existing}",
+                file=plan.file,
+                obj=path,
+            )
+        old_cl = group["cumulative_length"]
+        start = old_cl.shape[0] if plan.mode == "append" else plan.write_start
+        if start > old_cl.shape[0]:
+            raise LH5WriteError(
+                f"write_start {start} is past the {old_cl.shape[0]} rows", file=plan.file, obj=path
+            )
+        offset = int(old_cl[start - 1]) if start > 0 else 0
+        _write_object(
+            group,
+            "flattened_data",
+            obj.flattened_data,
+            replace(plan, mode="overwrite", write_start=offset),
+            inner_path,
+        )
+        _write_object(
+            group,
+            "cumulative_length",
+            Array(cl + offset),
+            replace(plan, mode="overwrite", write_start=start),
+            inner_path,
+        )
+        return
+    group = _new_group(parent, name, obj, plan, exists)
+    fresh = replace(plan, mode="append", write_start=0)
+    _write_object(group, "flattened_data", obj.flattened_data, fresh, inner_path)
+    _write_object(group, "cumulative_length", Array(cl), fresh, inner_path)
+
+
+def _write_encoded(
+    parent: h5py.Group, name: str, obj: LGDO, plan: _Plan, inner_path: str, exists: bool
+) -> None:
+    path = f"{parent.name}/{name}"
+    if _appending(plan, exists):
+        group = parent[name]
+        stored = {
+            k: (v.decode() if isinstance(v, bytes) else v)
+            for k, v in group.attrs.items()
+            if k in ("codec", "codec_shift")
+        }
+        given = {k: v for k, v in obj.getattrs().items() if k in ("codec", "codec_shift")}
+        if _existing_kind(parent, name) != obj.form_datatype() or {
+            k: str(float(v)) if k == "codec_shift" else v for k, v in stored.items()
+        } != {k: str(float(v)) if k == "codec_shift" else v for k, v in given.items()}:
+            raise LH5WriteError(
+                f"encoded rows ({given}) cannot be appended to {stored}", file=plan.file, obj=path
+            )
+        if isinstance(obj, ArrayOfEncodedEqualSizedArrays) and int(
+            group["decoded_size"][()]
+        ) != int(obj.decoded_size.value):
+            raise LH5WriteError(
+                f"waveforms of {obj.decoded_size.value} samples cannot be appended to ones of {int(group['decoded_size'][()])}",
+                file=plan.file,
+                obj=path,
+            )
+        _write_vov(group, "encoded_data", obj.encoded_data, plan, inner_path, True)
+        if isinstance(obj, VectorOfEncodedVectors):
+            _write_array(group, "decoded_size", obj.decoded_size, plan, True)
+        return
+    group = _new_group(parent, name, obj, plan, exists)
+    fresh = replace(plan, mode="append", write_start=0, compression=False, codecs={})
+    _write_vov(group, "encoded_data", obj.encoded_data, fresh, inner_path, False)
+    _write_object(
+        group,
+        "decoded_size",
+        obj.decoded_size,
+        replace(plan, mode="append", write_start=0, codecs={}),
+        inner_path,
+    )
+
+
+# --- structs and tables -----------------------------------------------------------------------
+def _write_struct(
+    parent: h5py.Group, name: str, obj: Struct, plan: _Plan, inner_path: str, exists: bool
+) -> None:
+    if exists and plan.mode in ("append", "overwrite") and isinstance(parent[name], h5py.Group):
+        group = parent[name]
+        for key, value in obj.items():
+            _write_object(group, key, value, plan, f"{inner_path}/{key}".strip("/"))
+        names = sorted(k for k in group.keys() if ".tierflow-replaced-" not in k)
+        _set_attr(group, "datatype", f"{obj.datatype_name()}{{{','.join(names)}}}", plan.journal)
+        return
+    group = _new_group(parent, name, obj, plan, exists)
+    fresh = replace(plan, mode="append", write_start=0)
+    for key, value in obj.items():
+        _write_object(group, key, value, fresh, f"{inner_path}/{key}".strip("/"))
+
+
+def _write_table(
+    parent: h5py.Group, name: str, obj: Table, plan: _Plan, inner_path: str, exists: bool
+) -> None:
+    path = f"{parent.name}/{name}"
+    if plan.mode == "append_column":
+        if not exists:
+            raise LH5WriteError(
+                "append_column needs an existing table to add columns to", file=plan.file, obj=path
+            )
+        group = parent[name]
+        existing = _existing_kind(parent, name) or ""
+        if not existing.startswith("table"):
+            raise LH5WriteError(
+                f"append_column needs a table, found {existing or 'no datatype'}",
+                file=plan.file,
+                obj=path,
+            )
+        from .read import n_rows_of
+
+        n_existing = n_rows_of(group)
+        clash = sorted(set(obj.keys()) & set(group.keys()))
+        if clash:
+            raise LH5WriteError(
+                f"column(s) {clash} exist already; append_column adds new columns only",
+                file=plan.file,
+                obj=path,
+            )
+        if len(obj) != n_existing:
+            raise LH5WriteError(
+                f"new columns have {len(obj)} rows but the table has {n_existing}",
+                file=plan.file,
+                obj=path,
+            )
+        fresh = replace(plan, mode="append", write_start=0)
+        for key, value in obj.items():
+            _write_object(group, key, value, fresh, f"{inner_path}/{key}".strip("/"))
+        names = sorted(group.keys())
+        _set_attr(group, "datatype", f"table{{{','.join(names)}}}", plan.journal)
+        return
+    if _appending(plan, exists):
+        group = parent[name]
+        stored = set(group.keys())
+        if stored != set(obj.keys()):
+            raise LH5WriteError(
+                f"cannot append a table with columns {sorted(obj.keys())} to one with {sorted(stored)}",
+                file=plan.file,
+                obj=path,
+            )
+        for key, value in obj.items():
+            _write_object(group, key, value, plan, f"{inner_path}/{key}".strip("/"))
+        return
+    _write_struct(parent, name, obj, replace(plan, mode="overwrite_file"), inner_path, exists)

@@ -1,0 +1,36 @@
+"""In-memory data objects with LEGEND's names; no HDF5 here.
+
+>>> from tierflow.types import Table, Array
+>>> Table({"energy": Array([1.0, 2.0], attrs={"units": "keV"})}).view_as("pd")["energy"].tolist()
+[1.0, 2.0]
+"""
+
+from .array import Array, ArrayOfEqualSizedArrays, FixedSizeArray
+from .base import LGDO
+from .concat import concat
+from .encoded import ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
+from .histogram import Axis, Histogram
+from .scalar import Scalar
+from .struct import Struct
+from .table import Table
+from .vectorofvectors import VectorOfVectors
+from .waveformtable import WaveformTable
+
+Histogram.Axis = Axis  # LEGEND users write Histogram.Axis
+
+__all__ = [
+    "LGDO",
+    "Array",
+    "ArrayOfEncodedEqualSizedArrays",
+    "ArrayOfEqualSizedArrays",
+    "Axis",
+    "FixedSizeArray",
+    "Histogram",
+    "Scalar",
+    "Struct",
+    "Table",
+    "VectorOfEncodedVectors",
+    "VectorOfVectors",
+    "WaveformTable",
+    "concat",
+]

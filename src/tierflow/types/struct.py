@@ -1,0 +1,113 @@
+"""Struct: a named collection of data objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+from .base import LGDO
+
+
+class Struct(LGDO, MutableMapping):
+    """A dict of named data objects; ``struct["a/b"]`` reaches into nested structs.
+
+    >>> from tierflow.types import Array, Scalar
+    >>> s = Struct({"b": Array([1, 2]), "a": Scalar(3)})
+    >>> s.form_datatype(), list(s)
+    ('struct{a,b}', ['b', 'a'])
+    """
+
+    def __init__(
+        self, obj_dict: Mapping[str, LGDO] | None = None, attrs: Mapping[str, Any] | None = None
+    ):
+        self._fields: dict[str, LGDO] = {}
+        for name, obj in (obj_dict or {}).items():
+            self._check_field(str(name), obj)
+            self._fields[str(name)] = obj
+        super().__init__(attrs)
+
+    @staticmethod
+    def _check_field(name: str, obj: Any) -> None:
+        if not isinstance(obj, LGDO):
+            msg = f"field {name!r} must be a tierflow data object, not {type(obj).__name__}"
+            raise TypeError(msg)
+        if not name or "/" in name:
+            msg = f"field name {name!r} must be non-empty and contain no '/'"
+            raise ValueError(msg)
+
+    def datatype_name(self) -> str:
+        return "struct"
+
+    def form_datatype(self) -> str:
+        return f"{self.datatype_name()}{{{','.join(sorted(self._fields))}}}"
+
+    def add_field(self, name: str, obj: LGDO) -> None:
+        """Add or replace the field ``name``."""
+        self._check_field(name, obj)
+        self._fields[name] = obj
+        self.update_datatype()
+
+    def remove_field(self, name: str, delete: bool = False) -> None:
+        """Remove the field ``name`` (``KeyError`` naming the fields if absent)."""
+        if name not in self._fields:
+            raise KeyError(self._missing(name))
+        del self._fields[name]
+        self.update_datatype()
+
+    def _missing(self, name: str) -> str:
+        return f"no field {name!r}; fields are {sorted(self._fields)}"
+
+    def __getitem__(self, name: str) -> LGDO:
+        if not isinstance(name, str):
+            msg = f"Struct fields are named by strings, not {type(name).__name__}"
+            raise TypeError(msg)
+        head, _, rest = name.partition("/")
+        if head not in self._fields:
+            raise KeyError(self._missing(head))
+        obj = self._fields[head]
+        if rest:
+            if not isinstance(obj, Struct):
+                raise KeyError(
+                    f"field {head!r} is a {type(obj).__name__}, it has no field {rest!r}"
+                )
+            return obj[rest]
+        return obj
+
+    def __setitem__(self, name: str, obj: LGDO) -> None:
+        self.add_field(name, obj)
+
+    def __delitem__(self, name: str) -> None:
+        self.remove_field(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+    def view_as(self, library: str = "np") -> dict[str, Any]:
+        """A dict of each field viewed in ``library``."""
+        return {k: v.view_as(library) for k, v in self._fields.items()}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and self.getattrs() == other.getattrs()
+            and self._fields.keys() == other._fields.keys()
+            and all(v == other._fields[k] for k, v in self._fields.items())
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}: {type(v).__name__}" for k, v in self._fields.items())
+        return f"{type(self).__name__}({{{fields}}}, attrs={self.getattrs()})"

@@ -1,0 +1,189 @@
+"""VectorOfVectors: rows of variable length, nested to any depth."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+
+from .array import Array, as_row_array
+from .base import LGDO, check_library
+
+
+def _split_layout(layout: ak.contents.Content) -> tuple[Array | VectorOfVectors, np.ndarray]:
+    """Split an awkward list layout into (flattened_data object, cumulative_length)."""
+    if isinstance(layout, ak.contents.NumpyArray) and layout.data.ndim > 1:
+        layout = layout.to_RegularArray()
+    if isinstance(layout, ak.contents.RegularArray | ak.contents.ListArray):
+        layout = layout.to_ListOffsetArray64(True)
+    if not isinstance(layout, ak.contents.ListOffsetArray):
+        msg = f"cannot store awkward layout {type(layout).__name__} as a VectorOfVectors"
+        raise TypeError(msg)
+    offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+    content = layout.content[int(offsets[0]) : int(offsets[-1])]
+    if isinstance(content, ak.contents.NumpyArray) and content.data.ndim == 1:
+        flattened: Array | VectorOfVectors = Array(np.asarray(content.data))
+    else:
+        flattened = VectorOfVectors(ak.Array(content))
+    return flattened, offsets[1:] - offsets[0]
+
+
+class VectorOfVectors(LGDO):
+    """Variable-length rows, stored as ``flattened_data`` plus ``cumulative_length``.
+
+    ``cumulative_length[i]`` is the summed length of rows 0..i (no leading 0).
+    ``flattened_data`` is an :class:`Array` or, for deeper nesting, another
+    VectorOfVectors.
+
+    >>> v = VectorOfVectors([[1, 2], [], [3]])
+    >>> len(v), v.cumulative_length.nda.tolist(), v.form_datatype()
+    (3, [2, 2, 3], 'array<1>{array<1>{real}}')
+    >>> v.view_as("ak").tolist()
+    [[1, 2], [], [3]]
+    >>> VectorOfVectors([[[1], [2, 3]], [[4]]]).form_datatype()
+    'array<1>{array<1>{array<1>{real}}}'
+    """
+
+    def __init__(
+        self,
+        data: Any = None,
+        flattened_data: Any = None,
+        cumulative_length: Any = None,
+        dtype: Any = None,
+        attrs: Mapping[str, Any] | None = None,
+    ):
+        if data is not None:
+            if isinstance(data, VectorOfVectors):
+                flattened_data, cumulative_length = data.flattened_data, data.cumulative_length
+            else:
+                array = data if isinstance(data, ak.Array) else ak.Array(data)
+                if array.ndim < 2:
+                    msg = f"a VectorOfVectors needs nested data, got {array.ndim} dimension(s)"
+                    raise ValueError(msg)
+                if dtype is not None:
+                    array = ak.values_astype(array, dtype)
+                flattened_data, cumulative_length = _split_layout(ak.to_layout(array))
+        if cumulative_length is None:
+            cumulative_length = np.zeros(0, np.int64)
+        if flattened_data is None:
+            flattened_data = np.zeros(0, dtype or np.float64)
+        if not isinstance(flattened_data, Array | VectorOfVectors):
+            flattened_data = Array(as_row_array(flattened_data, dtype))
+        if not isinstance(cumulative_length, Array):
+            cumulative_length = Array(np.asarray(cumulative_length))
+        if cumulative_length.nda.ndim != 1:
+            msg = "cumulative_length must be one-dimensional"
+            raise ValueError(msg)
+        self.flattened_data = flattened_data
+        self.cumulative_length = cumulative_length
+        super().__init__(attrs)
+
+    # --- shape and type -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.cumulative_length)
+
+    @property
+    def ndim(self) -> int:
+        """Nesting depth: 2 for a plain vector of vectors."""
+        return 1 + (
+            self.flattened_data.ndim if isinstance(self.flattened_data, VectorOfVectors) else 1
+        )
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the innermost values."""
+        return self.flattened_data.dtype
+
+    def datatype_name(self) -> str:
+        return "array"
+
+    def form_datatype(self) -> str:
+        return f"array<1>{{{self.flattened_data.form_datatype()}}}"
+
+    def offsets(self) -> np.ndarray:
+        """``cumulative_length`` with a leading 0, as int64 (awkward's offsets)."""
+        out = np.empty(len(self) + 1, np.int64)
+        out[0] = 0
+        out[1:] = self.cumulative_length.nda
+        return out
+
+    # --- growing and selecting ------------------------------------------------------------
+    def resize(self, new_size: int, trim: bool = False) -> None:
+        """Change the row count; new rows are empty."""
+        old = len(self)
+        self.cumulative_length.resize(new_size, trim)
+        if new_size > old:
+            self.cumulative_length.nda[old:] = self.cumulative_length.nda[old - 1] if old else 0
+        total = int(self.cumulative_length.nda[-1]) if new_size else 0
+        self.flattened_data.resize(total, trim)
+
+    def take(self, rows: slice | np.ndarray) -> VectorOfVectors:
+        """A new VectorOfVectors with the selected rows (a slice, index array or bool mask)."""
+        if isinstance(rows, slice) and rows.step in (None, 1):
+            start, stop, _ = rows.indices(len(self))
+            stop = max(start, stop)
+            cl = self.cumulative_length.nda
+            base = int(cl[start - 1]) if start > 0 else 0
+            end = int(cl[stop - 1]) if stop > start else base
+            flat = self.flattened_data.take(slice(base, end))
+            return VectorOfVectors(
+                flattened_data=flat, cumulative_length=cl[start:stop] - base, attrs=self.getattrs()
+            )
+        return VectorOfVectors(self.view_as("ak")[rows], attrs=self.getattrs())
+
+    def __getitem__(self, i: int) -> Any:
+        if isinstance(i, slice | np.ndarray | list):
+            return self.take(np.asarray(i) if isinstance(i, list) else i)
+        i = range(len(self))[i]
+        cl = self.cumulative_length.nda
+        start = int(cl[i - 1]) if i > 0 else 0
+        return self.flattened_data.take(slice(start, int(cl[i]))).view_as(
+            "np" if isinstance(self.flattened_data, Array) else "ak"
+        )
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # --- views ----------------------------------------------------------------------------
+    def _layout(self) -> ak.contents.Content:
+        if isinstance(self.flattened_data, VectorOfVectors):
+            content = self.flattened_data._layout()
+        else:
+            content = ak.contents.NumpyArray(self.flattened_data.nda)
+        return ak.contents.ListOffsetArray(ak.index.Index64(self.offsets()), content)
+
+    def to_aoesa(self, max_len: int | None = None, fill_val: Any = np.nan) -> np.ndarray:
+        """Pad (or clip) rows to ``max_len`` into a 2-d numpy array.
+
+        >>> VectorOfVectors([[1, 2], [3]]).to_aoesa(fill_val=0).tolist()
+        [[1, 2], [3, 0]]
+        """
+        array = self.view_as("ak")
+        if max_len is None:
+            max_len = int(ak.max(ak.num(array), initial=0))
+        padded = ak.fill_none(ak.pad_none(array, max_len, clip=True), fill_val)
+        return ak.to_numpy(padded)
+
+    def view_as(self, library: str = "ak") -> Any:
+        """awkward (no copy of the values), numpy (padded with NaN) or pandas (a Series of arrays)."""
+        check_library(library, ("ak", "np", "pd"), "VectorOfVectors")
+        if library == "ak":
+            return ak.Array(self._layout())
+        if library == "np":
+            return self.to_aoesa()
+        return pd.Series(list(self), dtype=object)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, VectorOfVectors)
+            and self.attrs == other.attrs
+            and self.dtype == other.dtype
+            and np.array_equal(self.offsets(), other.offsets())
+            and ak.array_equal(self.view_as("ak"), other.view_as("ak"), equal_nan=True)
+        )
+
+    def __repr__(self) -> str:
+        return f"VectorOfVectors({self.view_as('ak').tolist()!r:.200}, attrs={self.getattrs()})"
