@@ -30,6 +30,7 @@ from ..types import (
     VectorOfEncodedVectors,
     VectorOfVectors,
 )
+from .codecs import WaveformCodec, codec_by_name, codec_from_attrs, encode
 from .files import open_file
 from .journal import Journal
 from .settings import DEFAULT_CHUNK_BYTES, CompressionSpec, chunk_shape, hdf5_filters
@@ -243,8 +244,6 @@ def _write_attrs(h5obj: h5py.HLObject, obj: LGDO, journal: Journal | None = None
 
 # --- dispatch ---------------------------------------------------------------------------------
 def _codec_for(obj: LGDO, plan: _Plan, inner_path: str) -> Any:
-    from .codecs import WaveformCodec, codec_by_name
-
     spec = obj.attrs.get("compression")
     for pattern, codec in plan.codecs.items():
         if fnmatch.fnmatchcase(inner_path, pattern.strip("/")):
@@ -255,17 +254,25 @@ def _codec_for(obj: LGDO, plan: _Plan, inner_path: str) -> Any:
         or (isinstance(spec, str) and spec in ("gzip", "lzf", "zstd", "lz4", "blosc", "none"))
     ):
         return None
-    return spec if isinstance(spec, WaveformCodec) else codec_by_name(str(spec))
+    if isinstance(spec, WaveformCodec):
+        return spec
+    codec_by_name(str(spec))  # an unknown name fails here, naming the known codecs
+    return str(spec)
 
 
 def _write_object(parent: h5py.Group, name: str, obj: LGDO, plan: _Plan, inner_path: str) -> None:
-    if isinstance(obj, ArrayOfEqualSizedArrays | VectorOfVectors) and not isinstance(obj, Table):
-        codec = _codec_for(obj, plan, inner_path)
-        if codec is not None:
-            from .codecs import encode
-
-            obj = encode(obj, codec)
     exists = name in parent
+    if isinstance(obj, ArrayOfEqualSizedArrays | VectorOfVectors):
+        stored_codec = (
+            parent[name].attrs.get("codec") if exists and _appending(plan, exists) else None
+        )
+        codec = (
+            codec_from_attrs(parent[name].attrs)
+            if stored_codec is not None
+            else _codec_for(obj, plan, inner_path)
+        )
+        if codec is not None:
+            obj = encode(obj, codec)
     if exists and plan.mode == "write_safe":
         raise LH5WriteError(
             "object exists; use wo_mode='append', 'overwrite' or 'overwrite_file'",
@@ -373,7 +380,10 @@ def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists:
         name,
         data=data,
         maxshape=(None, *data.shape[1:]),
-        chunks=chunk_shape(data.shape, data.dtype.itemsize, plan.chunk_bytes),
+        # unfiltered chunks are stored whole, padding included: keep them smaller
+        chunks=chunk_shape(
+            data.shape, data.dtype.itemsize, plan.chunk_bytes if filters else plan.chunk_bytes // 4
+        ),
         **filters,
     )
     plan.journal.created(parent, name)
@@ -421,10 +431,16 @@ def _check_appendable(
 
 # --- vectors ----------------------------------------------------------------------------------
 def _write_vov(
-    parent: h5py.Group, name: str, obj: VectorOfVectors, plan: _Plan, inner_path: str, exists: bool
+    parent: h5py.Group,
+    name: str,
+    obj: VectorOfVectors,
+    plan: _Plan,
+    inner_path: str,
+    exists: bool,
+    cl_dtype: type = np.int64,
 ) -> None:
     path = f"{parent.name}/{name}"
-    cl = obj.cumulative_length.nda.astype(np.int64, copy=False)
+    cl = obj.cumulative_length.nda.astype(cl_dtype, copy=False)
     if _appending(plan, exists):
         group = parent[name]
         existing = _existing_kind(parent, name)
@@ -451,7 +467,7 @@ def _write_vov(
         _write_object(
             group,
             "cumulative_length",
-            Array(cl + offset),
+            Array((cl + offset).astype(cl.dtype)),
             replace(plan, mode="overwrite", write_start=start),
             inner_path,
         )
@@ -460,6 +476,12 @@ def _write_vov(
     fresh = replace(plan, mode="append", write_start=0)
     _write_object(group, "flattened_data", obj.flattened_data, fresh, inner_path)
     _write_object(group, "cumulative_length", Array(cl), fresh, inner_path)
+
+
+def _byte_count_dtype(obj: LGDO) -> type:
+    """LEGEND's DAQ writer and decoder use uint32 byte counts; wider only when needed."""
+    cl = obj.encoded_data.cumulative_length.nda
+    return np.uint32 if not len(cl) or cl[-1] < 2**31 else np.int64
 
 
 def _write_encoded(
@@ -488,13 +510,17 @@ def _write_encoded(
                 file=plan.file,
                 obj=path,
             )
-        _write_vov(group, "encoded_data", obj.encoded_data, plan, inner_path, True)
+        _write_vov(
+            group, "encoded_data", obj.encoded_data, plan, inner_path, True, _byte_count_dtype(obj)
+        )
         if isinstance(obj, VectorOfEncodedVectors):
             _write_array(group, "decoded_size", obj.decoded_size, plan, True)
         return
     group = _new_group(parent, name, obj, plan, exists)
     fresh = replace(plan, mode="append", write_start=0, compression=False, codecs={})
-    _write_vov(group, "encoded_data", obj.encoded_data, fresh, inner_path, False)
+    _write_vov(
+        group, "encoded_data", obj.encoded_data, fresh, inner_path, False, _byte_count_dtype(obj)
+    )
     _write_object(
         group,
         "decoded_size",

@@ -51,9 +51,14 @@ _CODEC_ATTRS = ("codec", "codec_shift", "compression", "hdf5_settings")
 def encode(
     obj: ArrayOfEqualSizedArrays | VectorOfVectors, codec: WaveformCodec | str
 ) -> ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors:
-    """Encode equal-sized or variable-length waveforms with ``codec``."""
+    """Encode equal-sized or variable-length waveforms with ``codec`` (an instance or a name).
+
+    Named ``"radware_sigcompress"`` for uint16 samples, the codec shift is -32768.
+    """
     if isinstance(codec, str):
-        codec = codec_by_name(codec)
+        # by name, radware takes uint16 ADC samples into int16 range as LEGEND's DAQ does
+        unsigned16 = codec == RadwareSigcompress.name and obj.dtype == np.uint16
+        codec = codec_by_name(codec, **({"codec_shift": -32768} if unsigned16 else {}))
     attrs = {k: v for k, v in obj.getattrs().items() if k not in _CODEC_ATTRS} | codec.attrs()
     try:
         if isinstance(obj, ArrayOfEqualSizedArrays):

@@ -116,7 +116,26 @@ def _decode_one(
     hi: int,
 ) -> int:
     acc = np.int64(0)  # running value, modulo 2**32
-    for s in range(n):
+    s = 0
+    while s < n:
+        # fast path: the next 8 bytes are 8 one-byte varints (small differences),
+        # which can be decoded without the byte-by-byte dependency on ``pos``
+        if n - s >= 8 and end - pos >= 8:
+            high = np.int64(0)
+            for q in range(8):
+                high |= np.int64(data[pos + q])
+            if high < 0x80:
+                for q in range(8):
+                    z = np.int64(data[pos + q])
+                    acc = (acc + ((z >> 1) ^ -(z & 1))) & _MASK32
+                    v = acc - ((acc >> 31) << 32) if signed else acc
+                    if v < lo or v > hi:
+                        return _ERR_DTYPE
+                    out[o + s + q] = v
+                pos += 8
+                s += 8
+                continue
+        # general path: one varint of 1 to 10 bytes
         if pos >= end:
             return _ERR_TRUNCATED
         b = np.int64(data[pos])
@@ -139,6 +158,7 @@ def _decode_one(
         if v < lo or v > hi:
             return _ERR_DTYPE
         out[o + s] = v
+        s += 1
     if pos != end:
         return _ERR_TRAILING
     return _OK
