@@ -26,10 +26,20 @@ def open_file(path: str | os.PathLike, mode: str = "r") -> h5py.File:
             return h5py.File(path, "r", locking=False)
         return h5py.File(path, mode)
     except OSError as err:
-        reason = str(err).split("(")[0].strip() or type(err).__name__
-        raise LH5FileError(
-            f"cannot open as HDF5 ({reason}); is it an LH5 file, and complete?", file=path
-        ) from None
+        raise LH5FileError(_why_unopenable(path, err), file=path) from None
+
+
+def _why_unopenable(path: str, err: OSError) -> str:
+    if os.path.isdir(path):
+        return "is a directory, not an LH5 file"
+    try:
+        signed = h5py.is_hdf5(path)
+    except OSError:
+        signed = False
+    if not signed:
+        return "not an HDF5 file (no HDF5 signature), so not an LH5 file"
+    detail = str(err).split("(")[0].strip()
+    return f"HDF5 file cannot be opened: truncated, corrupt or locked ({detail})"
 
 
 def file_name(h5file: h5py.File | h5py.Group) -> str:
