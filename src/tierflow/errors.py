@@ -5,7 +5,7 @@ expected, so that a user never has to read an h5py traceback.
 
 >>> from tierflow.errors import LH5DecodeError
 >>> str(LH5DecodeError("no datatype attribute", file="a.lh5", obj="ch1/raw"))
-"a.lh5:/ch1/raw: no datatype attribute"
+'a.lh5:/ch1/raw: no datatype attribute'
 """
 
 from __future__ import annotations

@@ -380,10 +380,7 @@ def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists:
         name,
         data=data,
         maxshape=(None, *data.shape[1:]),
-        # unfiltered chunks are stored whole, padding included: keep them smaller
-        chunks=chunk_shape(
-            data.shape, data.dtype.itemsize, plan.chunk_bytes if filters else plan.chunk_bytes // 4
-        ),
+        chunks=chunk_shape(data.shape, data.dtype.itemsize, plan.chunk_bytes),
         **filters,
     )
     plan.journal.created(parent, name)

@@ -33,8 +33,6 @@ def concat(objs: Sequence[T]) -> T:
     kinds = {type(o) for o in objs}
     if len(kinds) > 1:
         raise TypeError(f"cannot concatenate different types: {sorted(k.__name__ for k in kinds)}")
-    if len(objs) == 1:
-        return first
     if isinstance(first, Table):
         keys = list(first.keys())
         for o in objs[1:]:
@@ -52,6 +50,9 @@ def concat(objs: Sequence[T]) -> T:
             attrs=first.getattrs(),
         )
     if isinstance(first, ArrayOfEncodedEqualSizedArrays):
+        sizes = sorted({int(o.decoded_size.value) for o in objs})
+        if len(sizes) > 1:
+            raise ValueError(f"cannot concatenate encoded arrays of decoded sizes {sizes}")
         return ArrayOfEncodedEqualSizedArrays(
             encoded_data=concat([o.encoded_data for o in objs]),
             decoded_size=first.decoded_size,

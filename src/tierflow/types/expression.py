@@ -9,6 +9,7 @@ builtins).
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +65,8 @@ NUMEXPR_FUNCTIONS = frozenset(
     ]
 )
 MODULES = {"np": np, "ak": ak}
+#: what compiled code (numpy's lazy imports) needs; expressions cannot name it
+_BUILTINS = {"__import__": builtins.__import__}
 
 
 def names_in(expr: str) -> tuple[set[str], set[str]]:
@@ -78,6 +81,11 @@ def names_in(expr: str) -> tuple[set[str], set[str]]:
         raise ExpressionError(f"cannot parse expression {expr!r}: {err.msg}") from None
     called, used = set(), set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ExpressionError(
+                f"expression {expr!r} uses the private attribute {node.attr!r}; "
+                "only public names of columns, np and ak are allowed"
+            )
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             called.add(node.func.id)
         elif isinstance(node, ast.Name) and node.id not in called:
@@ -92,7 +100,15 @@ def to_lgdo(result: Any, expr: str) -> LGDO:
         return result
     if isinstance(result, ak.Array):
         if result.ndim == 1:
-            return Array(ak.to_numpy(result))
+            nda = ak.to_numpy(result)
+            if isinstance(nda, np.ma.MaskedArray):
+                if nda.dtype.kind not in "fc":
+                    raise ExpressionError(
+                        f"expression {expr!r} gave missing values (None); "
+                        "fill them, e.g. ak.fill_none(..., -1)"
+                    )
+                nda = nda.filled(np.nan)
+            return Array(nda)
         return VectorOfVectors(result)
     if np.isscalar(result) or (isinstance(result, np.ndarray) and result.ndim == 0):
         return Scalar(np.asarray(result).item())
@@ -125,7 +141,7 @@ def evaluate(
             + (f", parameters are {sorted(parameters)}" if parameters else "")
         )
     needed = {k: columns[k] for k in used if k in columns}
-    flat = all(type(v) is Array and v.nda.ndim == 1 for v in needed.values())
+    flat = all(isinstance(v, Array) for v in needed.values())
     namespace = {
         k: v.view_as("ak" if isinstance(v, VectorOfVectors) else "np") for k, v in needed.items()
     }
@@ -143,7 +159,7 @@ def evaluate(
     try:
         result = eval(
             compile(expr.strip(), "<expression>", "eval"),
-            {"__builtins__": {}, **MODULES},
+            {"__builtins__": _BUILTINS, **MODULES},
             namespace,
         )
     except Exception as err:

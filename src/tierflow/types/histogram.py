@@ -136,10 +136,10 @@ class Histogram(Struct):
 
     @staticmethod
     def _axis_from_hist(ax: Any) -> Axis:
-        if isinstance(ax, hist.axis.Regular):
+        if isinstance(ax, hist.axis.Regular) and ax.transform is None:
             edges = ax.edges
             return Axis.regular(edges[0], edges[-1], (edges[-1] - edges[0]) / ax.size)
-        if isinstance(ax, hist.axis.Variable):
+        if isinstance(ax, hist.axis.Variable | hist.axis.Regular):  # transformed: keep edges
             return Axis.variable(ax.edges)
         raise ValueError(f"only regular or variable axes can be stored, not {type(ax).__name__}")
 

@@ -19,8 +19,14 @@ from .vectorofvectors import VectorOfVectors
 def column_from(data: Any) -> LGDO:
     """The data object for a column given as numpy, awkward, pandas or a list.
 
+    The awkward type decides, not the values: ``var`` lists (and nested Python
+    lists) become a VectorOfVectors even when all rows happen to be equally long,
+    regular ones an ArrayOfEqualSizedArrays.
+
     >>> column_from(np.zeros((2, 5))).form_datatype()
     'array_of_equalsized_arrays<1,1>{real}'
+    >>> type(column_from([[1, 2], [3, 4]])).__name__
+    'VectorOfVectors'
     """
     if isinstance(data, LGDO):
         return data
@@ -29,15 +35,17 @@ def column_from(data: Any) -> LGDO:
             return Table(data)
         if data.ndim == 1:
             return Array(ak.to_numpy(data))
-        try:
-            return ArrayOfEqualSizedArrays(nda=ak.to_numpy(data))
-        except ValueError:
-            return VectorOfVectors(data)
+        if isinstance(data.type.content, ak.types.RegularType):
+            try:
+                return ArrayOfEqualSizedArrays(nda=ak.to_numpy(data))
+            except ValueError:
+                pass  # regular outside, variable inside
+        return VectorOfVectors(data)
     if isinstance(data, pd.Series):
         data = data.to_numpy()
     nda = np.asarray(data) if not isinstance(data, list) else None
-    if nda is None or nda.dtype == object:
-        return column_from(ak.Array(data))
+    if nda is None or nda.dtype == object:  # lists; pandas strings or Series of arrays
+        return column_from(ak.Array(list(data)))
     return Array(nda) if nda.ndim == 1 else ArrayOfEqualSizedArrays(nda=nda)
 
 

@@ -13,21 +13,33 @@ from .array import Array, as_row_array
 from .base import LGDO, check_library
 
 
-def _split_layout(layout: ak.contents.Content) -> tuple[Array | VectorOfVectors, np.ndarray]:
-    """Split an awkward list layout into (flattened_data object, cumulative_length)."""
+def _split_layout(
+    layout: ak.contents.Content, dtype: Any = None
+) -> tuple[Array | VectorOfVectors, np.ndarray]:
+    """Split an awkward list layout into (flattened_data object, cumulative_length).
+
+    Empty innermost lists (awkward's ``unknown`` type) get ``dtype`` (float64 if None).
+    """
+    if isinstance(layout, ak.contents.IndexedArray):
+        layout = layout.project()
     if isinstance(layout, ak.contents.NumpyArray) and layout.data.ndim > 1:
         layout = layout.to_RegularArray()
     if isinstance(layout, ak.contents.RegularArray | ak.contents.ListArray):
         layout = layout.to_ListOffsetArray64(True)
     if not isinstance(layout, ak.contents.ListOffsetArray):
         msg = f"cannot store awkward layout {type(layout).__name__} as a VectorOfVectors"
+        if layout.is_option:
+            msg += " (missing values are not supported; use ak.fill_none first)"
         raise TypeError(msg)
     offsets = np.asarray(layout.offsets.data, dtype=np.int64)
     content = layout.content[int(offsets[0]) : int(offsets[-1])]
+    if isinstance(content, ak.contents.EmptyArray):
+        content = content.to_NumpyArray(np.dtype(np.float64 if dtype is None else dtype))
     if isinstance(content, ak.contents.NumpyArray) and content.data.ndim == 1:
         flattened: Array | VectorOfVectors = Array(np.asarray(content.data))
     else:
-        flattened = VectorOfVectors(ak.Array(content))
+        inner, inner_cl = _split_layout(content, dtype)
+        flattened = VectorOfVectors(flattened_data=inner, cumulative_length=inner_cl)
     return flattened, offsets[1:] - offsets[0]
 
 
@@ -65,7 +77,7 @@ class VectorOfVectors(LGDO):
                     raise ValueError(msg)
                 if dtype is not None:
                     array = ak.values_astype(array, dtype)
-                flattened_data, cumulative_length = _split_layout(ak.to_layout(array))
+                flattened_data, cumulative_length = _split_layout(ak.to_layout(array), dtype)
         if cumulative_length is None:
             cumulative_length = np.zeros(0, np.int64)
         if flattened_data is None:
@@ -161,9 +173,12 @@ class VectorOfVectors(LGDO):
         >>> VectorOfVectors([[1, 2], [3]]).to_aoesa(fill_val=0).tolist()
         [[1, 2], [3, 0]]
         """
+        if self.ndim > 2:
+            msg = f"to_aoesa needs a 2-level VectorOfVectors, this one has {self.ndim} levels"
+            raise NotImplementedError(msg)
         array = self.view_as("ak")
         if max_len is None:
-            max_len = int(ak.max(ak.num(array), initial=0))
+            max_len = int(ak.max(ak.num(array), initial=0, mask_identity=False))
         padded = ak.fill_none(ak.pad_none(array, max_len, clip=True), fill_val)
         return ak.to_numpy(padded)
 
