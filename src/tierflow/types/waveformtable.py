@@ -19,7 +19,8 @@ def _per_row(value: Any, size: int, units: str | None) -> Array:
     else:
         nda = np.asarray(value)
         arr = (
-            Array(np.full(size, nda, dtype=nda.dtype if nda.dtype.kind == "f" else np.float32))
+            # one value for all rows: float32, as LEGEND's DAQ decoders store t0 and dt
+            Array(np.full(size, nda, dtype=np.float32))
             if nda.ndim == 0
             else Array(nda)
         )
