@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-ELEMENTS = ("real", "bool", "complex", "string", "blob", "symbol")
+ELEMENTS = ("real", "bool", "complex", "string", "blob", "symbol", "detectorid")
 _HEAD = re.compile(r"^([a-z_]+)(?:<([0-9, ]+)>)?\{(.*)\}$", re.DOTALL)
 
 

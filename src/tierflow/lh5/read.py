@@ -18,6 +18,7 @@ from ..errors import LH5DecodeError, LH5Error, LH5IndexError
 from ..types import (
     LGDO,
     Array,
+    ArrayOfDetectorIDs,
     ArrayOfEncodedEqualSizedArrays,
     ArrayOfEqualSizedArrays,
     FixedSizeArray,
@@ -255,7 +256,9 @@ def read_rows(ds: h5py.Dataset, rows: Rows) -> np.ndarray:
     if isinstance(rows, slice):
         if not ds.shape:
             return ds[()]
-        start, stop = (0, ds.shape[0]) if rows.start is None else (rows.start, min(rows.stop, ds.shape[0]))
+        start, stop = (
+            (0, ds.shape[0]) if rows.start is None else (rows.start, min(rows.stop, ds.shape[0]))
+        )
         return _read_span(ds, start, max(stop - start, 0))
     if len(rows) == 0:
         return _read_span(ds, 0, 0)
@@ -317,6 +320,8 @@ def _read_array(
         return ArrayOfEqualSizedArrays(dims=dt.ndim, nda=data, attrs=attrs)
     if dt.kind == "fixedsize_array":
         return FixedSizeArray(data, attrs=attrs)
+    if dt.element == "detectorid":
+        return ArrayOfDetectorIDs(data, attrs=attrs)
     return Array(data, attrs=attrs)
 
 
@@ -515,7 +520,9 @@ def _read_many(
             )
         else:
             first = max(start_row - int(offsets[i]), 0)
-            if first >= counts[i] and counts[i] > 0:
+            # past this file's rows: skip it, but read the last file anyway (0 rows) so that a
+            # start_row past the end gives an empty object, as it does for a single file
+            if first >= counts[i] and counts[i] > 0 and i < len(files) - 1:
                 continue
             obj = read(
                 name,

@@ -454,6 +454,11 @@ def _write_vov(
                 f"write_start {start} is past the {old_cl.shape[0]} rows", file=plan.file, obj=path
             )
         offset = int(old_cl[start - 1]) if start > 0 else 0
+        new_cl = cl.astype(np.int64) + offset
+        if old_cl.dtype.kind in "iu" and (
+            not len(new_cl) or new_cl[-1] <= np.iinfo(old_cl.dtype).max
+        ):
+            new_cl = new_cl.astype(old_cl.dtype)  # the stored type (uint32 in DAQ files) if it fits
         _write_object(
             group,
             "flattened_data",
@@ -464,7 +469,7 @@ def _write_vov(
         _write_object(
             group,
             "cumulative_length",
-            Array((cl + offset).astype(cl.dtype)),
+            Array(new_cl),
             replace(plan, mode="overwrite", write_start=start),
             inner_path,
         )

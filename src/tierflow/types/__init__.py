@@ -5,7 +5,7 @@
 [1.0, 2.0]
 """
 
-from .array import Array, ArrayOfEqualSizedArrays, FixedSizeArray
+from .array import Array, ArrayOfDetectorIDs, ArrayOfEqualSizedArrays, FixedSizeArray
 from .base import LGDO
 from .concat import concat
 from .encoded import ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
@@ -21,6 +21,7 @@ Histogram.Axis = Axis  # LEGEND users write Histogram.Axis
 __all__ = [
     "LGDO",
     "Array",
+    "ArrayOfDetectorIDs",
     "ArrayOfEncodedEqualSizedArrays",
     "ArrayOfEqualSizedArrays",
     "Axis",

@@ -211,3 +211,26 @@ class ArrayOfEqualSizedArrays(Array):
     def view_as(self, library: str = "np") -> Any:
         """numpy (2-d, no copy), awkward (regular, no copy) or pandas (a Series of rows)."""
         return super().view_as(library)
+
+
+class ArrayOfDetectorIDs(Array):
+    """Detector ids (``uint32``, such as raw channel ids): ``array<N>{detectorid}`` on disk.
+
+    >>> ids = ArrayOfDetectorIDs([1104000, 1084803])
+    >>> ids.form_datatype(), ids.dtype
+    ('array<1>{detectorid}', dtype('uint32'))
+    """
+
+    def __init__(
+        self,
+        nda: Any = None,
+        shape_guess: Sequence[int] | int | None = None,
+        fill_val: Any = None,
+        attrs: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(
+            nda=nda, shape_guess=shape_guess, dtype=np.uint32, fill_val=fill_val, attrs=attrs
+        )
+
+    def form_datatype(self) -> str:
+        return f"array<{self._nda.ndim}>{{detectorid}}"

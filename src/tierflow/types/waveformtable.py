@@ -20,9 +20,7 @@ def _per_row(value: Any, size: int, units: str | None) -> Array:
         nda = np.asarray(value)
         arr = (
             # one value for all rows: float32, as LEGEND's DAQ decoders store t0 and dt
-            Array(np.full(size, nda, dtype=np.float32))
-            if nda.ndim == 0
-            else Array(nda)
+            Array(np.full(size, nda, dtype=np.float32)) if nda.ndim == 0 else Array(nda)
         )
     if units is not None:
         arr.attrs["units"] = units

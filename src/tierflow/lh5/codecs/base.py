@@ -95,7 +95,7 @@ class WaveformCodec:
 
         >>> from tierflow.lh5.codecs.uleb128_zigzag_diff import ULEB128ZigZagDiff
         >>> ULEB128ZigZagDiff().encode(np.array([1, 2, 300]), np.array([2, 1]))[1].tolist()
-        [2, 3]
+        [2, 2]
         """
         raise NotImplementedError
 
@@ -127,7 +127,8 @@ class WaveformCodec:
             1-D array with all decoded waveforms concatenated.
 
         >>> from tierflow.lh5.codecs.uleb128_zigzag_diff import ULEB128ZigZagDiff
-        >>> ULEB128ZigZagDiff().decode(np.array([2, 2, 2], "uint8"), np.array([2, 1]), np.array([2, 1]))
+        >>> data = np.array([2, 2, 2], "uint8")
+        >>> ULEB128ZigZagDiff().decode(data, np.array([2, 1]), np.array([2, 1]))
         array([1, 2, 1], dtype=int32)
         """
         raise NotImplementedError
@@ -209,7 +210,7 @@ def codec_by_name(name: str, **kwargs: Any) -> WaveformCodec:
     >>> codec_by_name("gzip")
     Traceback (most recent call last):
     ...
-    ValueError: unknown waveform codec 'gzip'; known codecs: radware_sigcompress, uleb128_zigzag_diff
+    ValueError: unknown waveform codec 'gzip'; known codecs: radware_sigcompress, ...
     """
     return _lookup(name)(**kwargs)
 

@@ -370,7 +370,7 @@ class RadwareSigcompress(WaveformCodec):
     >>> wfs = np.array([15000, 15002, 14999, 15001, 40000, 39000], dtype="uint16")
     >>> data, nbytes = codec.encode(wfs, np.array([4, 2]))
     >>> nbytes.tolist()
-    [16, 16]
+    [12, 12]
     >>> codec.decode(data, nbytes, np.array([4, 2]))
     array([15000, 15002, 14999, 15001, 40000, 39000], dtype=int32)
     """
@@ -416,7 +416,7 @@ class RadwareSigcompress(WaveformCodec):
 
         >>> data, nbytes = RadwareSigcompress().encode(np.array([1, 2, 3], "int16"), np.array([3]))
         >>> data.tolist(), nbytes.tolist()
-        ([0, 3, 0, 3, 0, 2, 0, 1, 100, 0, 0, 0], [12])
+        ([0, 3, 0, 3, 0, 34, 0, 1, 0, 1, 0, 0], [12])
         """
         vals = _check_values(values)
         lens = _check_lengths(lengths, vals.size)

@@ -87,17 +87,29 @@ def _encode_batch(
 ) -> None:
     for k in numba.prange(offsets.size - 1):
         pos = out_offsets[k]
+        last = out_offsets[k + 1] - 1
+        first, stop = offsets[k], offsets[k + 1]
+        # the byte count is known: with (almost) only one-byte varints a plain loop
+        # is fastest, otherwise a branch-free one-or-two-byte store avoids
+        # mispredicting the varint length
+        mixed = 10 * (last + 1 - pos) > 11 * (stop - first)
         prev = np.int64(0)
-        for i in range(offsets[k], offsets[k + 1]):
+        for i in range(first, stop):
             cur = np.int64(values[i])
             z = _zigzag(cur, prev)
             prev = cur
-            while z > 0x7F:
-                out[pos] = np.uint8((z & 0x7F) | 0x80)
-                z >>= 7
+            if mixed and z <= 0x3FFF and pos < last:  # 2 bytes of room in our own range
+                more = np.int64(z > 0x7F)
+                out[pos] = np.uint8((z & 0x7F) | (more << 7))
+                out[pos + 1] = np.uint8(z >> 7)  # overwritten next if not part of it
+                pos += 1 + more
+            else:
+                while z > 0x7F:
+                    out[pos] = np.uint8((z & 0x7F) | 0x80)
+                    z >>= 7
+                    pos += 1
+                out[pos] = np.uint8(z)
                 pos += 1
-            out[pos] = np.uint8(z)
-            pos += 1
 
 
 @numba.njit(cache=True, inline="always")
@@ -242,7 +254,8 @@ class ULEB128ZigZagDiff(WaveformCodec):
     ) -> np.ndarray:
         """Decode waveforms to a flat array of ``dtype`` (default ``int32``, like LEGEND).
 
-        >>> ULEB128ZigZagDiff().decode(np.array([1, 128, 1, 2], "uint8"), np.array([4]), np.array([3]))
+        >>> data = np.array([1, 128, 1, 2], "uint8")
+        >>> ULEB128ZigZagDiff().decode(data, np.array([4]), np.array([3]))
         array([-1, 63, 64], dtype=int32)
         """
         buf, nbytes, nsamples, out_dtype = _check_decode_args(
