@@ -936,3 +936,17 @@ def test_real_daq_file_appended_by_tierflow(tmp_path: Path) -> None:
     assert_same(table, lh5.read(name, path, n_rows=len(original)), f"{name} (old rows)")
     assert_same(tfl.read(name, path), theirs, f"{name} (tierflow vs LEGEND)")
     assert_same(table.take(slice(2, 7)), lh5.read(name, path, start_row=len(original)), "new")
+
+
+def test_rows_asked_of_a_struct_apply_to_its_members(tmp_path: Path) -> None:
+    """LEGEND passes start_row/n_rows/idx down to the tables inside a struct; so do we."""
+    path = str(tmp_path / "struct.lh5")
+    a = lgdo.Table({"e": lgdo.Array(np.arange(10.0))})
+    b = lgdo.Table({"e": lgdo.Array(np.arange(6.0)), "v": lgdo.VectorOfVectors([[1]] * 6)})
+    lh5.write(lgdo.Struct({"a": a, "b": b}), "run", path)
+    mismatches: list[str] = []
+    for kwargs in ({"start_row": 2, "n_rows": 3}, {"idx": np.array([1, 4])}):
+        ours, theirs = tfl.read("run", path, **kwargs), lh5.read("run", path, **kwargs)
+        mismatches += compare(ours, theirs, f"run {kwargs}")
+    assert len(ours["a"]) == 2 and len(ours["b"]) == 2
+    assert not mismatches, "\n".join(mismatches)

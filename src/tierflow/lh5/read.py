@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
@@ -35,7 +36,25 @@ from .datatype import Datatype, enum_values, parse
 from .fieldmask import FieldMask, FieldMaskSpec
 from .files import FileLike, file_name, get_object, open_file
 
-Rows = slice | np.ndarray
+
+@dataclass(frozen=True)
+class RowRequest:
+    """Rows asked of a struct: each object inside resolves them against its own length."""
+
+    start_row: int
+    n_rows: int
+    idx: Any
+
+    def resolve(self, h5obj: h5py.Group | h5py.Dataset) -> slice | np.ndarray | RowRequest:
+        total = n_rows_of(h5obj)
+        if total is None:
+            return self
+        return select_rows(
+            self.start_row, self.n_rows, self.idx, total, file_name(h5obj), h5obj.name
+        )
+
+
+Rows = slice | np.ndarray | RowRequest
 #: read spans at most this many times longer than the rows an index selects
 _SPAN_FACTOR = 4
 
@@ -86,7 +105,10 @@ def read(
     with opened(lh5_file) as h5f:
         h5obj = get_object(h5f, name)
         total = n_rows_of(h5obj)
-        rows = select_rows(start_row, n_rows, idx, total, file_name(h5f), name)
+        if total is None and (start_row or idx is not None or n_rows < sys.maxsize):
+            rows: Rows = RowRequest(start_row, n_rows, idx)  # a struct: rows apply to its members
+        else:
+            rows = select_rows(start_row, n_rows, idx, total, file_name(h5f), name)
         obj = read_object(h5obj, rows, FieldMask.of(field_mask), decompress)
     if obj_buf is None:
         return obj
@@ -411,7 +433,13 @@ def _read_fields(
         if mask is None
         else mask.select(fields, file_name(group), group.name)
     )
-    return {f: read_object(_child(group, f), rows, sub, decompress) for f, sub in selected}
+    out = {}
+    for f, sub in selected:
+        child = _child(group, f)
+        out[f] = read_object(
+            child, rows.resolve(child) if isinstance(rows, RowRequest) else rows, sub, decompress
+        )
+    return out
 
 
 def _read_struct(
