@@ -14,18 +14,21 @@ a stream of big-endian unsigned 16-bit words.
     ``(y[i] - y[i-1]) - min`` packed the same way. Decoding adds differences with
     16-bit wrap-around.
 
-* the total word count is padded to an even number with a zero word, so byte counts
-  are multiples of 4.
+* the total word count is padded to an even number with one more word, so byte counts
+  are multiples of 4. We write zero there; LEGEND encodes into an uninitialised buffer,
+  so files it wrote can hold arbitrary bytes in that padding word (decoders ignore it).
 
 Here ``y = x + codec_shift`` must fit in int16; decoding returns ``y - codec_shift``.
 
 Block sizing (the rules of the original C code, quirks included): a block starts as a
 window of up to 48 samples. Over that window the value range ``max - min`` is compared
-to the range of the differences, whose running max/min start at -16000/16000 (so a
-one-sample final window always becomes a difference block, and difference ranges are
-widened to include ±16000). The smaller range wins (ties go to absolute values) and
-fixes ``nb`` (smallest >= 2 that holds the range); the block then grows sample by
-sample, up to 128 samples, while the range still fits in ``nb`` bits.
+to the range of the differences; the running max/min of the differences start at
+-16000/+16000 instead of at the first difference, so a one-sample final window always
+becomes a difference block (range -32000, ``nb`` = 2, ``min`` = 16000), and a window
+whose differences all lie below -16000 (above +16000) gets a range stretched up to
+-16000 (down to +16000). The smaller range wins (ties go to absolute values) and fixes
+``nb`` (smallest >= 2 that holds the range); the block then grows sample by sample, up
+to 128 samples, while the range still fits in ``nb`` bits.
 """
 
 from __future__ import annotations
@@ -58,9 +61,9 @@ MAX_SAMPLES = 32767
 _WINDOW = 48  # initial window used to choose absolute vs difference coding
 _MAX_BLOCK = 128  # a block never holds more samples than this
 
-# status codes reported by the kernels (per waveform)
+# decode status codes (per waveform); encoding flags out-of-range samples with a
+# byte count of -1
 _OK = 0
-_ERR_RANGE = 1  # encode: value + shift outside int16
 _ERR_TRUNCATED = 2  # decode: stream ends before all samples were read
 _ERR_COUNT = 3  # decode: sample-count word disagrees with decoded_lengths
 _ERR_BITS = 4  # decode: invalid bit count in a block header
@@ -73,10 +76,9 @@ _DECODE_ERRORS = {
     _ERR_DTYPE: "decoded value does not fit in the requested dtype",
 }
 
-# input dtypes the encoder is compiled for (others are converted first)
-_ENCODE_NATIVE = {np.dtype(t) for t in ("int16", "uint16", "int32", "int64")}
-# output dtypes the decoder writes directly (others go through int64)
-_DECODE_NATIVE = {np.dtype(t) for t in ("int16", "uint16", "int32", "uint32", "int64")}
+# input dtypes the encoder is compiled for (others are converted first); kept few,
+# as each costs a compilation
+_ENCODE_NATIVE = {np.dtype(t) for t in ("uint16", "int32", "int64")}
 
 
 # ----------------------------------------------------------------------------
@@ -362,6 +364,9 @@ def _max_encoded_bytes(lengths: np.ndarray) -> np.ndarray:
 class RadwareSigcompress(WaveformCodec):
     """The ``radware_sigcompress`` codec, bit-exact with LEGEND's.
 
+    (Bit-exact except for the padding word: zero here, uninitialised memory in LEGEND;
+    see the module notes.)
+
     ``codec_shift`` is added to every sample before encoding (and subtracted after
     decoding); shifted samples must fit in int16, so ``uint16`` waveforms need
     ``codec_shift=-32768``. Waveforms may hold at most :data:`MAX_SAMPLES` samples.
@@ -466,7 +471,13 @@ class RadwareSigcompress(WaveformCodec):
             data, byte_lengths, decoded_lengths, dtype, self.default_dtype
         )
         lo, hi = _dtype_bounds(out_dtype)
-        work_dtype = out_dtype if out_dtype in _DECODE_NATIVE else np.dtype(np.int64)
+        # the kernel writes int32 (or int64 when the shift could push values out of
+        # int32), checking every value against the bounds of the requested dtype, so
+        # the final conversion is exact; valid streams hold y in [-32768, 32767],
+        # corrupt absolute blocks up to min + 65535
+        i32 = np.iinfo(np.int32)
+        fits32 = i32.min <= -32768 - self.codec_shift and 98302 - self.codec_shift <= i32.max
+        work_dtype = np.dtype(np.int32 if fits32 and out_dtype != np.int64 else np.int64)
         out_offsets = _offsets(nsamples)
         out = np.empty(int(out_offsets[-1]), dtype=work_dtype)
         if nsamples.size == 0:
@@ -488,6 +499,8 @@ def _native_input(values: np.ndarray, shift: int) -> np.ndarray:
     """Convert input samples to a dtype the encoder kernel is compiled for."""
     if values.dtype in _ENCODE_NATIVE:
         return values
+    if values.dtype.itemsize <= 2:  # int8, uint8, int16
+        return values.astype(np.int32)
     if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
         msg = f"samples + codec_shift ({shift}) must fit in int16 for radware_sigcompress"
         raise ValueError(msg)

@@ -10,7 +10,9 @@ takes 1 to 5 bytes.
 
 The codec therefore carries 32-bit samples. Decoding accumulates the differences
 modulo 2**32 and reads the result as int32 for signed output dtypes, as uint32 for
-unsigned ones.
+unsigned ones. (LEGEND's decoder does the same for its default int32 output; only if
+handed a pre-allocated int64 buffer does it accumulate without wrapping, which
+differs for waveforms whose differences overflow int32.)
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from .base import (
 
 __all__ = ["ULEB128ZigZagDiff"]
 
+# decode status codes (per waveform); encoding flags out-of-range samples with a
+# byte count of -1
 _OK = 0
-_ERR_RANGE = 1  # encode: sample outside the 32-bit range of its signedness
 _ERR_TRUNCATED = 2  # decode: bytes end before all samples were read
 _ERR_TRAILING = 3  # decode: bytes left over after the last sample
 _ERR_VARINT = 4  # decode: varint longer than 10 bytes
@@ -46,7 +49,9 @@ _DECODE_ERRORS = {
     _ERR_VARINT: "varint longer than 10 bytes (corrupt stream?)",
 }
 
-_ENCODE_NATIVE = {np.dtype(t) for t in ("int16", "uint16", "int32", "uint32", "int64")}
+# input dtypes the encoder is compiled for (others are converted first); kept few,
+# as each costs a compilation
+_ENCODE_NATIVE = {np.dtype(t) for t in ("uint16", "int32", "uint32", "int64")}
 
 _MASK32 = 0xFFFFFFFF
 
@@ -299,8 +304,8 @@ def _native_input(values: np.ndarray) -> tuple[np.ndarray, int, int]:
         lo, hi = -(2**31), 2**31 - 1
     if dt in _ENCODE_NATIVE:
         return values, lo, hi
-    if dt.itemsize < 2:
-        return values.astype(np.int16 if dt.kind == "i" else np.uint16), lo, hi
+    if dt.itemsize <= 2:  # int8, uint8, int16
+        return values.astype(np.int32 if dt.kind == "i" else np.uint16), lo, hi
     # uint64: check here, as values above the int64 range would not survive the cast
     if values.size and values.max() > hi:
         msg = (
