@@ -14,7 +14,6 @@ Three directions are checked:
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,15 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import TESTDATA as TESTDATA_ROOT
+
 lgdo = pytest.importorskip("lgdo")
 lh5 = pytest.importorskip("lh5")
 
 import tierflow.lh5 as tfl  # noqa: E402
 from tierflow import types as tft  # noqa: E402
 
-#: real LEGEND files; ``TIERFLOW_TESTDATA`` overrides the checkout's ../shared/testdata
-TESTDATA = (
-    Path(
-        os.environ.get(
-            "TIERFLOW_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"
-        )
-    )
-    / "lh5"
-)
+TESTDATA = TESTDATA_ROOT / "lh5"
 FILES = sorted(TESTDATA.rglob("*.lh5")) if TESTDATA.is_dir() else []
 
 
