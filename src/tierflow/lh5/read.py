@@ -57,6 +57,8 @@ class RowRequest:
 Rows = slice | np.ndarray | RowRequest
 #: read spans at most this many times longer than the rows an index selects
 _SPAN_FACTOR = 4
+#: the fields that make a struct a histogram
+HISTOGRAM_FIELDS = frozenset({"binning", "isdensity", "weights"})
 
 
 # --- the public entry -----------------------------------------------------------------------
@@ -453,11 +455,11 @@ def _read_struct(
     fields = _read_fields(
         group,
         dt,
-        slice(None) if set(dt.fields or ()) == {"binning", "isdensity", "weights"} else rows,
+        slice(None) if set(dt.fields or ()) == HISTOGRAM_FIELDS else rows,
         mask,
         decompress,
     )
-    if set(fields) == {"binning", "isdensity", "weights"} and isinstance(fields["binning"], Struct):
+    if set(fields) == HISTOGRAM_FIELDS and isinstance(fields["binning"], Struct):
         try:
             return Histogram(
                 fields["weights"],
