@@ -1156,7 +1156,9 @@ def test_waveformtable_broadcast_and_units():
     assert wf.values.dtype == np.uint16
     assert wf.form_datatype() == "table{dt,t0,values}"
     assert list(wf.view_as("pd").columns) == ["t0", "dt", "values"]
-    assert WaveformTable(values=np.zeros((2, 4)), dt=0.5).dt.dtype == np.float32  # as LEGEND stores dt
+    assert (
+        WaveformTable(values=np.zeros((2, 4)), dt=0.5).dt.dtype == np.float32
+    )  # as LEGEND stores dt
     assert WaveformTable(values=np.zeros((2, 4)), dt=Array([1.0, 2.0])).dt.nda.tolist() == [
         1.0,
         2.0,

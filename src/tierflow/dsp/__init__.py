@@ -1,0 +1,1 @@
+"""Waveform digital signal processing: processors, processing chains and ``build_dsp``."""
