@@ -128,12 +128,16 @@ class Array(LGDO):
 
         >>> Array([1, 2]).view_as("pd").tolist()
         [1, 2]
+        >>> Array(["huey"]).view_as("pd").tolist()
+        ['huey']
         """
         check_library(library, ("np", "pd", "ak"), type(self).__name__)
         if library == "np":
             return self._nda
         if library == "ak":
             return ak.from_numpy(self._nda, regulararray=True)
+        if self._nda.ndim == 1 and self._nda.dtype.kind == "S":  # UTF-8 strings read as str
+            return pd.Series(np.char.decode(self._nda, "utf-8"), dtype="string")
         if self._nda.ndim == 1:
             return pd.Series(self._nda, copy=False)
         return pd.Series(list(self._nda), dtype=object)
