@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -12,13 +13,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundError
-from ..lh5.read import read_n_rows
+from ..lh5.files import get_object
+from ..lh5.read import datatype_of, read_n_rows
 from ..lh5.store import LH5Store
 from ..types import Array, Table
 from .buffer_size import bytes_per_row, rows_for_memory
+from .dask_io import to_dask
 from .datasets import Dataset, FilesSpec, GroupsSpec, list_datasets
 from .reader import ChunkReader
 from .selection import EntrySelection
+from .verbs import executor_of, fill_hist, map_chunks, query
 
 
 class FriendLengthError(LH5IndexError):
@@ -314,6 +318,135 @@ class LH5Iterator(Iterator):
         )
         self.selection.restore(known)
 
+    # --- columns ------------------------------------------------------------------------------
+    def available_fields(self) -> list[str]:
+        """Columns of the tables (nested ones as ``a/b``), from the first dataset found."""
+        for ds in self.datasets:
+            try:
+                h5f = self._store.gimme_file(ds.file)
+                return _fields_of(get_object(h5f, ds.group))
+            except (LH5FileError, LH5ObjectNotFoundError):
+                continue
+        return []
+
+    def reading(self, names: set[str] | None) -> LH5Iterator:
+        """A copy that reads only the columns in ``names`` that exist (same chunks), friends too."""
+        if names is None:
+            return self
+        clone = pickle.loads(pickle.dumps(self))
+        clone._restrict(set(names))
+        return clone
+
+    def _restrict(self, names: set[str]) -> None:
+        own = set(self.available_fields())
+        self.field_mask = sorted(n for n in names if n in own and n not in self.group_data)
+        self._open()
+        for fr, prefix, suffix in self.friends:
+            fr._restrict(
+                {
+                    n[len(prefix) : len(n) - len(suffix)]
+                    for n in names
+                    if n.startswith(prefix) and n.endswith(suffix)
+                }
+            )
+
+    # --- map, query, hist, dask -----------------------------------------------------------------
+    def map(
+        self,
+        fun: Callable[[Table, LH5Iterator], Any],
+        aggregate: Callable[[Any, Any], Any] | None = None,
+        init: Any = None,
+        begin: Callable[[LH5Iterator], None] | None = None,
+        terminate: Callable[[LH5Iterator], None] | None = None,
+        processes: int | Any = None,
+        executor: Any = None,
+        progress: bool | None = None,
+    ) -> list:
+        """Call ``fun(table, iterator)`` on every chunk; results in input order.
+
+        With ``aggregate(acc, result)`` (returning the new ``acc`` or updating it in place),
+        each work item folds its chunks' results starting from a copy of ``init``, and the
+        list holds one partial result per work item: combine them with ``aggregate``.
+        ``begin(it)``/``terminate(it)`` run before and after each work item. ``processes``
+        (a number) or ``executor`` (any ``concurrent.futures.Executor`` or a
+        ``distributed.Client``) run the chunks in parallel; the default is serial.
+
+        >>> from tierflow.iterate.iterator import _doc_iterator
+        >>> it = _doc_iterator()
+        >>> it.map(lambda tb, it: len(tb))
+        [4, 2]
+        >>> sum(it.map(lambda tb, it: len(tb), aggregate=lambda a, b: a + b, init=0))
+        6
+        """
+        return map_chunks(
+            self, fun, aggregate, init, begin, terminate, executor_of(processes, executor), progress
+        )
+
+    def query(
+        self,
+        where: str | Callable | None,
+        *,
+        fields: Sequence[str] | Mapping[str, str | None] | None = None,
+        library: str = "lgdo",
+        processes: int | Any = None,
+        executor: Any = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """The rows ``where`` selects, concatenated over the pass.
+
+        ``where`` is an expression of the :meth:`Table.eval` language (the result has the
+        iterator's columns, or ``fields``: a list, or a dict of new names), or a function
+        ``(table, iterator)`` returning a Table, DataFrame, awkward array, numpy array, dict
+        or tuple of arrays, which are concatenated alike. ``library`` is ``"lgdo"``,
+        ``"pd"``, ``"ak"`` or ``"np"``.
+
+        >>> from tierflow.iterate.iterator import _doc_iterator
+        >>> _doc_iterator().query("e > 1", library="pd")["e"].tolist()
+        [2.0, 2.0]
+        """
+        return query(self, where, fields, library, executor_of(processes, executor), progress)
+
+    def hist(
+        self,
+        ax: Any,
+        where: str | Callable | None = None,
+        keys: str | Sequence[str] | None = None,
+        weights: str | None = None,
+        processes: int | Any = None,
+        executor: Any = None,
+        progress: bool | None = None,
+        **hist_kwargs: Any,
+    ) -> Any:
+        """Fill a ``hist.Hist`` over the pass.
+
+        ``ax`` is an axis, a list of axes or a histogram (filled on top of what it holds).
+        Values come from ``keys`` (expressions, one per axis) or the columns named like the
+        axes' ``name`` or ``label``, on the rows the ``where`` expression selects; or from a
+        function ``where(table, iterator)`` returning one array per axis (a tuple, 2-d array,
+        dict, DataFrame or Table). ``weights`` is an expression. Growing category axes work.
+
+        >>> import hist
+        >>> from tierflow.iterate.iterator import _doc_iterator
+        >>> h = _doc_iterator().hist(hist.axis.Regular(3, 0, 3, name="e"), where="e > 0")
+        >>> h.values().tolist()
+        [0.0, 2.0, 2.0]
+        """
+        return fill_hist(
+            self,
+            ax,
+            where,
+            keys,
+            weights,
+            executor_of(processes, executor),
+            progress,
+            **hist_kwargs,
+        )
+
+    def to_dask(self, library: str = "pd") -> Any:
+        """A lazy dask DataFrame (or, with ``library="ak"``, a dask Bag of awkward arrays for
+        jagged columns), one partition per chunk."""
+        return to_dask(self, library)
+
     def chunk_starts(self) -> range:
         """First entry of every chunk of a full pass."""
         return range(self.i_start, self.i_start + len(self), self._buffer_len)
@@ -329,6 +462,32 @@ class LH5Iterator(Iterator):
             f"LH5Iterator({self.n_datasets} datasets: {self.datasets[0]} ..., "
             f"buffer_len={self._buffer_len})"
         )
+
+
+def _fields_of(obj: Any, prefix: str = "") -> list[str]:
+    out: list[str] = []
+    if not isinstance(obj, h5py.Group):
+        return out
+    dt = datatype_of(obj)
+    if dt.kind not in ("table", "struct"):
+        return out
+    for name in dt.fields or tuple(obj.keys()):
+        out.append(prefix + name)
+        if name in obj:
+            out.extend(_fields_of(obj[name], f"{prefix}{name}/"))
+    return out
+
+
+def _doc_iterator() -> LH5Iterator:
+    """A small iterator for the examples: two groups of 3 rows, ``e`` = 0, 1, 2."""
+    import tempfile
+
+    from .. import lh5
+
+    path = os.path.join(tempfile.mkdtemp(), "doc.lh5")
+    for ch in ("ch1", "ch2"):
+        lh5.write(Table({"e": np.arange(3.0)}), f"{ch}/hit", path, wo_mode="a")
+    return LH5Iterator(path, ["ch1/hit", "ch2/hit"], buffer_len=4)
 
 
 def _n_rows(rows: Any) -> int:

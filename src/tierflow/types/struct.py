@@ -13,8 +13,8 @@ class Struct(LGDO, MutableMapping):
 
     >>> from tierflow.types import Array, Scalar
     >>> s = Struct({"b": Array([1, 2]), "a": Scalar(3)})
-    >>> s.form_datatype(), list(s)
-    ('struct{a,b}', ['b', 'a'])
+    >>> s.form_datatype(), list(s), s.a.value
+    ('struct{a,b}', ['b', 'a'], 3)
     """
 
     def __init__(
@@ -53,6 +53,13 @@ class Struct(LGDO, MutableMapping):
             raise KeyError(self._missing(name))
         del self._fields[name]
         self.update_datatype()
+
+    def __getattr__(self, name: str) -> LGDO:
+        """Fields are attributes too: ``table.energy`` is ``table["energy"]``."""
+        fields = self.__dict__.get("_fields")
+        if fields is not None and name in fields:
+            return fields[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or field {name!r}")
 
     def _missing(self, name: str) -> str:
         return f"no field {name!r}; fields are {sorted(self._fields)}"

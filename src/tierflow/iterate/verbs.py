@@ -1,0 +1,332 @@
+"""What an iterator does with its chunks: map a function, query rows, fill a histogram.
+
+All three run through :func:`run_chunks`, so the same call runs serially, on a number of
+processes, on any ``concurrent.futures.Executor`` or on a dask ``distributed.Client``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import awkward as ak
+import hist as hist_module
+import numpy as np
+import pandas as pd
+
+from ..errors import ExpressionError
+from ..types import LGDO, Table
+from ..types.concat import concat
+from .work import ChunkWork, run_chunks
+
+if TYPE_CHECKING:
+    from .iterator import LH5Iterator
+
+LIBRARIES = ("lgdo", "pd", "ak", "np")
+
+
+def executor_of(processes: Any, executor: Any) -> Any:
+    """One executor from LEGEND's two arguments: ``executor`` wins; else ``processes``."""
+    return executor if executor is not None else processes
+
+
+def expression_names(expr: str) -> set[str]:
+    """Names an expression reads (``a__b`` for nested columns becomes ``a/b``).
+
+    >>> sorted(expression_names("is_valid & (geds__energy > 500) & np.isfinite(x)"))
+    ['geds/energy', 'is_valid', 'np', 'x']
+    """
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ExpressionError(f"cannot parse expression {expr!r}: {err.msg}") from None
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return {n.replace("__", "/") for n in names}
+
+
+# --- map ------------------------------------------------------------------------------------------
+def map_chunks(
+    it: LH5Iterator,
+    fun: Callable,
+    aggregate: Callable | None = None,
+    init: Any = None,
+    begin: Callable | None = None,
+    terminate: Callable | None = None,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> list:
+    """Results of ``fun(table, it)`` per chunk in order, or with ``aggregate`` one partial
+    result per work item (each worker folds what it read; combine them with ``aggregate``)."""
+    work = ChunkWork(it, fun, aggregate, init, begin, terminate)
+    per_item = 1 if aggregate is None else None
+    results = run_chunks(it, work, executor, progress, "map", per_item)
+    if aggregate is None:
+        return [r for item in results for r in item]
+    return results
+
+
+# --- query ------------------------------------------------------------------------------------------
+class _ExpressionSelect:
+    """``where`` as an expression: the rows where it is true, with the chosen columns."""
+
+    def __init__(self, expr: str, fields: Sequence[str] | Mapping[str, str | None] | None):
+        self.expr = expr
+        self.fields = (
+            dict.fromkeys(fields)
+            if fields is not None and not isinstance(fields, Mapping)
+            else fields
+        )
+
+    def __call__(self, table: Table, _it: Any) -> Table:
+        selected = table if not self.expr else table.take(_mask(table, self.expr))
+        if self.fields is None:
+            return selected
+        out = Table(size=len(selected))
+        for name, alias in self.fields.items():
+            out.add_field(alias or name, selected[name])
+        return out
+
+
+def _mask(table: Table, expr: str) -> np.ndarray:
+    result = table.eval(expr)
+    mask = result.nda if hasattr(result, "nda") else np.asarray(result)
+    if mask.dtype != bool or mask.shape != (len(table),):
+        raise ExpressionError(
+            f"where={expr!r} must give one boolean per row; it gave {mask.dtype}{mask.shape}"
+        )
+    return mask
+
+
+def _as_library(result: Any, library: str) -> Any:
+    if not isinstance(result, Table) or library == "lgdo":
+        return result
+    return result.view_as(library)
+
+
+def _combine(parts: list, library: str) -> Any:
+    """Concatenate per-chunk results of one kind."""
+    if not parts:
+        return None
+    first = parts[0]
+    if isinstance(first, LGDO):
+        return concat(parts) if len(parts) > 1 else parts[0]
+    if isinstance(first, pd.DataFrame | pd.Series):
+        return pd.concat(parts, ignore_index=True)
+    if isinstance(first, ak.Array):
+        return ak.concatenate(parts)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    if isinstance(first, Mapping):
+        return {k: _combine([p[k] for p in parts], library) for k in first}
+    if isinstance(first, tuple | list):
+        return type(first)(_combine([p[i] for p in parts], library) for i in range(len(first)))
+    raise TypeError(
+        f"query cannot combine results of type {type(first).__name__}; return a Table, "
+        "DataFrame, awkward or numpy array, dict or tuple of arrays"
+    )
+
+
+class _QueryChunk:
+    def __init__(self, where: Callable, library: str):
+        self.where, self.library = where, library
+
+    def __call__(self, table: Table, it: Any) -> Any:
+        return _as_library(self.where(table, it), self.library)
+
+
+def query(
+    it: LH5Iterator,
+    where: str | Callable | None,
+    fields: Sequence[str] | Mapping[str, str | None] | None = None,
+    library: str = "lgdo",
+    executor: Any = None,
+    progress: bool | None = None,
+) -> Any:
+    """The rows (or values) ``where`` selects from every chunk, concatenated."""
+    if library not in LIBRARIES:
+        raise ValueError(f"library must be one of {LIBRARIES}, not {library!r}")
+    source = it
+    if where is None or isinstance(where, str):
+        expr = where or ""
+        source = it.reading(_needed(it, expr, fields))
+        where = _ExpressionSelect(expr, fields)
+    work = ChunkWork(source, _QueryChunk(where, library), copy_results=False)
+    parts = [r for item in run_chunks(source, work, executor, progress, "query", 1) for r in item]
+    if not parts:
+        empty = where(source.read(0, 0), source)
+        return _as_library(empty, library)
+    return _combine(parts, library)
+
+
+def _needed(it: LH5Iterator, expr: str, fields: Any) -> set[str] | None:
+    """Columns to read for an expression query; ``None`` keeps the iterator's mask."""
+    if fields is None:
+        return None
+    return set(fields) | expression_names(expr)
+
+
+# --- hist -----------------------------------------------------------------------------------------
+def make_hist(axes: Any, **hist_kwargs: Any) -> hist_module.Hist:
+    """An empty ``hist.Hist`` from an axis, a list of axes, or a histogram (copied, zeroed)."""
+    if isinstance(axes, hist_module.Hist):
+        h = axes.copy()
+        h.reset()
+        return h
+    if isinstance(axes, hist_module.axis.AxesMixin):
+        axes = [axes]
+    return hist_module.Hist(*axes, **hist_kwargs)
+
+
+class HistFiller:
+    """Fills a histogram from a chunk: axes matched to values by key, name or label."""
+
+    def __init__(
+        self,
+        h: hist_module.Hist,
+        where: str | Callable | None,
+        keys: str | Sequence[str] | None,
+        weights: str | None,
+    ):
+        self.where = where
+        self.keys = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
+        self.weights = weights
+        self.axis_names = [a.name or a.label for a in h.axes]
+        self.axis_keys = [a.name for a in h.axes], [a.label for a in h.axes]
+        if self.keys is not None and len(self.keys) != len(self.axis_names):
+            raise ValueError(f"{len(self.keys)} keys for {len(self.axis_names)} axes")
+
+    def values(self, table: Table, it: Any) -> tuple[list, Any]:
+        """(one array per axis, weights or None) for a chunk."""
+        if self.where is None or isinstance(self.where, str):
+            selected = table if not self.where else table.take(_mask(table, self.where))
+            return self._from_table(selected)
+        return self._from_result(self.where(table, it))
+
+    def _from_table(self, table: Table) -> tuple[list, Any]:
+        weight = _values(table.eval(self.weights)) if self.weights else None
+        if self.keys is not None:
+            return [_values(table.eval(k)) for k in self.keys], weight
+        return [_values(table[self._column(table, i)]) for i in range(len(self.axis_names))], weight
+
+    def _column(self, table: Mapping, i: int) -> str:
+        for candidate in (self.axis_keys[0][i], self.axis_keys[1][i]):
+            if candidate and candidate in table:
+                return candidate
+        raise ExpressionError(
+            f"no column for axis {self.axis_names[i]!r} (name {self.axis_keys[0][i]!r}, label "
+            f"{self.axis_keys[1][i]!r}); give keys=..., columns are {sorted(table)}"
+        )
+
+    def _from_result(self, result: Any) -> tuple[list, Any]:
+        n_axes = len(self.axis_names)
+        if isinstance(result, Table):
+            return self._from_table(result)
+        if isinstance(result, pd.DataFrame):
+            result = {str(k): result[k].to_numpy() for k in result.columns}
+        if isinstance(result, ak.Array) and result.fields:
+            result = {f: result[f] for f in result.fields}
+        if isinstance(result, Mapping):
+            weight = result.get("weight", result.get("weights"))
+            if self.keys is not None:
+                return [_values(_evaluate_key(k, result)) for k in self.keys], _opt(weight)
+            return [_values(result[self._column(result, i)]) for i in range(n_axes)], _opt(weight)
+        if isinstance(result, np.ndarray | pd.Series | ak.Array) and np.ndim(result) == 1:
+            return [_values(result)], None
+        if isinstance(result, np.ndarray) and result.ndim == 2:
+            return [_values(r) for r in result], None
+        if isinstance(result, tuple | list):
+            if len(result) == n_axes + 1:
+                return [_values(r) for r in result[:-1]], _values(result[-1])
+            return [_values(r) for r in result], None
+        raise TypeError(
+            f"hist: where returned {type(result).__name__}; return arrays (one per axis), a "
+            "dict, DataFrame, awkward record array or Table"
+        )
+
+    def __call__(self, table: Table, it: Any) -> tuple[list, Any]:
+        return self.values(table, it)
+
+
+def _evaluate_key(key: str, columns: Mapping) -> Any:
+    if key in columns:
+        return columns[key]
+    names = {k: _values(v) for k, v in columns.items()}
+    try:
+        return eval(compile(key, "<key>", "eval"), {"__builtins__": {}, "np": np}, names)
+    except Exception as err:
+        raise ExpressionError(f"cannot evaluate key {key!r} over {sorted(columns)}: {err}") from err
+
+
+def _opt(values: Any) -> Any:
+    return None if values is None else _values(values)
+
+
+def _values(obj: Any) -> np.ndarray:
+    if hasattr(obj, "nda"):
+        return obj.nda
+    if isinstance(obj, pd.Series):
+        return obj.to_numpy()
+    if isinstance(obj, ak.Array):
+        return ak.to_numpy(ak.ravel(obj))
+    return np.asarray(obj)
+
+
+class _FillChunk:
+    """Fill the work item's histogram with one chunk."""
+
+    def __init__(self, filler: HistFiller):
+        self.filler = filler
+
+    def __call__(self, table: Table, it: Any) -> tuple[list, Any]:
+        return self.filler(table, it)
+
+
+class _HistAccumulator:
+    """``aggregate`` of hist's map: fill the partial histogram in place."""
+
+    def __call__(self, h: hist_module.Hist, values: tuple[list, Any]) -> hist_module.Hist:
+        arrays, weight = values
+        if weight is None:
+            h.fill(*arrays)
+        else:
+            h.fill(*arrays, weight=weight)
+        return h
+
+
+def fill_hist(
+    it: LH5Iterator,
+    axes: Any,
+    where: str | Callable | None = None,
+    keys: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    executor: Any = None,
+    progress: bool | None = None,
+    **hist_kwargs: Any,
+) -> hist_module.Hist:
+    """A histogram of the values ``where``/``keys`` give over the whole pass."""
+    h = make_hist(axes, **hist_kwargs)
+    filler = HistFiller(h, where, keys, weights)
+    source = it
+    if where is None or isinstance(where, str):
+        source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
+    work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h)
+    partials = run_chunks(source, work, executor, progress, "hist")
+    total = h
+    for part in partials:
+        total = total + part
+    if isinstance(axes, hist_module.Hist):
+        return axes + total
+    return total
+
+
+def _hist_columns(
+    it: LH5Iterator, h: hist_module.Hist, where: str | None, keys: list | None, weights: str | None
+) -> set[str] | None:
+    names: set[str] = set()
+    for expr in [where or "", weights or "", *(keys or [])]:
+        if expr:
+            names |= expression_names(expr)
+    if keys is None:
+        names |= {a.name for a in h.axes if a.name} | {a.label for a in h.axes if a.label}
+    return names
