@@ -69,3 +69,96 @@ class ExpressionError(TierflowError, ValueError):
 
 class CodecError(TierflowError, ValueError):
     """An unknown waveform codec or data that a codec cannot represent."""
+
+
+class TaskError(TierflowError):
+    """A work item that failed when run by :func:`tierflow.parallel.run_tasks`.
+
+    The message names the task (its ``label``, ``describe()`` or ``str``); ``__cause__`` is the
+    original exception, and ``remote_traceback`` the traceback text from the worker when the task
+    ran in a pool (``None`` when it ran in this process).
+
+    >>> str(TaskError("task #3 (a.lh5 rows 0-10) failed: ValueError: bad", task="a.lh5 rows 0-10"))
+    'task #3 (a.lh5 rows 0-10) failed: ValueError: bad'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task: str | None = None,
+        index: int | None = None,
+        remote_traceback: str | None = None,
+    ):
+        self.task = task
+        self.index = index
+        self.remote_traceback = remote_traceback
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (
+            _rebuild_task_error,
+            (type(self), str(self), self.task, self.index, self.remote_traceback),
+        )
+
+
+def _rebuild_task_error(cls, message, task, index, remote_traceback):
+    return cls(message, task=task, index=index, remote_traceback=remote_traceback)
+
+
+class DSPConfigError(TierflowError, ValueError):
+    """A processing chain that cannot be built: names the processor and the config key.
+
+    >>> str(DSPConfigError("unknown name 'baselin'", processor="wf_blsub", key="args[1]"))
+    "processor 'wf_blsub' (processors.wf_blsub.args[1]): unknown name 'baselin'"
+    """
+
+    def __init__(self, message: str, *, processor: str | None = None, key: str | None = None):
+        self.processor = processor
+        self.key = key
+        self.reason = message
+        if processor is not None:
+            where = f"processors.{processor}" + (f".{key}" if key else "")
+            message = f"processor {processor!r} ({where}): {message}"
+        elif key is not None:
+            message = f"{key}: {message}"
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (_rebuild_dsp_error, (type(self), self.reason, self.processor, self.key))
+
+
+def _rebuild_dsp_error(cls, reason, processor, key):
+    return cls(reason, processor=processor, key=key)
+
+
+class DSPUnitError(DSPConfigError):
+    """A constant or column whose unit cannot be converted to what a processor needs."""
+
+
+class DSPCycleError(DSPConfigError):
+    """Processors that depend on each other in a circle."""
+
+
+class DSPInputError(DSPConfigError):
+    """An input column that is missing or has the wrong shape or type for the chain."""
+
+
+class SimulationError(TierflowError, ValueError):
+    """Simulator settings that cannot make data (bad counts, rates, names or channels)."""
+
+
+class HitConfigError(TierflowError, ValueError):
+    """A hit config, parameter set or column choice that cannot work; names the config key.
+
+    >>> str(HitConfigError("unknown key 'expresion'", key="operations.AoE"))
+    "operations.AoE: unknown key 'expresion'"
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        self.key = key
+        self.reason = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.key))

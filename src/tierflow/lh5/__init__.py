@@ -34,3 +34,12 @@ __all__ = [
     "show",
     "write",
 ]
+
+
+def __getattr__(name: str):
+    # ``from tierflow.lh5 import LH5Iterator`` as in LEGEND; it lives one layer up, in iterate
+    if name == "LH5Iterator":
+        from ..iterate import LH5Iterator
+
+        return LH5Iterator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
