@@ -162,3 +162,30 @@ class HitConfigError(TierflowError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.reason, self.key))
+
+
+class CalibrationError(TierflowError, ValueError):
+    """An energy calibration that cannot be made: says which lines were found and why the others
+    were not (``found``: labels of the fitted lines; ``reasons``: line label → why it failed).
+
+    >>> e = CalibrationError("too few lines", found=["Tl-208 583.2 keV"], reasons={"Tl-208 2614.5 keV": "no peak"})
+    >>> e.found, e.reasons["Tl-208 2614.5 keV"]
+    (['Tl-208 583.2 keV'], 'no peak')
+    """
+
+    def __init__(
+        self, message: str, *, found: list[str] | None = None, reasons: dict[str, str] | None = None
+    ):
+        self.reason = message
+        self.found = list(found or [])
+        self.reasons = dict(reasons or {})
+        details = [f"  found: {', '.join(self.found) if self.found else 'none'}"] if found is not None else []
+        details += [f"  {label}: {why}" for label, why in self.reasons.items()]
+        super().__init__("\n".join([message, *details]))
+
+    def __reduce__(self):
+        return (_rebuild_calibration_error, (type(self), self.reason, self.found, self.reasons))
+
+
+def _rebuild_calibration_error(cls, reason, found, reasons):
+    return cls(reason, found=found, reasons=reasons)
