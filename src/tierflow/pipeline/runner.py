@@ -1,0 +1,434 @@
+"""Running raw → dsp → calibration → hit over many files, resumably.
+
+Work whose output exists and is newer than its inputs and the config is skipped; every
+output appears at once (written to a temporary file and renamed), so a run that is
+killed leaves no half files and the next run carries on where it stopped. A file that
+fails is reported and skipped; the others are processed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import TierflowError
+from ..lh5.files import open_file
+from ..parallel import describe_executor, is_serial, run_tasks
+from .config import PipelineConfig, PipelineConfigError
+from .layout import CycleKey, LayoutError, find_raw_files, parameters_path
+from .report import PipelineReport, StageReport
+
+
+@dataclass
+class Cycle:
+    """One raw file and the names of what it becomes."""
+
+    raw: str
+    key: CycleKey
+    dsp: str
+    hit: str
+    waveforms: int = 0
+
+
+@dataclass
+class _DspTask:
+    cycle: Cycle
+
+    @property
+    def label(self) -> str:
+        return self.cycle.raw
+
+
+class _RunDsp:
+    """Build one dsp file; a failure is returned, not raised, so the other files go on."""
+
+    def __init__(self, cfg: PipelineConfig, executor: Any = None):
+        self.cfg, self.executor = cfg, executor
+
+    def __call__(self, task: _DspTask) -> tuple[int, str | None]:
+        from ..dsp import build_dsp
+
+        cycle = task.cycle
+        os.makedirs(os.path.dirname(cycle.dsp), exist_ok=True)
+        try:
+            summary = build_dsp(
+                cycle.raw,
+                cycle.dsp,
+                self.cfg.dsp_config,
+                lh5_tables=self.cfg.tables,
+                database=self.cfg.dsp_database,
+                write_mode="r",
+                buffer_len=self.cfg.buffer_len,
+                executor=self.executor,
+                progress=False,
+            )
+        except (TierflowError, OSError) as err:
+            return 0, f"{type(err).__name__}: {err}"
+        return summary.rows, None
+
+
+class _RunHit:
+    def __init__(self, cfg: PipelineConfig, hit_config: Any):
+        self.cfg, self.hit_config = cfg, hit_config
+
+    def __call__(self, task: tuple[Cycle, str]) -> tuple[int, str | None]:
+        from ..hit import build_hit
+
+        cycle, parameters = task
+        os.makedirs(os.path.dirname(cycle.hit), exist_ok=True)
+        try:
+            build_hit(
+                cycle.dsp,
+                cycle.hit,
+                self.hit_config,
+                parameters=parameters,
+                buffer_len=max(self.cfg.buffer_len, 100_000),
+            )
+        except (TierflowError, OSError) as err:
+            return 0, f"{type(err).__name__}: {err}"
+        return cycle.waveforms, None
+
+
+def default_hit_config(cfg: PipelineConfig) -> dict:
+    """The hit config used when none is given: the calibrated energy and a validity flag."""
+    cal = cfg.calibration
+    return {
+        "outputs": [cal.output, "is_valid"],
+        "operations": {
+            cal.output: {
+                "expression": f"a + b*{cal.energy}",
+                "parameters": {"a": 0.0, "b": 1.0},
+                "lgdo_attrs": {"units": "keV", "description": f"calibrated {cal.energy}"},
+            },
+            "is_valid": {
+                "expression": f"({cal.output} > 25) & ({cal.output} < 10000)",
+                "lgdo_attrs": {"description": "energy in the physics range"},
+            },
+        },
+    }
+
+
+def up_to_date(output: str, inputs: list[str]) -> bool:
+    """``output`` exists and is at least as new as every input."""
+    try:
+        made = os.stat(output).st_mtime_ns
+    except OSError:
+        return False
+    return all(os.stat(p).st_mtime_ns <= made for p in inputs if os.path.exists(p))
+
+
+def remove_stale_temporaries(root: str) -> list[str]:
+    """Delete the temporary files of writes that a killed run left behind."""
+    stale = glob.glob(os.path.join(root, "**", ".*.tmp-*"), recursive=True)
+    for path in stale:
+        os.remove(path)
+    return stale
+
+
+class Pipeline:
+    """A configured run of the tiers over a set of raw files.
+
+    >>> import tempfile
+    >>> pipe = Pipeline({"raw": "/nowhere/*.lh5", "outdir": tempfile.mkdtemp()})
+    >>> pipe.run(progress=False)
+    Traceback (most recent call last):
+    ...
+    tierflow.pipeline.config.PipelineConfigError: no raw files match '/nowhere/*.lh5'
+    """
+
+    def __init__(self, config: PipelineConfig | Mapping | str | os.PathLike):
+        self.cfg = config if isinstance(config, PipelineConfig) else PipelineConfig.load(config)
+
+    # --- before any work -----------------------------------------------------------------------
+    def cycles(self) -> list[Cycle]:
+        """The raw files and their outputs."""
+        raw = find_raw_files(self.cfg.raw)
+        if not raw:
+            raise PipelineConfigError(f"no raw files match {self.cfg.raw!r}")
+        out = []
+        for path in raw:
+            try:
+                key = CycleKey.from_path(path)
+            except LayoutError as err:
+                raise PipelineConfigError(f"{path}: {err}") from None
+            out.append(
+                Cycle(
+                    path,
+                    key,
+                    key.tier_path(self.cfg.outdir, "dsp"),
+                    key.tier_path(self.cfg.outdir, "hit"),
+                )
+            )
+        return out
+
+    def check(self) -> Any:
+        """Load and cross-check the configs; returns the hit config. Raises before any work."""
+        from ..dsp import load_config
+        from ..hit import HitConfig
+
+        dsp = load_config(self.cfg.dsp_config)
+        columns = set(dsp.outputs)
+        cal = self.cfg.calibration
+        if self.cfg.hit_parameters is None and cal.energy not in columns:
+            raise PipelineConfigError(
+                f"calibration energy {cal.energy!r} is not an output of the dsp config; "
+                f"outputs are {sorted(columns)}"
+            )
+        hit_raw = (
+            self.cfg.hit_config if self.cfg.hit_config is not None else default_hit_config(self.cfg)
+        )
+        hit = (
+            HitConfig.from_dict(hit_raw)
+            if isinstance(hit_raw, Mapping)
+            else HitConfig.from_file(hit_raw)
+        )
+        missing = sorted(set(hit.input_columns) - columns)
+        if missing:
+            raise PipelineConfigError(
+                f"the hit config reads {missing}, which the dsp config does not produce; "
+                f"dsp outputs are {sorted(columns)}"
+            )
+        return hit_raw
+
+    def _stamp(self) -> str:
+        """A file whose time is when the config last changed (outputs older than it are redone)."""
+        path = os.path.join(self.cfg.outdir, ".tierflow", "config-fingerprint")
+        fingerprint = self.cfg.fingerprint()
+        try:
+            with open(path) as f:
+                if f.read() == fingerprint:
+                    return path
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(fingerprint)
+        return path
+
+    # --- the run ----------------------------------------------------------------------------------
+    def run(self, executor: Any = None, progress: bool | None = None) -> PipelineReport:
+        """Run every tier; returns the report (``report.ok`` is False if anything failed)."""
+        start = time.perf_counter()
+        cycles = self.cycles()
+        hit_config = self.check()
+        executor = executor if executor is not None else self.cfg.processes
+        os.makedirs(self.cfg.outdir, exist_ok=True)
+        remove_stale_temporaries(self.cfg.outdir)
+        stamp = self._stamp()
+        for cycle in cycles:
+            cycle.waveforms = _count_waveforms(cycle.raw, self.cfg.tables)
+        report = PipelineReport(executor=describe_executor(executor))
+        report.stages.append(self._run_dsp(cycles, stamp, executor, progress))
+        usable = [c for c in cycles if os.path.exists(c.dsp)]
+        calibration, parameters = self._calibrate(usable, stamp)
+        report.stages.append(calibration)
+        report.stages.append(
+            self._run_hit(usable, parameters, hit_config, stamp, executor, progress)
+        )
+        report.calibrations = self.calibration_summaries(usable)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _run_dsp(
+        self, cycles: list[Cycle], stamp: str, executor: Any, progress: Any
+    ) -> StageReport:
+        stage = StageReport("dsp")
+        todo = [c for c in cycles if not up_to_date(c.dsp, [c.raw, stamp])]
+        stage.skipped = len(cycles) - len(todo)
+        t = time.perf_counter()
+        inner = executor if len(todo) == 1 and not is_serial(executor) else None
+        outer = None if inner is not None else executor
+        results = run_tasks(
+            _RunDsp(self.cfg, inner),
+            [_DspTask(c) for c in todo],
+            executor=outer,
+            progress=progress,
+            description="raw → dsp",
+            weights=[max(c.waveforms, 1) for c in todo],
+            unit="wf",
+        )
+        for cycle, (rows, error) in zip(todo, results, strict=True):
+            stage.record(cycle.raw, rows, error)
+        stage.seconds = time.perf_counter() - t
+        return stage
+
+    def _calibrate(self, cycles: list[Cycle], stamp: str) -> tuple[StageReport, dict[tuple, str]]:
+        """Hit parameters per run: from the config's file, or fitted on the calibration runs."""
+        stage = StageReport("calibration", unit="channels")
+        t = time.perf_counter()
+        if self.cfg.hit_parameters is not None:
+            params = self.cfg.hit_parameters
+            if isinstance(params, Mapping):
+                params = self._write_json(
+                    os.path.join(self.cfg.outdir, "par", "hit-parameters.json"), params
+                )
+            stage.skipped = 1
+            stage.seconds = time.perf_counter() - t
+            return stage, {c.key.run_key: params for c in cycles}
+        runs: dict[tuple, list[Cycle]] = defaultdict(list)
+        for c in cycles:
+            if c.key.run_type == self.cfg.calibration.run_type:
+                runs[c.key.run_key].append(c)
+        made: dict[tuple, str] = {}
+        for run_key, members in sorted(runs.items()):
+            path = parameters_path(self.cfg.outdir, members[0].key)
+            if up_to_date(path, [c.dsp for c in members] + [stamp]):
+                stage.skipped += 1
+            else:
+                self._calibrate_run(members, path, stage)
+            if os.path.exists(path):
+                made[run_key] = path
+        stage.seconds = time.perf_counter() - t
+        return stage, {c.key.run_key: _parameters_for(c.key, made) for c in cycles}
+
+    def _calibrate_run(self, members: list[Cycle], path: str, stage: StageReport) -> None:
+        from ..hit.calibration import calibrate, save_plots
+
+        cal_cfg = self.cfg.calibration
+        energies = _read_column_per_channel([c.dsp for c in members], cal_cfg.energy)
+        parameters: dict[str, Any] = {}
+        summary: dict[str, Any] = {}
+        for channel, values in sorted(energies.items()):
+            kwargs = {"deg": cal_cfg.deg}
+            if cal_cfg.lines is not None:
+                kwargs["lines"] = cal_cfg.lines
+            try:
+                cal = calibrate(values[np.isfinite(values)], **kwargs)
+            except (TierflowError, ValueError, RuntimeError) as err:
+                stage.record(
+                    f"{members[0].key.run_key} {channel}", 0, f"{type(err).__name__}: {err}"
+                )
+                continue
+            parameters[channel] = cal.hit_parameters(cal_cfg.energy, cal_cfg.output)
+            fwhm, fwhm_err = cal.fwhm_at(2614.5)
+            qbb, qbb_err = cal.fwhm_at(2039.0)
+            summary[channel] = {
+                "fwhm_2614": fwhm,
+                "fwhm_2614_err": fwhm_err,
+                "fwhm_qbb": qbb,
+                "fwhm_qbb_err": qbb_err,
+                "events": len(values),
+                "calibration": cal.to_dict(),
+            }
+            plots = os.path.join(os.path.dirname(path), "plots", channel)
+            save_plots(cal, plots, values)
+            stage.record(channel, 1, None)
+        if parameters:
+            self._write_json(path, parameters)
+            self._write_json(path.replace("par_hit.json", "cal_summary.json"), summary)
+
+    @staticmethod
+    def _write_json(path: str, data: Any) -> str:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = (
+            f"{os.path.join(os.path.dirname(path), '.' + os.path.basename(path))}.tmp-{os.getpid()}"
+        )
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, default=float)
+        os.replace(tmp, path)
+        return path
+
+    def calibration_summaries(self, cycles: list[Cycle]) -> dict[str, dict]:
+        """FWHM per channel from the calibration summaries written for these cycles' runs."""
+        out: dict[str, dict] = {}
+        for run_key in sorted({c.key.run_key for c in cycles}):
+            key = next(c.key for c in cycles if c.key.run_key == run_key)
+            path = parameters_path(self.cfg.outdir, key).replace("par_hit.json", "cal_summary.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    for channel, values in json.load(f).items():
+                        out[f"{key.period}-{key.run} {channel}"] = values
+        return out
+
+    def _run_hit(
+        self,
+        cycles: list[Cycle],
+        parameters: dict[tuple, str | None],
+        hit_config: Any,
+        stamp: str,
+        executor: Any,
+        progress: Any,
+    ) -> StageReport:
+        stage = StageReport("hit")
+        t = time.perf_counter()
+        todo = []
+        for c in cycles:
+            params = parameters.get(c.key.run_key)
+            if params is None:
+                stage.record(c.dsp, 0, f"no calibration for run {c.key.period}-{c.key.run}")
+            elif up_to_date(c.hit, [c.dsp, params, stamp]):
+                stage.skipped += 1
+            else:
+                todo.append((c, params))
+        results = run_tasks(
+            _RunHit(self.cfg, hit_config),
+            todo,
+            executor=executor if len(todo) > 1 else None,
+            progress=progress,
+            description="dsp → hit",
+            weights=[max(c.waveforms, 1) for c, _ in todo],
+            unit="wf",
+        )
+        for (cycle, _), (rows, error) in zip(todo, results, strict=True):
+            stage.record(cycle.dsp, rows, error)
+        stage.seconds = time.perf_counter() - t
+        return stage
+
+
+def run_pipeline(
+    config: PipelineConfig | Mapping | str | os.PathLike,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> PipelineReport:
+    """Run raw → dsp → calibration → hit as ``config`` says (see :class:`PipelineConfig`)."""
+    return Pipeline(config).run(executor=executor, progress=progress)
+
+
+def _parameters_for(key: CycleKey, made: dict[tuple, str]) -> str | None:
+    """The calibration of the cycle's own run, else the latest earlier run of its period."""
+    if key.run_key in made:
+        return made[key.run_key]
+    earlier = [k for k in made if k[:2] == key.run_key[:2] and k[2] <= key.run]
+    return made[max(earlier)] if earlier else None
+
+
+def _count_waveforms(raw: str, tables: Any) -> int:
+    """Rows of the waveform tables of a raw file (metadata only; 0 if unreadable)."""
+    from fnmatch import fnmatch
+
+    from ..lh5.read import read_n_rows
+
+    patterns = [tables] if isinstance(tables, str) else list(tables or ["*/raw"])
+    try:
+        with open_file(raw) as h5f:
+            names = [
+                f"{top}/{sub}"
+                for top in h5f
+                if hasattr(h5f[top], "keys")
+                for sub in h5f[top]
+                if any(fnmatch(f"{top}/{sub}", p) for p in patterns)
+            ]
+            return int(sum(read_n_rows(n, h5f) or 0 for n in names))
+    except (TierflowError, OSError):
+        return 0
+
+
+def _read_column_per_channel(files: list[str], column: str) -> dict[str, np.ndarray]:
+    """``column`` of every ``chX/dsp`` table, concatenated over files, per channel."""
+    from ..lh5 import read
+
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    for path in files:
+        with open_file(path) as h5f:
+            for top in h5f:
+                if f"{top}/dsp/{column}" in h5f:
+                    parts[top].append(read(f"{top}/dsp/{column}", h5f).nda.astype(np.float64))
+    return {ch: np.concatenate(v) for ch, v in parts.items()}
