@@ -7,7 +7,7 @@ A config is a dict, or a JSON or YAML file::
     tables: "ch*/raw"                               # which raw tables are waveforms
     dsp: {config: hpge-simple, database: null}      # a built-in name, a path or a dict
     hit: {config: null, parameters: null}           # parameters: skip calibration, use these
-    calibration: {energy: trapEmax, output: trapEmax_cal, run_type: cal, deg: 1}
+    calibration: {energy: trapEmax, output: trapEmax_cal, run_type: cal, deg: 1, plots: false}
     processes: 2
     buffer_len: 3200
 
@@ -30,7 +30,7 @@ from ..errors import TierflowError
 _TOP = {"raw", "outdir", "tables", "dsp", "hit", "calibration", "processes", "buffer_len"}
 _DSP = {"config", "database"}
 _HIT = {"config", "parameters"}
-_CALIBRATION = {"energy", "output", "run_type", "deg", "lines"}
+_CALIBRATION = {"energy", "output", "run_type", "deg", "lines", "plots"}
 
 
 class PipelineConfigError(TierflowError, ValueError):
@@ -46,6 +46,7 @@ class CalibrationSettings:
     run_type: str = "cal"
     deg: int = 1
     lines: list[float] | None = None
+    plots: bool = False
 
 
 @dataclass

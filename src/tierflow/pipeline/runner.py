@@ -318,8 +318,8 @@ class Pipeline:
                 "events": len(values),
                 "calibration": cal.to_dict(),
             }
-            plots = os.path.join(os.path.dirname(path), "plots", channel)
-            save_plots(cal, plots, values)
+            if cal_cfg.plots:
+                save_plots(cal, os.path.join(os.path.dirname(path), "plots", channel), values)
             stage.record(channel, 1, None)
         if parameters:
             self._write_json(path, parameters)
