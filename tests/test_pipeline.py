@@ -54,7 +54,7 @@ def _same_tables(a, b):
 
 
 def test_pipeline_makes_every_tier(simulated):
-    root, channels, config, report = simulated
+    _root, channels, config, report = simulated
     assert report.ok, str(report)
     cycles = Pipeline(config).cycles()
     assert len(cycles) == 2
@@ -68,7 +68,7 @@ def test_pipeline_makes_every_tier(simulated):
 
 
 def test_calibrated_lines_sit_at_their_energies(simulated):
-    root, channels, config, report = simulated
+    _root, channels, config, report = simulated
     energies = np.concatenate(
         [
             read(f"ch{channels[0].rawid}/hit/trapTmax_cal", c.hit).nda
@@ -83,7 +83,7 @@ def test_calibrated_lines_sit_at_their_energies(simulated):
 
 
 def test_second_run_skips_finished_work(simulated):
-    root, channels, config, report = simulated
+    _root, _channels, config, _report = simulated
     cycles = Pipeline(config).cycles()
     before = {c.hit: os.stat(c.hit).st_mtime_ns for c in cycles}
     again = run_pipeline(config, progress=False)
@@ -95,7 +95,7 @@ def test_second_run_skips_finished_work(simulated):
 
 def test_outputs_read_in_legends_reader(simulated):
     lgdo_lh5 = pytest.importorskip("lgdo.lh5")
-    root, channels, config, report = simulated
+    _root, channels, config, _report = simulated
     cycle = Pipeline(config).cycles()[0]
     group = f"ch{channels[0].rawid}/hit"
     theirs = lgdo_lh5.read(group, cycle.hit)
@@ -111,7 +111,7 @@ def _copy_raw(root, dest):
 
 
 def test_killed_run_resumes_to_the_same_outputs(simulated, tmp_path):
-    root, channels, config, report = simulated
+    root, channels, config, _report = simulated
     work = _copy_raw(str(root), str(tmp_path / "killed"))
     cfg = demo_config(work, channels)
     cfg_path = tmp_path / "pipeline.yaml"
@@ -139,7 +139,7 @@ def test_killed_run_resumes_to_the_same_outputs(simulated, tmp_path):
 
 
 def test_corrupt_raw_file_is_reported_and_the_others_processed(simulated, tmp_path):
-    root, channels, config, report = simulated
+    root, channels, _config, _report = simulated
     work = _copy_raw(str(root), str(tmp_path / "corrupt"))
     raw_dir = os.path.dirname(Pipeline(demo_config(work, channels)).cycles()[0].raw)
     bad = os.path.join(raw_dir, "l200-p00-r000-cal-20230101T999999Z-tier_raw.lh5")
@@ -173,7 +173,7 @@ def test_unknown_config_key_is_rejected_before_any_work(tmp_path):
 
 
 def test_unknown_column_is_rejected_before_any_work(simulated, tmp_path):
-    root, channels, config, report = simulated
+    _root, _channels, config, _report = simulated
     cfg = dict(config, outdir=str(tmp_path / "out"))
     cfg["hit"] = {"config": {"outputs": ["e"], "operations": {"e": "2 * trapTmx"}}}
     with pytest.raises(PipelineConfigError, match="trapTmx"):
