@@ -3,39 +3,48 @@
 from __future__ import annotations
 
 import pickle
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .work import EntryRange, split_entries
+from .work import EntryRange, detach, split_entries
 
 if TYPE_CHECKING:
     from .iterator import LH5Iterator
 
 
 class ReadChunk:
-    """Reads one chunk as a DataFrame or awkward array (its own iterator copy per process)."""
+    """Reads one chunk as a DataFrame or awkward array.
+
+    Each thread (of each process) reads with its own copy of the iterator: dask's default
+    scheduler runs partitions on several threads at once, and an iterator reads every chunk
+    into the same reused buffer. The chunk is copied out of that buffer before it is returned.
+    """
 
     def __init__(self, iterator: LH5Iterator, library: str):
         self.iterator_bytes = pickle.dumps(iterator)
         self.library = library
-        self._iterator: LH5Iterator | None = None
+        self._local = threading.local()
 
     def __getstate__(self) -> dict:
-        return {"iterator_bytes": self.iterator_bytes, "library": self.library, "_iterator": None}
+        return {"iterator_bytes": self.iterator_bytes, "library": self.library}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _iterator(self) -> LH5Iterator:
+        it = getattr(self._local, "iterator", None)
+        if it is None:
+            it = self._local.iterator = pickle.loads(self.iterator_bytes)
+        return it
 
     def __call__(self, item: EntryRange) -> Any:
-        if self._iterator is None:
-            self._iterator = pickle.loads(self.iterator_bytes)
-        table = self._iterator.read(item.first, item.n)
+        table = detach(self._iterator().read(item.first, item.n))
         view = table.view_as(self.library)
         if self.library == "pd":
-            view = view.copy()
             view.index = pd.RangeIndex(item.first, item.first + len(view))
-        else:
-            import awkward as ak
-
-            view = ak.copy(view)
         return view
 
 
@@ -45,13 +54,18 @@ def to_dask(it: LH5Iterator, library: str = "pd") -> Any:
     items = split_entries(it, 1)
     reader = ReadChunk(it, library)
     if library == "pd":
+        import dask
         import dask.dataframe as dd
 
         meta = reader(EntryRange(it.i_start, 0, "meta"))
         divisions = (
             [item.first for item in items] + [items[-1].first + items[-1].n - 1] if items else None
         )
-        return dd.from_map(reader, items, meta=meta, divisions=divisions, enforce_metadata=False)
+        # dask would turn object columns (the arrays of vector columns) into strings
+        with dask.config.set({"dataframe.convert-string": False}):
+            return dd.from_map(
+                reader, items, meta=meta, divisions=divisions, enforce_metadata=False
+            )
     if library == "ak":
         import dask.bag as db
         from dask import delayed

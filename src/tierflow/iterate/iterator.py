@@ -166,6 +166,10 @@ class LH5Iterator(Iterator):
             if self.selection.rows(i) > 0:
                 ds = self.datasets[i]
                 return self._reader.read(ds.file, ds.group, slice(0, n), None, 0)
+        if n == 0:  # only empty tables: no rows, but their columns
+            for ds in self.datasets:
+                if ds not in self.missing:
+                    return self._reader.read(ds.file, ds.group, slice(0, 0), None, 0)
         return None
 
     def _vector_lengths(self) -> Callable[[str], float]:
@@ -328,6 +332,14 @@ class LH5Iterator(Iterator):
             except (LH5FileError, LH5ObjectNotFoundError):
                 continue
         return []
+
+    def known_fields(self) -> set[str]:
+        """Every column name a chunk can have: the tables' fields (nested ones as ``a/b``, read
+        or not), ``group_data`` and the friends' (with their prefix and suffix)."""
+        names = set(self.available_fields()) | set(self.group_data)
+        for fr, prefix, suffix in self.friends:
+            names |= {f"{prefix}{n}{suffix}" for n in fr.known_fields()}
+        return names
 
     def reading(self, names: set[str] | None) -> LH5Iterator:
         """A copy that reads only the columns in ``names`` that exist (same chunks), friends too."""

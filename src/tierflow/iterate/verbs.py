@@ -18,7 +18,8 @@ import pandas as pd
 from ..errors import ExpressionError
 from ..types import LGDO, Table
 from ..types.concat import concat
-from .work import ChunkWork, run_chunks
+from ..types.expression import MODULES, names_in
+from .work import ChunkWork, detach, run_chunks
 
 if TYPE_CHECKING:
     from .iterator import LH5Iterator
@@ -43,6 +44,26 @@ def expression_names(expr: str) -> set[str]:
         raise ExpressionError(f"cannot parse expression {expr!r}: {err.msg}") from None
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return {n.replace("__", "/") for n in names}
+
+
+def check_names(it: LH5Iterator, exprs: Sequence[str], what: str = "expression") -> None:
+    """Raise :class:`ExpressionError` listing the iterator's fields if an expression in
+    ``exprs`` reads a name that is none of them (checked before any chunk is read)."""
+    known: set[str] | None = None
+    for expr in exprs:
+        if not expr:
+            continue
+        _, used = names_in(expr.strip())
+        used = {n.replace("__", "/") for n in used} - set(MODULES)
+        if not used:
+            continue
+        known = it.known_fields() if known is None else known
+        unknown = sorted(used - known)
+        if unknown:
+            raise ExpressionError(
+                f"unknown name(s) {unknown} in {what} {expr!r}; the iterator's fields are "
+                f"{sorted(known)}"
+            )
 
 
 # --- map ------------------------------------------------------------------------------------------
@@ -128,11 +149,12 @@ def _combine(parts: list, library: str) -> Any:
 
 
 class _QueryChunk:
-    def __init__(self, where: Callable, library: str):
-        self.where, self.library = where, library
+    def __init__(self, where: Callable):
+        self.where = where
 
     def __call__(self, table: Table, it: Any) -> Any:
-        return _as_library(self.where(table, it), self.library)
+        # the result may be (or view) the iterator's buffer, which the next chunk overwrites
+        return detach(self.where(table, it))
 
 
 def query(
@@ -149,21 +171,34 @@ def query(
     source = it
     if where is None or isinstance(where, str):
         expr = where or ""
+        check_names(it, [expr])
+        if fields is not None:
+            _check_fields(it, list(fields))
         source = it.reading(_needed(it, expr, fields))
         where = _ExpressionSelect(expr, fields)
-    work = ChunkWork(source, _QueryChunk(where, library), copy_results=False)
+    work = ChunkWork(source, _QueryChunk(where), copy_results=False)
     parts = [r for item in run_chunks(source, work, executor, progress, "query", 1) for r in item]
     if not parts:
-        empty = where(source.read(0, 0), source)
-        return _as_library(empty, library)
-    return _combine(parts, library)
+        return _as_library(where(source.read(0, 0), source), library)
+    # tables are joined first and converted once: vector columns as numpy are padded to the
+    # longest vector of the whole result, not of each chunk
+    return _as_library(_combine(parts, library), library)
+
+
+def _check_fields(it: LH5Iterator, fields: list[str]) -> None:
+    known = it.known_fields()
+    unknown = sorted(f for f in fields if f.replace("__", "/") not in known)
+    if unknown:
+        raise ExpressionError(
+            f"query fields {unknown} are not fields of the iterator; its fields are {sorted(known)}"
+        )
 
 
 def _needed(it: LH5Iterator, expr: str, fields: Any) -> set[str] | None:
     """Columns to read for an expression query; ``None`` keeps the iterator's mask."""
     if fields is None:
         return None
-    return set(fields) | expression_names(expr)
+    return set(fields) | (expression_names(expr) if expr.strip() else set())
 
 
 # --- hist -----------------------------------------------------------------------------------------
@@ -309,6 +344,11 @@ def fill_hist(
     filler = HistFiller(h, where, keys, weights)
     source = it
     if where is None or isinstance(where, str):
+        check_names(it, [where or ""], "where")
+        check_names(it, [weights or ""], "weights")
+        check_names(it, filler.keys or [], "keys")
+        if filler.keys is None:
+            _check_axes(it, h)
         source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
     work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h)
     partials = run_chunks(source, work, executor, progress, "hist")
@@ -316,8 +356,19 @@ def fill_hist(
     for part in partials:
         total = total + part
     if isinstance(axes, hist_module.Hist):
-        return axes + total
+        axes += total  # filled in place, as LEGEND's hist does
+        return axes
     return total
+
+
+def _check_axes(it: LH5Iterator, h: hist_module.Hist) -> None:
+    known = it.known_fields()
+    for ax in h.axes:
+        if not ({ax.name, ax.label} & known):
+            raise ExpressionError(
+                f"no field for axis {ax.name or ax.label!r} (name {ax.name!r}, label "
+                f"{ax.label!r}); give keys=..., the iterator's fields are {sorted(known)}"
+            )
 
 
 def _hist_columns(

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from ..errors import TierflowError
 from ..parallel import count_workers, is_serial, run_tasks
 
@@ -36,6 +39,32 @@ class EntryRange:
 
     def __str__(self) -> str:
         return self.label
+
+
+def detach(result: Any) -> Any:
+    """A deep copy of a chunk's result that shares no memory with the iterator's reused buffer.
+
+    Views of the buffer (the table itself, its DataFrame or awkward views, rows taken from a
+    vector column) would otherwise change when the next chunk is read. A DataFrame's object
+    cells (the arrays of a vector column) are copied too, which ``DataFrame.copy`` does not do.
+
+    >>> import numpy as np
+    >>> buf = np.arange(3)
+    >>> df = detach(pd.DataFrame({"v": [buf[:2], buf[2:]]}))
+    >>> buf[:] = -1
+    >>> [v.tolist() for v in df["v"]]
+    [[0, 1], [2]]
+    """
+    if isinstance(result, pd.Series):
+        out = result.copy(deep=True)
+        return out.map(copy.deepcopy) if out.dtype == object else out
+    if isinstance(result, pd.DataFrame):
+        out = result.copy(deep=True)
+        for name, dtype in out.dtypes.items():
+            if dtype == np.dtype(object):
+                out[name] = out[name].map(copy.deepcopy)
+        return out
+    return copy.deepcopy(result)
 
 
 def describe_entries(it: LH5Iterator, first: int, n: int) -> str:
@@ -130,7 +159,7 @@ class ChunkWork:
             try:
                 result = self.fun(table, it)
                 if self.aggregate is None:
-                    results.append(copy.deepcopy(result) if self.copy_results else result)
+                    results.append(detach(result) if self.copy_results else result)
                 elif not started:
                     acc, started = copy.deepcopy(result), True
                 else:

@@ -55,7 +55,7 @@ DEFAULT_START_METHOD = (
 
 #: Modules the fork server imports once so that workers start with them loaded. Add to it (before
 #: the first pool of the session is created) to preload more, e.g. ``"tierflow.dsp"``.
-PRELOAD_MODULES: list[str] = ["numpy", "h5py", "tierflow.lh5"]
+PRELOAD_MODULES: list[str] = ["numpy", "h5py", "tierflow.lh5", "tierflow.iterate"]
 
 
 def is_dask_client(executor: object) -> bool:
