@@ -167,9 +167,11 @@ def test_missing_group_is_named_with_what_exists(files):
 
 def test_allow_missing_skips_with_a_warning(files):
     missing = str(files["dir"] / "nope.lh5")
-    it = LH5Iterator([missing, files["a"]], [*GROUPS, "ch9/hit"], allow_missing=True, buffer_len=3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        it = LH5Iterator(
+            [missing, files["a"]], [*GROUPS, "ch9/hit"], allow_missing=True, buffer_len=3
+        )
         k = np.concatenate([tb["k"].nda.copy() for tb in it])
     np.testing.assert_array_equal(k, np.arange(11))
     skipped = {(ds.file, ds.group) for ds in it.missing}

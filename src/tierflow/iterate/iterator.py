@@ -98,6 +98,8 @@ class LH5Iterator(Iterator):
         for fr, prefix, suffix in _friends(friend, friend_prefix, friend_suffix):
             self.add_friend(fr, prefix, suffix)
         self.buffer_len = buffer_len
+        if self._reader.plan is None:
+            self._first_rows(0)  # the read plan also counts rows fast, from metadata
         self.current_i_entry = self.i_start
         self._next_entry = self.i_start
         self._segments: list[tuple[int, Any]] = []
@@ -212,6 +214,8 @@ class LH5Iterator(Iterator):
             raise LH5IndexError(f"entry {i_entry} is negative")
         segments = self.selection.segments(int(i_entry), n)
         buffer, pos = self._buffer, 0
+        if buffer is not None:
+            _reserve(buffer, sum(_n_rows(rows) for _, rows in segments))
         for i, rows in segments:
             ds = self.datasets[i]
             buffer = self._reader.read(ds.file, ds.group, rows, buffer, pos)
@@ -500,6 +504,15 @@ def _doc_iterator() -> LH5Iterator:
     for ch in ("ch1", "ch2"):
         lh5.write(Table({"e": np.arange(3.0)}), f"{ch}/hit", path, wo_mode="a")
     return LH5Iterator(path, ["ch1/hit", "ch2/hit"], buffer_len=4)
+
+
+def _reserve(obj: Any, rows: int) -> None:
+    """Grow the buffer's columns to hold ``rows`` at once (not by doubling as datasets come)."""
+    if isinstance(obj, Table):
+        for col in obj.values():
+            _reserve(col, rows)
+    elif isinstance(obj, Array) and obj.capacity() < rows:
+        obj.resize(rows)
 
 
 def _n_rows(rows: Any) -> int:

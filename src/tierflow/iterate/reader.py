@@ -77,12 +77,12 @@ class _ArrayStep:
     path: tuple[str, ...]
     h5name: bytes
 
-    def run(self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, *_) -> None:
+    def run(self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, h5f, opened) -> None:
         col = _column(buffer, self.path)
         n = _n(rows)
         col.resize(pos + n)
         out = col.nda[pos : pos + n]
-        _read_into(h5py.h5d.open(gid, self.h5name), rows, out)
+        _read_into(_dataset(gid, self.h5name, opened), rows, out)
 
 
 @dataclass
@@ -92,12 +92,12 @@ class _VectorStep:
     path: tuple[str, ...]
     h5name: bytes
 
-    def run(self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, *_) -> None:
+    def run(self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, h5f, opened) -> None:
         col: VectorOfVectors = _column(buffer, self.path)
         if not isinstance(rows, slice):
             raise _FallBack
         n = rows.stop - rows.start
-        cl_id = h5py.h5d.open(gid, self.h5name + b"/cumulative_length")
+        cl_id = _dataset(gid, self.h5name + b"/cumulative_length", opened)
         first = max(rows.start - 1, 0)
         ends = np.empty(rows.stop - first, np.int64)
         _read_into(cl_id, slice(first, rows.stop), ends)
@@ -110,7 +110,7 @@ class _VectorStep:
         flat = col.flattened_data
         flat.resize(offset + stop - base)
         _read_into(
-            h5py.h5d.open(gid, self.h5name + b"/flattened_data"),
+            _dataset(gid, self.h5name + b"/flattened_data", opened),
             slice(base, stop),
             flat.nda[offset:],
         )
@@ -124,7 +124,7 @@ class _GeneralStep:
     h5path: str
 
     def run(
-        self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, h5f: h5py.File
+        self, gid: h5py.h5g.GroupID, buffer: Table, rows: Rows, pos: int, h5f: h5py.File, opened
     ) -> None:
         start, n, idx = (
             (rows.start, rows.stop - rows.start, None)
@@ -137,6 +137,15 @@ class _GeneralStep:
 
 class _FallBack(Exception):
     """A step cannot read these rows quickly; the general reader takes over."""
+
+
+def _dataset(gid: h5py.h5g.GroupID, name: bytes, opened: dict) -> h5py.h5d.DatasetID:
+    """A dataset of the group, kept open while the same table is read: HDF5's chunk cache lives
+    with the open dataset, so a compressed chunk split by two reads is decompressed once."""
+    dsid = opened.get(name)
+    if dsid is None or not dsid.valid:
+        dsid = opened[name] = h5py.h5d.open(gid, name)
+    return dsid
 
 
 def _group_name(gid: h5py.h5g.GroupID) -> str:
@@ -214,19 +223,29 @@ class ChunkReader:
         self.open_file = open_file
         self.field_mask = FieldMask.of(field_mask)
         self.plan: ReadPlan | None = None
+        self._open: tuple[tuple[str, str], h5py.h5g.GroupID, dict] | None = None
+
+    def _group(self, h5f: h5py.File, file: str, group: str) -> tuple[h5py.h5g.GroupID, dict]:
+        """The open group (and its open datasets) of ``file:group``; reused while it stays open."""
+        key = (file, group)
+        if self._open is not None and self._open[0] == key and self._open[1].valid:
+            return self._open[1], self._open[2]
+        gid = h5py.h5o.open(h5f.id, group.encode())
+        self._open = (key, gid, {})
+        return gid, self._open[2]
 
     def read(self, file: str, group: str, rows: Rows, buffer: Table | None, pos: int) -> Table:
         """Rows of ``file:group`` into ``buffer`` from row ``pos`` on (a new buffer if None)."""
         h5f = self.open_file(file)
         if buffer is not None and self.plan is not None and len(self.plan.steps):
             try:
-                gid = h5py.h5o.open(h5f.id, group.encode())
+                gid, opened = self._group(h5f, file, group)
             except KeyError:
                 gid = None  # let the general reader say what is missing
             if gid is not None:
                 try:
                     for step in self.plan.steps:
-                        step.run(gid, buffer, rows, pos, h5f)
+                        step.run(gid, buffer, rows, pos, h5f, opened)
                     buffer.resize(pos + _n(rows))
                     return buffer
                 except (_FallBack, KeyError, ValueError, OSError, TypeError, IndexError):
