@@ -168,9 +168,11 @@ class CalibrationError(TierflowError, ValueError):
     """An energy calibration that cannot be made: says which lines were found and why the others
     were not (``found``: labels of the fitted lines; ``reasons``: line label → why it failed).
 
-    >>> e = CalibrationError("too few lines", found=["Tl-208 583.2 keV"], reasons={"Tl-208 2614.5 keV": "no peak"})
-    >>> e.found, e.reasons["Tl-208 2614.5 keV"]
-    (['Tl-208 583.2 keV'], 'no peak')
+    >>> e = CalibrationError("too few lines", found=["583.2 keV"], reasons={"2614.5 keV": "no peak"})
+    >>> print(e)
+    too few lines
+      found: 583.2 keV
+      2614.5 keV: no peak
     """
 
     def __init__(
@@ -179,8 +181,13 @@ class CalibrationError(TierflowError, ValueError):
         self.reason = message
         self.found = list(found or [])
         self.reasons = dict(reasons or {})
-        details = [f"  found: {', '.join(self.found) if self.found else 'none'}"] if found is not None else []
-        details += [f"  {label}: {why}" for label, why in self.reasons.items()]
+        details = []
+        if found is not None:
+            details.append(f"  found: {', '.join(self.found) if self.found else 'none'}")
+        by_reason: dict[str, list[str]] = {}
+        for label, why in self.reasons.items():
+            by_reason.setdefault(why, []).append(label)
+        details += [f"  {', '.join(labels)}: {why}" for why, labels in by_reason.items()]
         super().__init__("\n".join([message, *details]))
 
     def __reduce__(self):

@@ -1,0 +1,487 @@
+"""Figures of an energy calibration: each fitted peak, the calibration and resolution curves.
+
+The figures are built with matplotlib's object interface (``matplotlib.figure.Figure``),
+so nothing is shown on a screen and no pyplot state is kept: save them with
+``fig.savefig(path)`` or :func:`save_plots`, or show one in a notebook with ``display(fig)``.
+
+>>> import numpy as np
+>>> from tierflow.sim.spectrum import sample_energies
+>>> raw = 6.5 * sample_energies(20_000, np.random.default_rng(2)).smeared
+>>> from tierflow.hit.calibration import calibrate
+>>> cal = calibrate(raw)
+>>> paths = save_plots(cal, "calib-plots", raw)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+from .energy import EnergyCalibration
+from .fitting import PeakFit
+from .lines import QBB_KEV, TH228_LINES, TL208_KEV, Line
+
+#: rc settings of every figure: small, clean, readable when shrunk onto a slide
+STYLE = {
+    "font.size": 9,
+    "axes.labelsize": 9,
+    "axes.titlesize": 10,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "xtick.top": True,
+    "ytick.right": True,
+    "xtick.minor.visible": True,
+    "ytick.minor.visible": True,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.4,
+    "errorbar.capsize": 0,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+}
+DATA_COLOR = "black"
+FIT_COLOR = "#d62728"
+GAUSS_COLOR = "#1f77b4"
+TAIL_COLOR = "#2ca02c"
+BACKGROUND_COLOR = "#7f7f7f"
+NEIGHBOUR_COLOR = "#9467bd"
+BAND_COLOR = "#ff7f0e"
+
+
+def deviance_residuals(counts: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Signed Poisson deviance residuals: ``sign(n - mu) sqrt(2 (mu - n + n ln(n/mu)))``.
+
+    Their squares add up to the fit's deviance; unlike ``(n - mu)/sqrt(mu)`` they stay
+    sensible for bins with few or no counts.
+
+    >>> deviance_residuals(np.array([0, 4, 9]), np.array([1.0, 4.0, 4.0])).round(2).tolist()
+    [-1.41, 0.0, 2.14]
+    """
+    n = np.asarray(counts, np.float64)
+    mu = np.maximum(np.asarray(expected, np.float64), 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(n > 0, n * np.log(n / mu), 0.0)
+    return np.sign(n - mu) * np.sqrt(np.maximum(2.0 * (mu - n + term), 0.0))
+
+
+def _pretty(expression: str) -> str:
+    """``a + b*x + c*x**2`` as ``a + b·x + c·x²``."""
+    return expression.replace("**2", "²").replace("*", "·")
+
+
+def _style():
+    return mpl.rc_context(STYLE)
+
+
+def _bin_label(width_kev: float) -> str:
+    digits = max(0, 2 - math.floor(math.log10(abs(width_kev)))) if width_kev > 0 else 2
+    return f"Counts / {width_kev:.{min(digits, 3)}f} keV"
+
+
+def _draw_peak(fig: Figure, spec, cal: EnergyCalibration, peak: PeakFit, log: bool):
+    inner = GridSpecFromSubplotSpec(2, 1, subplot_spec=spec, height_ratios=(3, 1), hspace=0.0)
+    ax = fig.add_subplot(inner[0])
+    res = fig.add_subplot(inner[1], sharex=ax)
+    edges = np.asarray(peak.edges, np.float64)
+    counts = np.asarray(peak.counts, np.float64)
+    kev_edges = cal.apply(edges)
+    centres = 0.5 * (kev_edges[1:] + kev_edges[:-1])
+    width_raw = float(edges[1] - edges[0])
+    width_kev = float(np.mean(np.diff(kev_edges)))
+    ax.errorbar(
+        centres,
+        counts,
+        yerr=np.sqrt(counts),
+        fmt="o",
+        ms=2.2,
+        lw=0.7,
+        color=DATA_COLOR,
+        label="data",
+        zorder=3,
+    )
+    ax.set_title(peak.line.label)
+    ax.set_ylabel(_bin_label(width_kev))
+    res.set_xlabel("Energy (keV)")
+    res.set_ylabel("Resid. (σ)")
+    res.axhline(0.0, color=BACKGROUND_COLOR, lw=0.8)
+    res.axhspan(-2, 2, color="0.93", zorder=0)
+    res.axhspan(-1, 1, color="0.85", zorder=0)
+    top = max(float(np.max(counts + np.sqrt(counts))) if len(counts) else 1.0, 1.0)
+
+    if peak.values:
+        model = peak.model
+        params = peak.parameters
+        fine = np.linspace(edges[0], edges[-1], 600)
+        kev_fine = cal.apply(fine)
+        parts = {k: v * width_raw for k, v in model.components(fine, params).items()}
+        fwhm, fwhm_err = cal.peak_fwhm(peak)
+        label = f"fit, FWHM {fwhm:.2f} ± {fwhm_err:.2f} keV"
+        if not peak.ok:
+            label = "fit (not used)"
+        ax.plot(kev_fine, parts["total"], color=FIT_COLOR, label=label, zorder=4)
+        ax.plot(kev_fine, parts["gauss"], "--", color=GAUSS_COLOR, lw=1.0, label="Gaussian")
+        if np.any(parts["tail"] > 0):
+            ax.plot(kev_fine, parts["tail"], ":", color=TAIL_COLOR, lw=1.2, label="low-side tail")
+        ax.plot(
+            kev_fine,
+            parts["step"] + parts["background"],
+            "-.",
+            color=BACKGROUND_COLOR,
+            lw=1.0,
+            label="step + background",
+        )
+        if peak.neighbours:
+            names = ", ".join(line.label for line in peak.neighbours)
+            ax.plot(
+                kev_fine,
+                parts["neighbours"],
+                "--",
+                color=NEIGHBOUR_COLOR,
+                lw=0.9,
+                label=names,
+            )
+        pulls = deviance_residuals(counts, model.expected(edges, params))
+        res.plot(centres, pulls, "o", ms=2.2, color=DATA_COLOR)
+        limit = max(3.5, min(float(np.max(np.abs(pulls))) + 0.8, 8.0))
+        res.set_ylim(-limit, limit)
+        text = f"χ²/ndf = {peak.deviance:.1f}/{peak.ndf}"
+        if not peak.ok:
+            text = textwrap.fill(f"not used: {peak.status}", 34)
+        ax.text(
+            0.03,
+            0.95,
+            text,
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=7,
+            color="black" if peak.ok else FIT_COLOR,
+        )
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "not fitted:\n" + textwrap.fill(peak.status, 38),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            color=FIT_COLOR,
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
+        )
+        res.set_ylim(-4, 4)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, top * 8)
+    else:
+        ax.set_ylim(0.0, top * 1.45)
+    ax.set_xlim(kev_edges[0], kev_edges[-1])
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] != "data")  # data first
+    ax.legend(
+        [handles[i] for i in order], [labels[i] for i in order], loc="upper right", handlelength=1.8
+    )
+    ax.tick_params(labelbottom=False)
+    return ax, res
+
+
+def plot_peaks(cal: EnergyCalibration, *, ncols: int | None = None, log: bool = False) -> Figure:
+    """One panel per line: data with Poisson error bars, the fit and its components, and the
+    normalised residuals below; lines that failed show the data and the reason.
+
+    The figure has two axes per line (peak, residuals).
+
+    >>> fig = plot_peaks(cal)  # doctest: +SKIP
+    >>> fig.savefig("peaks.png")  # doctest: +SKIP
+    """
+    peaks = [p for p in cal.peaks if len(p.edges) > 1]
+    n = max(len(peaks), 1)
+    ncols = ncols or min(n, 4)
+    nrows = math.ceil(n / ncols)
+    # a fixed layout (inches): a layout engine would cost seconds with this many axes
+    width, height = 4.1 * ncols, 3.4 * nrows + 0.5
+    column_gap, row_gap = 0.75, 0.78
+    with _style(), mpl.rc_context({"xtick.minor.visible": False, "ytick.minor.visible": False}):
+        fig = Figure(figsize=(width, height))
+        grid = fig.add_gridspec(
+            nrows,
+            ncols,
+            left=0.62 / width,
+            right=1 - 0.12 / width,
+            bottom=0.45 / height,
+            top=1 - 0.62 / height,
+            wspace=column_gap / (4.1 - column_gap),
+            hspace=row_gap / (3.4 - row_gap),
+        )
+        for i, peak in enumerate(peaks):
+            _draw_peak(fig, grid[i // ncols, i % ncols], cal, peak, log)
+        fig.suptitle(
+            f"Th-228 calibration peaks: {len(cal.used_peaks)} of {len(cal.peaks)} lines fitted, "
+            f"{cal.n_events} events (binned likelihood: Gaussian + low-side tail + step + linear background)",
+            y=1 - 0.12 / height,
+            va="top",
+            fontsize=10.5,
+        )
+    return fig
+
+
+def plot_calibration(cal: EnergyCalibration) -> Figure:
+    """The calibration curve (energy vs. peak position, residuals in keV) and the resolution
+    curve (FWHM vs. energy with its 1-sigma band; the values at Q_bb and 2614.5 keV marked).
+
+    The figure has four axes: calibration, its residuals, resolution, its residuals.
+
+    >>> fig = plot_calibration(cal)  # doctest: +SKIP
+    """
+    used = list(cal.used_peaks)
+    with _style():
+        width, height = 10.5, 4.8
+        fig = Figure(figsize=(width, height))
+        grid = fig.add_gridspec(
+            2,
+            2,
+            height_ratios=(3, 1.1),
+            hspace=0.0,
+            wspace=0.85 / ((width - 1.75) / 2),
+            left=0.7 / width,
+            right=1 - 0.2 / width,
+            bottom=0.5 / height,
+            top=1 - 0.35 / height,
+        )
+        ax = fig.add_subplot(grid[0, 0])
+        res = fig.add_subplot(grid[1, 0], sharex=ax)
+        ax_w = fig.add_subplot(grid[0, 1])
+        res_w = fig.add_subplot(grid[1, 1], sharex=ax_w)
+
+        # energy scale ------------------------------------------------------------------
+        positions = np.array([p.position for p in used])
+        position_err = np.array([p.position_err for p in used])
+        energies = np.array([p.line.energy for p in used])
+        slope = np.abs(cal.derivative(positions))
+        x_max = float(cal.to_raw(2800.0)) if len(used) else 1.0
+        xs = np.linspace(0.0, x_max, 300)
+        params = ", ".join(
+            f"{name} = {value:.5g}" for name, value in zip("abc", cal.coefficients, strict=False)
+        )
+        ax.plot(
+            xs,
+            cal.apply(xs),
+            color=FIT_COLOR,
+            lw=1.2,
+            label=f"E = {_pretty(cal.expression)}\n{params}\n(gain {cal.gain:.5g} per keV at 2614.5 keV)",
+        )
+        ax.errorbar(
+            positions,
+            energies,
+            xerr=position_err,
+            fmt="o",
+            ms=4,
+            color=DATA_COLOR,
+            label="fitted peaks",
+        )
+        previous = -math.inf
+        for p in sorted(used, key=lambda p: p.line.energy):
+            crowded = p.line.energy - previous < 150.0
+            previous = p.line.energy
+            ax.annotate(
+                f"{p.line.energy:.1f}",
+                (p.position, p.line.energy),
+                xytext=(-6, 4) if crowded else (6, -10),
+                textcoords="offset points",
+                ha="right" if crowded else "left",
+                fontsize=6.5,
+                color="0.3",
+            )
+        ax.set_ylabel("Energy (keV)")
+        ax.set_xlim(0.0, x_max)
+        ax.set_ylim(0.0, 2900.0)
+        ax.set_title(f"Energy calibration (degree {cal.deg}, χ²/ndf = {cal.chi2:.1f}/{cal.ndf})")
+        ax.legend(loc="upper left")
+        ax.tick_params(labelbottom=False)
+        residual = cal.apply(positions) - energies
+        band = cal.energy_error(xs)
+        res.fill_between(
+            xs, -band, band, color=BAND_COLOR, alpha=0.3, lw=0, label="calibration ±1σ"
+        )
+        res.axhline(0.0, color=BACKGROUND_COLOR, lw=0.8)
+        res.errorbar(
+            positions, residual, yerr=slope * position_err, fmt="o", ms=3.5, color=DATA_COLOR
+        )
+        limit = (
+            max(0.3, 1.3 * float(np.max(np.abs(residual) + slope * position_err)))
+            if len(used)
+            else 1.0
+        )
+        res.set_ylim(-limit, limit)
+        res.set_xlabel("Peak position (uncalibrated)")
+        res.set_ylabel("Resid. (keV)")
+        res.legend(loc="lower right", fontsize=6.5)
+
+        # resolution --------------------------------------------------------------------
+        energy_grid = np.linspace(100.0, 2800.0, 400)
+        curve, curve_err = cal.fwhm_at(energy_grid)
+        ax_w.fill_between(
+            energy_grid, curve - curve_err, curve + curve_err, color=BAND_COLOR, alpha=0.3, lw=0
+        )
+        res_params = ", ".join(
+            f"{name} = {value:.3g}"
+            for name, value in zip("abc", cal.resolution.parameters, strict=False)
+        )
+        ax_w.plot(
+            energy_grid,
+            curve,
+            color=FIT_COLOR,
+            lw=1.2,
+            label=f"FWHM = {_pretty(cal.resolution.expression)}, ±1σ band\n{res_params}",
+        )
+        in_fit = [p for p in used if p.line.resolution]
+        left_out = [p for p in used if not p.line.resolution]
+        for group, marker, face, label in (
+            (in_fit, "o", DATA_COLOR, "fitted peaks"),
+            (left_out, "s", "white", "not in fit (Doppler broadened)"),
+        ):
+            if not group:
+                continue
+            e = np.array([p.line.energy for p in group])
+            w = np.array([cal.peak_fwhm(p) for p in group])
+            ax_w.errorbar(
+                e,
+                w[:, 0],
+                yerr=w[:, 1],
+                fmt=marker,
+                ms=4,
+                color=DATA_COLOR,
+                mfc=face,
+                label=label,
+                zorder=4,
+            )
+            res_w.errorbar(
+                e,
+                w[:, 0] - cal.resolution(e),
+                yerr=w[:, 1],
+                fmt=marker,
+                ms=3.5,
+                color=DATA_COLOR,
+                mfc=face,
+            )
+        marks = (
+            (QBB_KEV, f"at $Q_{{\\beta\\beta}}$ = {QBB_KEV:.1f} keV", "#1f77b4"),
+            (TL208_KEV, f"at {TL208_KEV:.1f} keV", "#2ca02c"),
+        )
+        for k, (energy, name, colour) in enumerate(marks):
+            value, error = cal.fwhm_at(energy)
+            ax_w.axvline(energy, color=colour, ls=":", lw=1.0)
+            ax_w.plot([energy], [value], marker="*", ms=10, color=colour, alpha=0.85, zorder=2.5)
+            ax_w.text(
+                0.97,
+                0.2 - 0.1 * k,
+                f"FWHM {name}: {value:.2f} ± {error:.2f} keV",
+                transform=ax_w.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=8.5,
+                color=colour,
+            )
+        ax_w.set_ylabel("FWHM (keV)")
+        ax_w.set_xlim(0.0, 2900.0)
+        top = max(float(np.max(curve + curve_err)), 1.0)
+        ax_w.set_ylim(0.0, top * 1.3)
+        ax_w.set_title(
+            f"Energy resolution (χ²/ndf = {cal.resolution.chi2:.1f}/{cal.resolution.ndf})"
+        )
+        ax_w.legend(loc="upper left")
+        ax_w.tick_params(labelbottom=False)
+        res_w.axhline(0.0, color=BACKGROUND_COLOR, lw=0.8)
+        res_w.set_xlabel("Energy (keV)")
+        res_w.set_ylabel("Resid. (keV)")
+    return fig
+
+
+def plot_spectrum(
+    cal: EnergyCalibration,
+    energies: Sequence[float] | np.ndarray,
+    *,
+    bin_width: float = 1.0,
+    lines: Sequence[Line] = TH228_LINES,
+) -> Figure:
+    """The calibrated spectrum of ``energies`` (uncalibrated) with the lines marked.
+
+    >>> fig = plot_spectrum(cal, raw)  # doctest: +SKIP
+    """
+    kev = cal.apply(np.asarray(energies, np.float64))
+    with _style():
+        width, height = 10.5, 3.6
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(
+            left=0.75 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.35 / height
+        )
+        ax = fig.add_subplot()
+        edges = np.arange(0.0, 3000.0 + bin_width, bin_width)
+        counts, _ = np.histogram(kev, edges)
+        ax.stairs(counts, edges, color="#1f3a93", lw=0.8, fill=False)
+        ax.set_yscale("log")
+        ax.set_xlim(0.0, 3000.0)
+        ax.set_ylim(0.5, max(float(counts.max()), 1.0) * 5)
+        ax.set_xlabel("Energy (keV)")
+        ax.set_ylabel(_bin_label(bin_width))
+        ax.set_title(f"Calibrated spectrum, {len(kev)} events")
+        fitted = {p.line.energy: p.ok for p in cal.peaks}
+        previous = -math.inf
+        for line in lines:
+            if line.energy not in fitted:
+                continue
+            colour = "#2ca02c" if fitted[line.energy] else FIT_COLOR
+            ax.axvline(line.energy, color=colour, lw=0.7, ls="--", alpha=0.7)
+            crowded = line.energy - previous < 60.0
+            previous = line.energy
+            ax.text(
+                line.energy + (12.0 if crowded else -3.0),
+                0.97,
+                f"{line.label}{'' if fitted[line.energy] else ' (not fitted)'}",
+                transform=ax.get_xaxis_transform(),
+                rotation=90,
+                va="top",
+                ha="left" if crowded else "right",
+                fontsize=7,
+                color=colour,
+            )
+    return fig
+
+
+def save_plots(
+    cal: EnergyCalibration,
+    directory: str | os.PathLike,
+    energies: Sequence[float] | np.ndarray | None = None,
+    *,
+    prefix: str = "",
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
+    """Write the figures into ``directory``: ``peaks``, ``calibration`` and, given the
+    uncalibrated ``energies``, ``spectrum``, in each of ``formats``. Returns the paths.
+
+    >>> save_plots(cal, "calib-plots")  # doctest: +SKIP
+    [PosixPath('calib-plots/peaks.png'), PosixPath('calib-plots/calibration.png')]
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    figures = {"peaks": plot_peaks(cal), "calibration": plot_calibration(cal)}
+    if energies is not None:
+        figures["spectrum"] = plot_spectrum(cal, energies)
+    paths = []
+    for name, fig in figures.items():
+        for fmt in formats:
+            path = directory / f"{prefix}{name}.{fmt}"
+            fig.savefig(path, dpi=STYLE["savefig.dpi"])
+            paths.append(path)
+    return paths
