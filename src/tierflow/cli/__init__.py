@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import TierflowError
-from . import inspect_commands
+from . import dsp_command, hit_command, inspect_commands, pipeline_commands
 
-COMMANDS = (inspect_commands,)
+COMMANDS = (inspect_commands, hit_command, dsp_command, pipeline_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

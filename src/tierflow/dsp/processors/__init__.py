@@ -27,7 +27,46 @@ from tierflow.errors import TierflowError
 
 #: processor name -> module (file) in this package that defines it
 PROCESSOR_MODULES: dict[str, str] = {
+    "avg_current": "moving_windows",
+    "asym_trap_filter": "trap_filters",
     "bl_subtract": "bl_subtract",
+    "ceil_to_nearest": "round_to_nearest",
+    "convolve_wf": "convolutions",
+    "cusp_filter": "energy_kernels",
+    "double_pole_zero": "pole_zero",
+    "fft_convolve_wf": "convolutions",
+    "fixed_time_pickoff": "fixed_time_pickoff",
+    "floor_to_nearest": "round_to_nearest",
+    "histogram": "histogram",
+    "histogram_around_mode": "histogram",
+    "histogram_peakstats": "histogram_stats",
+    "histogram_stats": "histogram_stats",
+    "interpolated_time_point_thresh": "time_point_thresh",
+    "linear_slope_diff": "linear_slope_fit",
+    "linear_slope_fit": "linear_slope_fit",
+    "min_max": "min_max",
+    "min_max_norm": "min_max",
+    "moving_window_left": "moving_windows",
+    "moving_window_multi": "moving_windows",
+    "moving_window_right": "moving_windows",
+    "peak_snr_threshold": "peak_snr_threshold",
+    "pole_zero": "pole_zero",
+    "presum": "presum",
+    "reflected_convolve_wf": "convolutions",
+    "round_to_nearest": "round_to_nearest",
+    "saturation": "saturation",
+    "soft_pileup_corr": "soft_pileup_corr",
+    "soft_pileup_corr_bl": "soft_pileup_corr",
+    "t0_filter": "kernels",
+    "time_point_thresh": "time_point_thresh",
+    "trap_filter": "trap_filters",
+    "trap_norm": "trap_filters",
+    "trap_pickoff": "trap_filters",
+    "trunc_to_nearest": "round_to_nearest",
+    "upsampler": "upsampler",
+    "where": "where",
+    "windower": "windower",
+    "zac_filter": "energy_kernels",
 }
 
 
@@ -52,6 +91,9 @@ def get(name: str) -> Callable:
 
     >>> get("bl_subtract").__name__
     'bl_subtract'
+    >>> from tierflow.dsp import processors
+    >>> processors.pole_zero is get("pole_zero")  # the processor, not its module
+    True
     """
     try:
         module = PROCESSOR_MODULES[name]
@@ -59,7 +101,15 @@ def get(name: str) -> Callable:
         raise UnknownProcessorError(
             f"unknown processor {name!r}; known processors: {', '.join(names())}"
         ) from None
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    found = importlib.import_module(f"{__name__}.{module}")
+    # Bind every processor of that module as an attribute of this package, so that
+    # ``processors.pole_zero`` is the processor, not the submodule of the same name that the
+    # import just bound here.
+    here = globals()
+    for other, where in PROCESSOR_MODULES.items():
+        if where == module:
+            here[other] = getattr(found, other)
+    return here[name]
 
 
 def __getattr__(name: str) -> Callable:

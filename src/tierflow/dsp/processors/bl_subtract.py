@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
+from numba import guvectorize, njit
 
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
+from tierflow.dsp.processors._common import write_back
+from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def _subtract(x: np.ndarray, b: float, o: np.ndarray) -> bool:  # pragma: no cover - compiled
+    bad = False
+    for i in range(x.shape[0]):
+        v = x[i]
+        bad |= np.isnan(v)
+        o[i] = v - b
+    return bad
 
 
 @guvectorize(
@@ -23,11 +34,8 @@ def bl_subtract(w_in: np.ndarray, a_baseline: float, w_out: np.ndarray) -> None:
     array([[ 0.,  2.],
            [nan, nan]])
     """
-    if np.isnan(a_baseline):
-        w_out[:] = np.nan
-        return
-    for i in range(w_in.shape[0]):
-        if np.isnan(w_in[i]):
-            w_out[:] = np.nan
-            return
-        w_out[i] = w_in[i] - a_baseline
+    o = np.ascontiguousarray(w_out)
+    bad = _subtract(np.ascontiguousarray(w_in), a_baseline, o)
+    if bad or np.isnan(a_baseline):
+        o[:] = np.nan
+    write_back(o, w_out)

@@ -1,0 +1,537 @@
+"""``build_dsp``: raw-tier files to dsp-tier files.
+
+For each table of a raw file (``ch*/raw`` by default; tables without the columns a chain
+needs, such as DAQ configuration tables, are skipped), only the columns the chain reads are
+read, ``buffer_len`` rows at a time; the chain is compiled once per config, input shape and
+database values and reused for every channel. Work is split into tasks of whole tables or row
+ranges and run serially, in processes or on a dask ``Client``
+(:func:`tierflow.parallel.run_tasks`). All tables are written into a temporary file next to
+the output, which is renamed to it at the end: no half-written file ever exists at that path.
+
+>>> import os, tempfile, numpy as np
+>>> from tierflow import lh5
+>>> from tierflow.types import Table, WaveformTable
+>>> d = tempfile.mkdtemp()
+>>> wf = np.zeros((5, 64), "uint16"); wf[:, 32:] = 100
+>>> raw = Table({"waveform": WaveformTable(values=wf, dt=16, dt_units="ns", t0_units="ns")})
+>>> lh5.write(raw, "ch1/raw", os.path.join(d, "raw.lh5"))
+>>> summary = build_dsp(os.path.join(d, "raw.lh5"), os.path.join(d, "dsp.lh5"),
+...     {"outputs": ["height"], "processors": {"height": "waveform[63] - waveform[0]"}},
+...     progress=False)
+>>> summary.rows, lh5.read("ch1/dsp/height", os.path.join(d, "dsp.lh5")).nda.tolist()
+(5, [100, 100, 100, 100, 100])
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import lh5
+from ..errors import DSPConfigError, DSPInputError, LH5FileError, TaskError, TierflowError
+from ..parallel import count_workers, is_serial, run_tasks
+from ..types import Table, concat
+from .chain import compile_chain, required_columns
+from .compiler import prepare
+from .config import ChainConfig, load_config, load_mapping
+from .units import is_unit_name
+
+__all__ = ["DSPSummary", "TableSummary", "build_dsp", "dsp_name", "find_tables"]
+
+log = logging.getLogger(__name__)
+
+WRITE_MODES = (None, "r", "a")
+
+
+@dataclass
+class TableSummary:
+    """One table processed: rows, rows that failed (NaN outputs), the first error."""
+
+    table: str
+    output: str
+    rows: int = 0
+    failed: int = 0
+    first_error: str | None = None
+
+
+@dataclass
+class DSPSummary:
+    """What :func:`build_dsp` did."""
+
+    raw_file: str
+    dsp_file: str
+    tables: list[TableSummary] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        """Rows processed, all tables together."""
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def failed(self) -> int:
+        """Rows whose processing failed (NaN outputs), all tables together."""
+        return sum(t.failed for t in self.tables)
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.raw_file} -> {self.dsp_file}: {len(self.tables)} tables, {self.rows} rows "
+            f"in {self.seconds:.2f} s"
+        )
+        if self.failed:
+            text += f", {self.failed} rows failed"
+        if self.skipped:
+            text += f", skipped {len(self.skipped)} tables without the chain's inputs"
+        return text
+
+
+@dataclass
+class _Segment:
+    table: str
+    start: int
+    stop: int
+
+
+@dataclass
+class _Task:
+    segments: list[_Segment]
+
+    @property
+    def rows(self) -> int:
+        return sum(s.stop - s.start for s in self.segments)
+
+    @property
+    def label(self) -> str:
+        first, last = self.segments[0], self.segments[-1]
+        if len(self.segments) == 1:
+            return f"{first.table} rows {first.start}-{first.stop}"
+        return f"{len(self.segments)} tables {first.table} ... {last.table}"
+
+
+@dataclass
+class _TableJob:
+    table: str
+    output: str
+    channel: str | None
+    config: ChainConfig
+    database: Mapping | None
+    columns: list[str]
+    n_rows: int
+    start: int
+
+
+class _Worker:
+    """Runs tasks: reads rows, compiles (cached per process), processes. Opens the raw file
+    once per worker."""
+
+    def __init__(
+        self, raw_file: str, jobs: dict[str, _TableJob], buffer_len: int, block_width: int
+    ):
+        self.raw_file = raw_file
+        self.jobs = jobs
+        self.buffer_len = buffer_len
+        self.block_width = block_width
+        self._local = threading.local()  # one open raw file per worker thread
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def close(self) -> None:
+        """Close this thread's raw file."""
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
+
+    def __call__(self, task: _Task) -> list[tuple[str, int, Table, int, list[int], str | None]]:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = lh5.LH5Store(keep_open=True)
+        results = []
+        for seg in task.segments:
+            job = self.jobs[seg.table]
+            parts, failed, failed_rows, first_error = [], 0, [], None
+            for lo in range(seg.start, seg.stop, self.buffer_len):
+                n = min(self.buffer_len, seg.stop - lo)
+                table = store.read(
+                    job.table, self.raw_file, start_row=lo, n_rows=n, field_mask=job.columns
+                )
+                chain = compile_chain(job.config, table, job.database, job.channel)
+                result = chain.run(table, block_width=self.block_width)
+                parts.append(result.table)
+                failed += result.failed
+                failed_rows += [lo + r for r in result.failed_rows]
+                first_error = first_error or result.first_error
+            if not parts:
+                continue
+            out = parts[0] if len(parts) == 1 else _concat_tables(parts)
+            results.append((seg.table, seg.start, out, failed, failed_rows, first_error))
+        return results
+
+
+def _concat_tables(parts: list[Table]) -> Table:
+    return Table({name: concat([p[name] for p in parts]) for name in parts[0]})
+
+
+def build_dsp(
+    f_raw: str | os.PathLike,
+    f_dsp: str | os.PathLike,
+    dsp_config: Any = None,
+    lh5_tables: str | Sequence[str] | None = None,
+    database: str | os.PathLike | Mapping | None = None,
+    outputs: Sequence[str] | None = None,
+    n_max: int | None = None,
+    write_mode: str | None = None,
+    buffer_len: int = 3200,
+    block_width: int = 16,
+    chan_config: str | os.PathLike | Mapping | None = None,
+    *,
+    start_row: int = 0,
+    n_rows: int | None = None,
+    executor: Any = None,
+    processes: int | None = None,
+    progress: bool | None = None,
+    rows_per_task: int | None = None,
+) -> DSPSummary:
+    """Process the raw tables of ``f_raw`` with a DSP chain into the file ``f_dsp``.
+
+    - ``dsp_config``: the chain (dict, JSON/YAML file or text, or a ProcessingChain);
+      ``chan_config`` maps table or channel patterns (``"ch10*"``) to other configs, the first
+      match wins; a table matching none uses ``dsp_config`` (skipped if that is ``None``).
+    - ``lh5_tables``: table names or glob patterns (``"ch*"`` means ``ch*/raw``); default: every
+      ``*/raw`` table. Tables matched by a pattern that lack the chain's input columns (DAQ
+      configuration tables) are skipped; a table named explicitly must have them.
+    - ``database``: per-channel parameters (``{"ch1084803": {"pz": {"tau": "540*us"}}}``, or a
+      JSON/YAML file): ``db.pz.tau`` in the config looks up the channel's entry, then the
+      processor's ``defaults``; missing from both is an error.
+    - ``outputs`` replaces the config's output list.
+    - rows: ``start_row`` and ``n_rows`` select an entry range of every table, ``n_max`` caps
+      the rows per table.
+    - ``write_mode``: ``None`` refuses to replace an existing file, ``"r"`` replaces it, ``"a"``
+      adds to it. Either way the file appears (or changes) only once everything is written.
+    - ``executor`` (``None``, a number of processes, a ``concurrent.futures`` executor or a dask
+      ``Client``) or ``processes``; ``progress`` shows a bar (``None``: when on a terminal).
+
+    Rows on which a processor fails get NaN outputs and are counted in the summary.
+    """
+    started = time.perf_counter()
+    raw_path = os.fspath(f_raw)
+    dsp_path = os.fspath(f_dsp)
+    if write_mode not in WRITE_MODES:
+        raise DSPConfigError(
+            f"write_mode must be None, 'r' or 'a', not {write_mode!r}", key="write_mode"
+        )
+    if processes is not None:
+        if executor is not None:
+            raise DSPConfigError("give either executor or processes, not both", key="processes")
+        executor = processes
+    if buffer_len < 1:
+        raise DSPConfigError(f"buffer_len must be >= 1, not {buffer_len}", key="buffer_len")
+    if not os.path.exists(raw_path):
+        raise LH5FileError("no such file", file=raw_path)
+    if os.path.exists(dsp_path) and write_mode is None:
+        raise DSPConfigError(
+            f"output file {dsp_path} exists; pass write_mode='r' to replace it or 'a' to add to it",
+            key="write_mode",
+        )
+    if os.path.abspath(raw_path) == os.path.abspath(dsp_path):
+        raise DSPConfigError("the output file is the input file", key="f_dsp")
+
+    configs = _configs(dsp_config, chan_config, outputs)
+    db = _database(database)
+    summary = DSPSummary(raw_path, dsp_path)
+    jobs = _plan_jobs(raw_path, lh5_tables, configs, db, summary, start_row, n_rows, n_max)
+    tasks = _make_tasks(jobs, executor, buffer_len, rows_per_task)
+    worker = _Worker(raw_path, {j.table: j for j in jobs}, buffer_len, block_width)
+    totals = {j.table: TableSummary(j.table, j.output) for j in jobs}
+
+    directory = os.path.dirname(os.path.abspath(dsp_path))
+    if not os.path.isdir(directory):
+        raise LH5FileError(f"directory {directory} does not exist", file=dsp_path)
+    tmp = os.path.join(directory, f".{os.path.basename(dsp_path)}.tmp-{uuid.uuid4().hex[:8]}")
+    store = lh5.LH5Store(keep_open=True)
+    try:
+        if write_mode == "a" and os.path.exists(dsp_path):
+            shutil.copy2(dsp_path, tmp)
+        h5f = store.gimme_file(tmp, "a")
+        results = run_tasks(
+            worker,
+            tasks,
+            executor,
+            progress=progress,
+            description=f"dsp {os.path.basename(raw_path)}",
+            weights=[t.rows for t in tasks],
+            unit="wf",
+        )
+        for task_results in _unwrapped(results):
+            for table, _start, out, failed, _rows, first_error in task_results:
+                job_out = totals[table]
+                lh5.write(out, job_out.output, h5f, wo_mode="append")
+                job_out.rows += len(out)
+                job_out.failed += failed
+                job_out.first_error = job_out.first_error or first_error
+        store.close()
+        worker.close()
+        os.replace(tmp, dsp_path)
+    except BaseException:
+        store.close()
+        worker.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    summary.tables = [totals[j.table] for j in jobs]
+    summary.seconds = time.perf_counter() - started
+    if summary.failed:
+        msg = f"{summary.failed} rows failed in {raw_path} and have NaN outputs; first: " + next(
+            t.first_error for t in summary.tables if t.first_error
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    log.info("%s", summary)
+    return summary
+
+
+def _unwrapped(results: Any) -> Any:
+    """Iterate ``results``; a task that failed with a tierflow error raises that error."""
+    try:
+        yield from results
+    except TaskError as err:
+        cause = err.__cause__
+        if isinstance(cause, TierflowError):
+            raise cause from None
+        raise
+
+
+# --- configuration ------------------------------------------------------------------------
+def _configs(
+    dsp_config: Any, chan_config: Any, outputs: Sequence[str] | None
+) -> list[tuple[str | None, ChainConfig | None]]:
+    """(pattern, config) pairs, the default (pattern ``None``) last."""
+    from .chain import ProcessingChain
+
+    def one(config: Any) -> ChainConfig | None:
+        if config is None:
+            return None
+        if isinstance(config, ProcessingChain):
+            config = config.config
+        return load_config(config, outputs)
+
+    pairs: list[tuple[str | None, ChainConfig | None]] = []
+    if chan_config is not None:
+        mapping = load_mapping(chan_config, "chan_config")
+        pairs += [(str(pattern), one(config)) for pattern, config in mapping.items()]
+    elif dsp_config is None:
+        raise DSPConfigError("no dsp_config given", key="dsp_config")
+    pairs.append((None, one(dsp_config)))
+    return pairs
+
+
+def _database(database: Any) -> Mapping | None:
+    if database is None:
+        return None
+    db = load_mapping(database, "database")
+    if not isinstance(db, Mapping):
+        raise DSPConfigError("the database must be a mapping of channel names", key="database")
+    return db
+
+
+def _config_for(configs: list, table: str, channel: str | None) -> ChainConfig | None:
+    for pattern, config in configs:
+        if (
+            pattern is None
+            or fnmatch.fnmatch(table, pattern)
+            or (channel is not None and fnmatch.fnmatch(channel, pattern))
+        ):
+            return config
+    return None
+
+
+# --- tables ---------------------------------------------------------------------------------
+def dsp_name(table: str) -> str:
+    """The output table for a raw table: ``ch1/raw`` -> ``ch1/dsp``, ``raw/V01`` -> ``dsp/V01``.
+
+    >>> dsp_name("ch1084803/raw"), dsp_name("raw/B00000D"), dsp_name("geds")
+    ('ch1084803/dsp', 'dsp/B00000D', 'geds/dsp')
+    """
+    parts = table.strip("/").split("/")
+    if "raw" in parts:
+        return "/".join("dsp" if p == "raw" else p for p in parts)
+    return f"{table.strip('/')}/dsp"
+
+
+def channel_of(table: str) -> str | None:
+    """The channel (database key) of a table: its first path part that is not ``raw``.
+
+    >>> channel_of("ch1084803/raw"), channel_of("raw/B00000D"), channel_of("raw")
+    ('ch1084803', 'B00000D', None)
+    """
+    return next((p for p in table.strip("/").split("/") if p and p != "raw"), None)
+
+
+def _fields(h5f: Any, name: str) -> tuple[str, ...] | None:
+    """The columns of the table ``name`` from its ``datatype`` attribute (no data read), or
+    ``None`` when ``name`` is not a table."""
+    try:
+        obj = h5f[name]
+    except KeyError:
+        return None
+    datatype = obj.attrs.get("datatype", b"")
+    datatype = datatype.decode() if isinstance(datatype, bytes) else str(datatype)
+    if not datatype.startswith("table"):
+        return None
+    try:
+        return tuple(lh5.parse_datatype(datatype).fields or ())
+    except Exception:
+        return tuple(obj.keys())
+
+
+def _is_table(h5f: Any, name: str) -> bool:
+    return _fields(h5f, name) is not None
+
+
+def find_tables(
+    raw_file: str, lh5_tables: str | Sequence[str] | None = None
+) -> list[tuple[str, bool]]:
+    """The raw tables to process, each with whether it was named explicitly (not a pattern).
+
+    Default: every ``*/raw`` table, else every ``raw/*`` table, else every top-level table.
+    A name or pattern that matches a group holding a ``raw`` table means that table.
+    """
+    store = lh5.LH5Store(keep_open=False)
+    h5f = store.gimme_file(raw_file)
+    try:
+        return _find_tables(h5f, raw_file, lh5_tables)
+    finally:
+        store.close()
+
+
+def _find_tables(h5f: Any, raw_file: str, lh5_tables: Any) -> list[tuple[str, bool]]:
+    if lh5_tables is None:
+        top = sorted(h5f.keys())
+        found = [f"{k}/raw" for k in top if _is_table(h5f, f"{k}/raw")]
+        if not found and "raw" in h5f and not _is_table(h5f, "raw"):
+            found = [f"raw/{k}" for k in sorted(h5f["raw"].keys()) if _is_table(h5f, f"raw/{k}")]
+        if not found:
+            found = [k for k in top if _is_table(h5f, k)]
+        return [(t, False) for t in found]
+    patterns = [lh5_tables] if isinstance(lh5_tables, str) else list(lh5_tables)
+    tables: dict[str, bool] = {}
+    for pattern in patterns:
+        explicit = not any(c in pattern for c in "*?[")
+        matches = lh5.ls(h5f, pattern.strip("/"))
+        if not matches and explicit:
+            raise DSPInputError(f"{raw_file} has no table {pattern!r}", key="lh5_tables")
+        for name in matches:
+            if _is_table(h5f, name):
+                tables.setdefault(name, explicit)
+            elif _is_table(h5f, f"{name}/raw"):
+                tables.setdefault(f"{name}/raw", explicit)
+            elif explicit:
+                raise DSPInputError(f"{raw_file}:{name} is not a table", key="lh5_tables")
+    return list(tables.items())
+
+
+def _plan_jobs(
+    raw_path: str,
+    lh5_tables: Any,
+    configs: list,
+    db: Mapping | None,
+    summary: DSPSummary,
+    start_row: int,
+    n_rows: int | None,
+    n_max: int | None,
+) -> list[_TableJob]:
+    jobs = []
+    store = lh5.LH5Store(keep_open=False)
+    h5f = store.gimme_file(raw_path)
+    try:
+        for table, explicit in _find_tables(h5f, raw_path, lh5_tables):
+            channel = channel_of(table)
+            config = _config_for(configs, table, channel)
+            if config is None:
+                summary.skipped.append(table)
+                continue
+            available = list(_fields(h5f, table) or ())
+            entry = None
+            if db is not None:
+                entry = db.get(channel) if channel is not None else db
+            prepared = prepare(config, entry, channel)
+            missing = [
+                n
+                for n in (*prepared.leaves, *config.outputs)
+                if n not in available and n not in config.producers and not is_unit_name(n)
+            ]
+            if missing:
+                if explicit:
+                    raise DSPInputError(
+                        f"table {table} of {raw_path} has no column {missing[0]!r} that the chain "
+                        f"needs (it has {', '.join(available)})",
+                        key="lh5_tables",
+                    )
+                log.info("skipping %s: no column %s", table, missing[0])
+                summary.skipped.append(table)
+                continue
+            columns = required_columns(config, available, entry, channel)
+            total = lh5.read_n_rows(table, h5f) or 0
+            start = min(max(start_row, 0), total)
+            stop = total if n_rows is None else min(total, start + n_rows)
+            if n_max is not None:
+                stop = min(stop, start + n_max)
+            jobs.append(
+                _TableJob(
+                    table, dsp_name(table), channel, config, entry, columns, stop - start, start
+                )
+            )
+    finally:
+        store.close()
+    if not jobs:
+        raise DSPInputError(
+            f"{raw_path} has no table to process"
+            + (f" (skipped {', '.join(summary.skipped)})" if summary.skipped else ""),
+            key="lh5_tables",
+        )
+    return jobs
+
+
+def _make_tasks(
+    jobs: list[_TableJob], executor: Any, buffer_len: int, rows_per_task: int | None
+) -> list[_Task]:
+    total = sum(j.n_rows for j in jobs)
+    if rows_per_task is None:
+        if is_serial(executor):
+            rows_per_task = buffer_len
+        else:
+            rows_per_task = max(1, math.ceil(total / (4 * count_workers(executor))))
+    tasks: list[_Task] = []
+    current: list[_Segment] = []
+    size = 0
+    for job in jobs:
+        lo, stop = job.start, job.start + job.n_rows
+        if job.n_rows == 0:
+            current.append(_Segment(job.table, lo, lo))
+            continue
+        while lo < stop:
+            hi = min(stop, lo + max(rows_per_task - size, 1))
+            current.append(_Segment(job.table, lo, hi))
+            size += hi - lo
+            lo = hi
+            if size >= rows_per_task:
+                tasks.append(_Task(current))
+                current, size = [], 0
+    if current:
+        tasks.append(_Task(current))
+    return tasks

@@ -1,0 +1,1502 @@
+"""Binding a config to an input schema: argument kinds, types, shapes, units, steps.
+
+The binder walks the processors in dependency order and evaluates each argument into a
+variable (a column, an intermediate buffer, a slice of one), a constant (numbers, strings,
+quantities such as ``10*us`` converted to samples with the waveform's ``dt``) or a new step
+(one-line arithmetic such as ``trapTmax*0.9``). Each processor call then gets the first type
+signature its inputs can be cast to (float32 for integer waveforms, as in LEGEND's chains),
+output shapes from its gufunc signature, and a sampling grid for its times.
+
+>>> import numpy as np
+>>> from tierflow.dsp.config import load_config
+>>> from tierflow.dsp.plan import Schema
+>>> cfg = load_config({"outputs": ["b"], "processors": {"b": "a * 2 + 1"}})
+>>> plan = bind(cfg, Schema.of_columns({"a": np.zeros(4, "float32")}))
+>>> [s.text for s in plan.steps]
+['b: multiply(a, 2)', 'b: add((a*2), 1)']
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import functools
+import importlib
+import inspect
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DSPConfigError, DSPInputError, DSPUnitError
+from . import processors as library
+from .config import (
+    MISSING,
+    PROCESSOR_LIBRARIES,
+    ChainConfig,
+    ProcessorSpec,
+    parse_source,
+)
+from .graph import order, requirements
+from .plan import ColumnInfo, Output, Plan, Schema, Step, Var
+from .units import (
+    Grid,
+    TimeQuantity,
+    UnitMismatchError,
+    is_quantity,
+    is_time_unit,
+    is_unit_name,
+    snap,
+    to_samples,
+    unit,
+    unit_in_ns,
+)
+
+__all__ = ["bind", "prepare"]
+
+#: the absolute time frame of input columns with a time unit (values in ns from 0)
+_ABSOLUTE = Grid(1.0)
+
+_BINOPS: dict[type, tuple[np.ufunc, Callable, str]] = {
+    ast.Add: (np.add, operator.add, "+"),
+    ast.Sub: (np.subtract, operator.sub, "-"),
+    ast.Mult: (np.multiply, operator.mul, "*"),
+    ast.Div: (np.divide, operator.truediv, "/"),
+    ast.FloorDiv: (np.floor_divide, operator.floordiv, "//"),
+    ast.Mod: (np.remainder, operator.mod, "%"),
+    ast.Pow: (np.power, operator.pow, "**"),
+}
+_COMPARE: dict[type, tuple[np.ufunc, Callable, str]] = {
+    ast.Eq: (np.equal, operator.eq, "=="),
+    ast.NotEq: (np.not_equal, operator.ne, "!="),
+    ast.Lt: (np.less, operator.lt, "<"),
+    ast.LtE: (np.less_equal, operator.le, "<="),
+    ast.Gt: (np.greater, operator.gt, ">"),
+    ast.GtE: (np.greater_equal, operator.ge, ">="),
+}
+_ROUNDING = {"round": np.rint, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc}
+_DECLARE_ORDER = ("shape", "dtype", "grid", "unit", "is_coord", "period", "offset", "vector_len")
+
+
+# --- preparing: database values, order -------------------------------------------------------
+class Prepared:
+    """A config with one channel's database values put in, ordered for its outputs."""
+
+    def __init__(self, cfg: ChainConfig, values: Mapping[str, Mapping], channel: str | None):
+        self.cfg = cfg
+        self.channel = channel
+        specs: dict[str, ProcessorSpec] = {}
+        missing: dict[str, ProcessorSpec] = {}
+        for key, spec in cfg.processors.items():
+            vals = values.get(key, {})
+            if any(v is MISSING for v in vals.values()):
+                missing[key] = spec
+                vals = {k: (0 if v is MISSING else v) for k, v in vals.items()}
+            specs[key] = spec.substituted(vals, channel) if spec.db_refs else spec
+        needs = {key: requirements(spec) for key, spec in specs.items()}
+        self.order, self.leaves = order(specs, cfg.producers, cfg.outputs, needs)
+        self.values: tuple = ()
+        for key in self.order:
+            if key in missing:
+                missing[key].substituted(values.get(key, {}), channel)  # raises, naming it
+        self.specs = specs
+
+
+def database_values(cfg: ChainConfig, db: Mapping | None) -> tuple:
+    """The ``db.*`` values of every processor of ``cfg`` for one channel's entry ``db``."""
+    return tuple(
+        (key, spec.database_values(db)) for key, spec in cfg.processors.items() if spec.db_refs
+    )
+
+
+_PREPARED: dict[tuple, Prepared] = {}
+
+
+def prepare(cfg: ChainConfig, db: Mapping | None = None, channel: str | None = None) -> Prepared:
+    """``cfg`` with ``db`` substituted and ordered (cached by content).
+
+    >>> from tierflow.dsp.config import load_config
+    >>> cfg = load_config({"outputs": ["y"], "processors": {
+    ...     "y": {"function": "x * db.gain", "defaults": {"db.gain": 2}}}})
+    >>> prepare(cfg, {"gain": 3}).specs["y"].expression
+    'x * (3)'
+    >>> prepare(cfg, None).specs["y"].expression
+    'x * (2)'
+    """
+    values = database_values(cfg, db)
+    key = (cfg.fingerprint, values, channel if _any_missing(values) else None)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = Prepared(cfg, {k: dict(v) for k, v in values}, channel)
+        found.values = values
+        if len(_PREPARED) > 1024:
+            _PREPARED.clear()
+        _PREPARED[key] = found
+    return found
+
+
+def _any_missing(values: tuple) -> bool:
+    return any(v is MISSING for _, vals in values for _, v in vals)
+
+
+# --- binding ----------------------------------------------------------------------------------
+def bind(
+    cfg: ChainConfig,
+    schema: Schema,
+    db: Mapping | None = None,
+    channel: str | None = None,
+    prepared: Prepared | None = None,
+) -> Plan:
+    """Bind ``cfg`` to ``schema`` with the database entry ``db`` of ``channel``."""
+    prepared = prepared or prepare(cfg, db, channel)
+    binder = _Binder(schema)
+    for key in prepared.order:
+        binder.bind_processor(prepared.specs[key])
+    return binder.finish(cfg, prepared)
+
+
+class _Binder:
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.names: dict[str, Var] = {}
+        self.inputs: dict[tuple, Var] = {}
+        self.steps: list[Step] = []
+        self.memo: dict[tuple, Var] = {}
+        self.columns: dict[str, None] = {}
+        self.waveforms: dict[str, float] = {}
+        self.label = ""
+        self.key: str | None = None
+        self.spec: ProcessorSpec | None = None
+        self.serial = 0
+
+    # --- errors ---------------------------------------------------------------------------
+    def error(self, message: str, cls: type = DSPConfigError, key: str | None = None) -> Exception:
+        return cls(message, processor=self.label or None, key=key or self.key)
+
+    # --- processors -----------------------------------------------------------------------
+    def bind_processor(self, spec: ProcessorSpec) -> None:
+        self.spec = spec
+        self.label = spec.label
+        self.key = "function"
+        fresh = [Var(name, unit=unit) for name, unit in zip(spec.outputs, spec.units, strict=True)]
+        if spec.expression is not None:
+            if len(spec.outputs) != 1:
+                raise self.error("an expression computes one column, not several")
+            value = self.evaluate(spec.expression)
+            if isinstance(value, dict):
+                raise self.error("an expression cannot be a keyword assignment")
+            self.names[spec.outputs[0]] = self.alias(spec.outputs[0], value, spec.units[0])
+            return
+        for var in fresh:
+            self.names[var.name] = var
+        func = self.find_function(spec)
+        if spec.init_args is not None:
+            func = self.build_factory(spec, func)
+        elif getattr(func, "is_factory", False):
+            raise self.error(
+                f"{spec.function!r} is a factory: give its set-up constants in 'init_args'",
+                key="init_args",
+            )
+        args: list[tuple[str, Any]] = []
+        kwargs: dict[str, tuple[str, Any]] = {}
+        for i, arg in enumerate(spec.args):
+            self.key = f"args[{i}]"
+            value = self.evaluate(arg) if isinstance(arg, str) else _literal(arg)
+            if isinstance(value, dict):
+                for name, val in value.items():
+                    kwargs[name] = (self.key, val)
+            else:
+                args.append((self.key, value))
+        self.key = "args"
+        self.call(spec, func, args, kwargs)
+        for var in fresh:
+            if not var.ready and self.names.get(var.name) is var:
+                raise self.error(
+                    f"{var.name!r} is named in the key but is not among the processor's outputs",
+                    key="args",
+                )
+
+    def find_function(self, spec: ProcessorSpec) -> Callable:
+        name, module = spec.function, spec.module
+        self.key = "function"
+        if (
+            module is None
+            or module in PROCESSOR_LIBRARIES
+            or module.startswith(tuple(m + "." for m in PROCESSOR_LIBRARIES))
+        ):
+            try:
+                return library.get(name)
+            except library.UnknownProcessorError:
+                close = difflib.get_close_matches(name, library.names(), n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                known = "" if close else f"; known processors: {', '.join(library.names())}"
+                raise self.error(f"unknown processor {name!r}{hint}{known}") from None
+        if module in ("np", "numpy"):
+            module = "numpy"
+        if module.split(".")[0] in ("dspeed", "pygama", "lgdo"):
+            raise self.error(f"module {module!r} is not available in tierflow", key="module")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as err:
+            raise self.error(f"cannot import module {module!r}: {err}", key="module") from None
+        func = getattr(mod, name, None)
+        if not callable(func):
+            raise self.error(f"module {module!r} has no function {name!r}")
+        return func
+
+    def build_factory(self, spec: ProcessorSpec, factory: Callable) -> Callable:
+        args, kwargs = [], {}
+        for i, arg in enumerate(spec.init_args or ()):
+            self.key = f"init_args[{i}]"
+            value = self.evaluate(arg) if isinstance(arg, str) else _literal(arg)
+            if isinstance(value, dict):
+                kwargs.update({k: self.constant_value(v) for k, v in value.items()})
+            else:
+                args.append(self.constant_value(value))
+        self.key = "init_args"
+        try:
+            return factory(*args, **kwargs)
+        except Exception as err:
+            raise self.error(f"{spec.function}(...) failed: {type(err).__name__}: {err}") from err
+
+    def constant_value(self, value: Any) -> Any:
+        if isinstance(value, Var):
+            if value.kind != "const":
+                raise self.error(
+                    f"{value.name!r} varies per row; set-up arguments must be constants"
+                )
+            return value.value
+        if is_quantity(value):
+            grid = self.default_grid()
+            try:
+                return to_samples(value, grid)
+            except ValueError as err:
+                raise self.error(str(err), DSPUnitError) from None
+        return value
+
+    def default_grid(self) -> Grid | None:
+        for var in self.inputs.values():
+            if var.grid is not None and var.time is None:
+                return var.grid
+        return None
+
+    # --- one call ---------------------------------------------------------------------------
+    def call(
+        self,
+        spec: ProcessorSpec,
+        func: Callable,
+        args: list[tuple[str, Any]],
+        kwargs: dict[str, tuple[str, Any]],
+    ) -> None:
+        fname = spec.function or getattr(func, "__name__", "function")
+        info_sig, info_types, fast = _function_info(func)
+        signature = spec.signature or info_sig
+        types = list(spec.types) if spec.types else info_types
+        if signature is None or not types:
+            raise self.error(
+                f"{fname!r} is not a gufunc: give its 'signature' (e.g. '(n),()->()') and "
+                f"'types' (e.g. ['fi->f'])",
+                key="function",
+            )
+        ins_dims, outs_dims = _parse_signature(signature)
+        if kwargs and hasattr(func, "ufunc") and not isinstance(func, np.ufunc):
+            first = next(iter(kwargs.values()))[0]
+            raise self.error(f"{fname!r} takes no keyword arguments", key=first)
+        self.check_keywords(func, fname, kwargs)
+        values = [v for _, v in args] + [v for _, v in kwargs.values()]
+        keys = [k for k, _ in args] + [k for k, _ in kwargs.values()]
+        dims_all = ins_dims + outs_dims
+        if len(values) != len(dims_all):
+            raise self.error(
+                f"{fname} takes {len(ins_dims)} inputs and {len(outs_dims)} outputs (signature "
+                f"{signature}); got {len(values)} arguments",
+                key="args",
+            )
+        if "->" in signature:
+            is_out = [i >= len(ins_dims) for i in range(len(values))]
+        else:  # in-place style "(n),(m),(p)": the variables this processor makes are outputs
+            is_out = [isinstance(v, Var) and not v.ready for v in values]
+        for k, value, out in zip(keys, values, is_out, strict=True):
+            if out and (not isinstance(value, Var) or value.ready):
+                what = value.name if isinstance(value, Var) else repr(value)
+                raise self.error(
+                    f"argument {what} is an output of {fname} ({signature}) but it is "
+                    + ("already computed" if isinstance(value, Var) else "not a column name"),
+                    key=k,
+                )
+            if not out and isinstance(value, Var) and not value.ready:
+                raise self.error(f"{value.name!r} is used before it is computed", key=k)
+        ins = [v for v, o in zip(values, is_out, strict=True) if not o]
+        outs = [v for v, o in zip(values, is_out, strict=True) if o]
+
+        grid = self.processor_grid(spec, ins)
+        sig = self.choose_types(fname, types, values, is_out)
+
+        # inputs: casts, time conversions, constants; then the dimensions they fix
+        prepared: list[Any] = list(values)
+        for i, (k, value, ch, dims) in enumerate(zip(keys, values, sig, dims_all, strict=True)):
+            if not is_out[i]:
+                self.key = k
+                prepared[i] = self.prepare_input(value, ch, dims, grid, fname)
+        in_idx = [i for i in range(len(values)) if not is_out[i]]
+        dims_bound = self.bind_dims(
+            fname,
+            [prepared[i] for i in in_idx],
+            [dims_all[i] for i in in_idx],
+            [keys[i] for i in in_idx],
+        )
+        # outputs: shapes, dtypes, grids, times
+        for i, (k, value, ch, dims) in enumerate(zip(keys, values, sig, dims_all, strict=True)):
+            if is_out[i]:
+                self.key = k
+                self.prepare_output(
+                    value,
+                    ch,
+                    dims,
+                    dims_bound,
+                    grid,
+                    [prepared[j] for j in in_idx],
+                    [dims_all[j] for j in in_idx],
+                    fname,
+                )
+
+        self.key = "args"
+        n_pos = len(args)
+        pos, kw = prepared[:n_pos], dict(zip(list(kwargs), prepared[n_pos:], strict=True))
+        label = self.label
+
+        def text() -> str:
+            shown = ", ".join(_show(a) for a in pos)
+            return (
+                f"{label}: {fname}({shown}"
+                + "".join(f", {k}={_show(v)}" for k, v in kw.items())
+                + ")"
+            )
+
+        target = fast if not kw else func
+        if all(not isinstance(prepared[i], Var) or prepared[i].kind == "const" for i in in_idx):
+            self.run_constant(target, pos, kw, outs, text)
+        else:
+            self.steps.append(Step(self.label, text, target, tuple(pos), kw))
+        for out in outs:
+            out.ready = True
+
+    def check_keywords(self, func: Callable, fname: str, kwargs: Mapping) -> None:
+        if not kwargs or isinstance(func, np.ufunc):
+            return
+        try:
+            params = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        for name, (key, _) in kwargs.items():
+            if name not in params:
+                close = difflib.get_close_matches(name, list(params), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(f"{fname} has no argument {name!r}{hint}", key=key)
+
+    def processor_grid(self, spec: ProcessorSpec, ins: Sequence[Any]) -> Grid | None:
+        if spec.coord_grid is not None:
+            self.key = "coord_grid"
+            value = self.evaluate(spec.coord_grid)
+            if isinstance(value, Var) and value.grid is not None:
+                return value.grid
+            if isinstance(value, Grid):
+                return value
+            if isinstance(value, TimeQuantity) and value.power == 1:
+                return Grid(value.ns)
+            raise self.error(f"{spec.coord_grid!r} gives no sampling grid")
+        for value in ins:
+            if (
+                isinstance(value, Var)
+                and value.grid is not None
+                and value.time is None
+                and value.shape
+            ):
+                return value.grid
+        for value in ins:
+            if isinstance(value, Var) and value.time == "point" and value.grid is not None:
+                return value.grid
+        return None
+
+    def choose_types(self, fname: str, types: list[str], values: list, is_out: list[bool]) -> str:
+        sigs = [t.replace("->", "") for t in types]
+        n = len(values)
+        sigs = [s for s in sigs if len(s) == n]
+        if not sigs:
+            raise self.error(f"the types of {fname} ({types}) do not match its {n} arguments")
+        found = sigs
+        for i, value in enumerate(values):
+            if (isinstance(value, Var) and value.dtype is not None) or isinstance(
+                value, np.ndarray
+            ):
+                found = [s for s in found if np.can_cast(value.dtype, np.dtype(s[i]))]
+        if not found:
+            have = ", ".join(
+                f"{_show(v)}: {v.dtype}"
+                for v, o in zip(values, is_out, strict=True)
+                if isinstance(v, Var | np.ndarray) and not o
+            )
+            raise self.error(
+                f"no type signature of {fname} fits its inputs ({have}); it takes {', '.join(types)}",
+                DSPInputError,
+                key="args",
+            )
+        exact = [
+            s
+            for s in found
+            if all(
+                not o or not isinstance(v, Var) or v.dtype is None or np.dtype(s[i]) == v.dtype
+                for i, (v, o) in enumerate(zip(values, is_out, strict=True))
+            )
+        ]
+        return (exact or found)[0]
+
+    def prepare_input(self, value: Any, ch: str, dims: tuple, grid: Grid | None, fname: str) -> Any:
+        dtype = np.dtype(ch)
+        if isinstance(value, Var):
+            if value.shape is not None and len(value.shape) < len(dims):
+                raise self.error(
+                    f"{value.name!r} has one value per row (shape {value.shape}) but {fname} "
+                    f"needs an array of shape ({', '.join(dims)}) per row here",
+                    DSPInputError,
+                )
+            if value.time == "point" and grid is not None and value.grid != grid:
+                value = self.regrid(value, grid)
+            elif value.time == "span" and grid is not None and value.grid.period != grid.period:
+                value = self.rescale(value, grid)
+            if value.dtype != dtype:
+                value = self.cast(value, dtype)
+            return value
+        if value is None:
+            return None
+        if isinstance(value, Grid):
+            raise self.error("a grid is not a value; use it in round(x, grid)")
+        if is_quantity(value):
+            try:
+                value = to_samples(value, grid)
+            except ValueError as err:
+                raise self.error(f"{err} (in {fname})", DSPUnitError) from None
+        if isinstance(value, str):
+            if dtype.kind in "iub" and len(value) == 1:
+                return dtype.type(ord(value))
+            if dtype.kind in "iub":
+                raise self.error(f"string {value!r} must be one character for {fname}")
+            return value
+        if isinstance(value, np.ndarray):
+            if value.ndim < len(dims):
+                raise self.error(f"constant of shape {value.shape} for ({', '.join(dims)})")
+            return value.astype(dtype, copy=False)
+        if dtype.kind in "iu":
+            return dtype.type(round(float(value)))
+        if dtype.kind in "fcb?":
+            return dtype.type(value)
+        return value
+
+    def bind_dims(
+        self, fname: str, values: list[Any], ins_dims: list[tuple], keys: list[str]
+    ) -> dict[str, int]:
+        bound: dict[str, int] = {}
+        for key, value, dims in zip(keys, values, ins_dims, strict=True):
+            if not dims:
+                continue
+            shape = _shape_of(value)
+            if shape is None:
+                continue
+            if len(shape) != len(dims):
+                raise self.error(
+                    f"{_show(value)} has shape {shape} per row but {fname} needs "
+                    f"({', '.join(dims)})",
+                    DSPInputError,
+                    key=key,
+                )
+            for dim, size in zip(dims, shape, strict=True):
+                if dim.isdigit():
+                    if int(dim) != size:
+                        raise self.error(
+                            f"{_show(value)} must have length {dim}, not {size}",
+                            DSPInputError,
+                            key=key,
+                        )
+                elif bound.setdefault(dim, size) != size:
+                    raise self.error(
+                        f"{_show(value)} has length {size} but dimension {dim!r} of {fname} "
+                        f"is {bound[dim]} from another argument",
+                        DSPInputError,
+                        key=key,
+                    )
+        return bound
+
+    def prepare_output(
+        self,
+        out: Var,
+        ch: str,
+        dims: tuple,
+        bound: dict[str, int],
+        grid: Grid | None,
+        ins: list[Any],
+        ins_dims: list[tuple],
+        fname: str,
+    ) -> None:
+        shape = []
+        for dim in dims:
+            if dim.isdigit():
+                shape.append(int(dim))
+            elif dim in bound:
+                shape.append(bound[dim])
+            elif out.shape is not None and len(out.shape) == len(dims):
+                size = out.shape[len(shape)]
+                bound[dim] = size
+                shape.append(size)
+            else:
+                raise self.error(
+                    f"cannot tell the length of dimension {dim!r} of output {out.name!r}; "
+                    f"declare it, e.g. \"{out.name}(100, 'f')\"",
+                )
+        if out.shape is not None and tuple(out.shape) != tuple(shape):
+            raise self.error(
+                f"{out.name!r} is declared with shape {out.shape} but {fname} makes {tuple(shape)}",
+                DSPInputError,
+            )
+        out.shape = tuple(shape)
+        if out.dtype is None:
+            out.dtype = np.dtype(ch)
+        out.kind = "buffer"
+        if is_time_unit(out.unit) and grid is not None and out.time is None:
+            out.time, out.grid = "point", grid
+        elif out.shape and out.grid is None:
+            for value, vdims in zip(ins, ins_dims, strict=True):
+                if (
+                    isinstance(value, Var)
+                    and value.grid is not None
+                    and value.time is None
+                    and vdims
+                    and vdims[-1] == dims[-1]
+                ):
+                    out.grid = value.grid
+                    break
+        if out.unit is None and out.time is None:
+            for value in ins:
+                if isinstance(value, Var) and value.shape and value.time is None and value.unit:
+                    out.unit = value.unit
+                    break
+
+    def run_constant(
+        self, func: Callable, pos: list, kw: dict, outs: list[Var], text: Callable
+    ) -> None:
+        arrays = {id(o): np.zeros(o.shape, o.dtype) for o in outs}
+
+        def real(v: Any) -> Any:
+            if isinstance(v, Var):
+                return arrays.get(id(v), v.value)
+            return v
+
+        try:
+            func(*[real(a) for a in pos], **{k: real(v) for k, v in kw.items()})
+        except Exception as err:
+            raise self.error(f"{text()} failed: {type(err).__name__}: {err}") from err
+        for out in outs:
+            out.kind = "const"
+            out.value = arrays[id(out)]
+
+    # --- derived variables -----------------------------------------------------------------
+    def new_var(self, name: str, **attrs: Any) -> Var:
+        return Var(name, ready=True, **attrs)
+
+    def cast(self, var: Var, dtype: np.dtype) -> Var:
+        key = ("cast", id(var), dtype.str)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        name = f"{var.name}.astype({dtype.char!r})"
+        attrs = dict(shape=var.shape, dtype=dtype, unit=var.unit, grid=var.grid, time=var.time)
+        if var.kind == "input":
+            out = self.new_var(
+                name, kind="input", column=var.column, index=var.index, scale=var.scale, **attrs
+            )
+        elif var.kind == "const":
+            out = self.new_var(
+                name, kind="const", value=np.asarray(var.value).astype(dtype), **attrs
+            )
+        elif var.kind == "view" and var.base is not None and var.base.kind == "input":
+            base = var.base
+            out = self.new_var(
+                name,
+                kind="input",
+                column=base.column,
+                index=base.index + var.index,
+                scale=base.scale,
+                **attrs,
+            )
+        else:
+            out = self.new_var(name, **attrs)
+            self.steps.append(Step(self.label, f"{self.label}: {name}", _copy, (var, out)))
+        self.memo[key] = out
+        return out
+
+    def offset_var(self, grid: Grid) -> Var | None:
+        if grid.offset_var is None:
+            return None
+        return self.inputs[("t0", grid.offset_var)]
+
+    def regrid(self, var: Var, grid: Grid, mode: str | None = None) -> Var:
+        key = ("regrid", id(var), grid, mode)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        src = var.grid or _ABSOLUTE
+        dtype = var.dtype if var.dtype.kind == "f" else np.dtype("float64")
+        out = self.new_var(
+            f"{var.name}@{grid.describe()}",
+            shape=var.shape,
+            dtype=dtype,
+            unit=var.unit,
+            grid=grid,
+            time="point",
+        )
+        t0_from = self.offset_var(src) if not src.same_frame(grid) else None
+        t0_to = self.offset_var(grid) if not src.same_frame(grid) else None
+        func = _Regrid(src.period, grid.period, src.offset - grid.offset, _ROUNDING.get(mode))
+        text = f"{self.label}: {out.name} = {mode or 'convert'}({var.name})"
+        self.steps.append(Step(self.label, text, func, (var, t0_from, t0_to, out)))
+        self.memo[key] = out
+        return out
+
+    def rescale(self, var: Var, grid: Grid) -> Var:
+        factor = var.grid.period / grid.period
+        out = self.binop_vars(ast.Mult(), var, factor, f"({var.name}*{factor:g})")
+        out.time, out.grid = "span", grid
+        return out
+
+    def alias(self, name: str, value: Any, unit: str | None) -> Var:
+        if isinstance(value, Var):
+            out = Var(
+                name,
+                shape=value.shape,
+                dtype=value.dtype,
+                unit=unit or value.unit,
+                grid=value.grid,
+                time=value.time,
+                kind="const" if value.kind == "const" else "view",
+                base=None if value.kind == "const" else value,
+                value=value.value,
+                ready=True,
+            )
+            if value.kind == "view":
+                out.base, out.index = value.base, value.index
+            return out
+        if isinstance(value, TimeQuantity) and value.power == 1:
+            if unit_in_ns(unit):
+                value = value.to(unit)
+            else:
+                value, unit = value.ns, unit or "ns"
+        elif is_quantity(value) or isinstance(value, Var):
+            value = self.constant_value(value)
+        if isinstance(value, str) or value is None or isinstance(value, Grid):
+            raise self.error(f"{value!r} is not a number")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise self.error(f"{value!r} is not a number")
+        if arr.dtype.kind == "f" and arr.dtype != np.float64:
+            arr = arr.astype(np.float64)
+        return Var(
+            name, shape=arr.shape, dtype=arr.dtype, unit=unit, kind="const", value=arr, ready=True
+        )
+
+    # --- inputs --------------------------------------------------------------------------------
+    def input(self, name: str) -> Var:
+        found = self.names.get(name)
+        if found is not None:
+            return found
+        info: ColumnInfo = self.schema[name]
+        self.columns[name] = None
+        if info.kind == "array":
+            var = Var(
+                name,
+                shape=info.shape,
+                dtype=np.dtype(info.dtype),
+                unit=info.unit,
+                kind="input",
+                column=name,
+                ready=True,
+            )
+            ns = unit_in_ns(info.unit)
+            if ns is not None and not info.shape:
+                var.time, var.grid = "point", Grid(ns)
+        elif info.kind == "waveform":
+            if not info.dt or not np.isfinite(info.dt):
+                raise self.error(
+                    f"waveform column {name!r} has no sampling period dt", DSPInputError
+                )
+            t0_name = f"{name}.t0"
+            t0_scale = unit_in_ns(info.t0_unit) or 1.0
+            t0 = Var(
+                t0_name,
+                shape=(),
+                dtype=np.dtype("float64"),
+                unit="ns",
+                kind="input",
+                column=f"{name}/t0",
+                scale=t0_scale,
+                ready=True,
+                time="point",
+                grid=_ABSOLUTE,
+            )
+            self.inputs[("t0", t0_name)] = t0
+            var = Var(
+                name,
+                shape=info.shape,
+                dtype=np.dtype(info.dtype),
+                unit=info.unit,
+                grid=Grid(info.dt, 0.0, t0_name),
+                kind="input",
+                column=f"{name}/values",
+                ready=True,
+            )
+            self.waveforms[name] = info.dt
+        elif info.kind == "vov":
+            raise self.error(
+                f"column {name!r} holds arrays of different lengths per row (a vector of "
+                "vectors); processors need equal-length waveforms",
+                DSPInputError,
+            )
+        else:
+            raise self.error(
+                f"column {name!r} ({info.dtype}) cannot be used by a processor", DSPInputError
+            )
+        self.inputs[("col", name)] = var
+        self.names[name] = var
+        return var
+
+    # --- expressions ---------------------------------------------------------------------------
+    def evaluate(self, text: str) -> Any:
+        try:
+            tree = parse_source(text)
+        except SyntaxError as err:
+            raise self.error(f"cannot parse {text!r}: {err.msg}") from None
+        if len(tree.body) != 1:
+            raise self.error(f"{text!r} must be one expression")
+        stmt = tree.body[0]
+        self.text = text
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            return {stmt.targets[0].id: self.expr(stmt.value)}
+        if isinstance(stmt, ast.Expr):
+            return self.expr(stmt.value)
+        raise self.error(f"{text!r} is not an expression")
+
+    def expr(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.List | ast.Tuple):
+            try:
+                return np.array(ast.literal_eval(node))
+            except ValueError:
+                raise self.error(f"list {ast.unparse(node)!r} must hold constants only") from None
+        if isinstance(node, ast.BinOp):
+            return self.binop(node.op, self.expr(node.left), self.expr(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node.op, self.expr(node.operand))
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1:
+                raise self.error("chained comparisons are not supported")
+            return self.compare(node.ops[0], self.expr(node.left), self.expr(node.comparators[0]))
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.Call):
+            return self.call_expr(node)
+        if isinstance(node, ast.IfExp):
+            return self.where(self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
+        raise self.error(f"unsupported syntax {ast.unparse(node)!r}")
+
+    def name(self, name: str) -> Any:
+        if name in self.names:
+            return self.names[name]
+        if name in self.schema:
+            return self.input(name)
+        if is_unit_name(name):
+            return unit(name)
+        known = list(self.names) + list(self.schema.names)
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise self.error(
+            f"unknown name {name!r}: no processor computes it and the input has no such column"
+            f"{hint} (columns: {', '.join(self.schema.names)})",
+            DSPInputError,
+        )
+
+    def fold(self, func: Callable, *values: Any) -> Any:
+        try:
+            result = func(*values)
+        except Exception as err:
+            if isinstance(err, UnitMismatchError) or "Dimensionality" in type(err).__name__:
+                raise self.error(
+                    f"units do not match in {self.text!r}: {err}", DSPUnitError
+                ) from None
+            raise self.error(f"cannot evaluate {self.text!r}: {err}") from None
+        if is_quantity(result) and not isinstance(result, TimeQuantity) and result.dimensionless:
+            return snap(float(result.to("").magnitude))
+        return result
+
+    def binop(self, op: ast.operator, a: Any, b: Any) -> Any:
+        if type(op) not in _BINOPS:
+            raise self.error(f"operator {type(op).__name__} is not supported")
+        a, b = _unwrap_const(a), _unwrap_const(b)
+        if not isinstance(a, Var) and not isinstance(b, Var):
+            return self.fold(_BINOPS[type(op)][1], a, b)
+        return self.binop_vars(op, a, b)
+
+    def as_operand(self, value: Any, like: Var) -> Any:
+        if is_quantity(value):
+            grid = like.grid if like.grid is not None else None
+            try:
+                return to_samples(value, grid)
+            except ValueError as err:
+                raise self.error(f"{err} (in {self.text!r})", DSPUnitError) from None
+        if isinstance(value, str | Grid) or value is None:
+            raise self.error(f"{value!r} cannot be used in arithmetic")
+        return value
+
+    def binop_vars(self, op: ast.operator, a: Any, b: Any, name: str | None = None) -> Var:
+        ufunc, _, sym = _BINOPS[type(op)]
+        var = a if isinstance(a, Var) else b
+        for v in (a, b):
+            if isinstance(v, Var) and not v.ready:
+                raise self.error(f"{v.name!r} is used before it is computed")
+        a = a if isinstance(a, Var) else self.as_operand(a, var)
+        b = b if isinstance(b, Var) else self.as_operand(b, var)
+        if (
+            isinstance(a, Var)
+            and isinstance(b, Var)
+            and a.time == b.time == "point"
+            and a.grid != b.grid
+        ):
+            b = self.regrid(b, a.grid)
+        time, grid, unit = _arith_units(type(op), a, b)
+        return self.ufunc_step(
+            ufunc, (a, b), name or f"({_show(a)}{sym}{_show(b)})", time, grid, unit
+        )
+
+    def ufunc_step(
+        self,
+        ufunc: np.ufunc,
+        operands: tuple,
+        name: str,
+        time: str | None,
+        grid: Grid | None,
+        unit: str | None,
+    ) -> Var:
+        try:
+            shape = tuple(np.broadcast_shapes(*[_shape_of(v) or () for v in operands]))
+            operands = tuple(self.expand(v, len(shape)) for v in operands)
+            samples = [
+                np.zeros((0, *v.shape), v.dtype)
+                if isinstance(v, Var) and v.kind != "const"
+                else _unwrap_value(v)
+                for v in operands
+            ]
+            dtype = ufunc(*samples).dtype
+        except Exception as err:
+            raise self.error(f"cannot compute {name}: {err}") from None
+        out = self.new_var(name, shape=shape, dtype=dtype, unit=unit, grid=grid, time=time)
+        if all(not isinstance(v, Var) or v.kind == "const" for v in operands):
+            out.kind = "const"
+            out.value = np.asarray(ufunc(*[_unwrap_value(v) for v in operands])).astype(dtype)
+            return out
+        label = self.label
+
+        def text() -> str:
+            return f"{label}: {ufunc.__name__}({', '.join(_show(v) for v in operands)})"
+
+        self.steps.append(Step(self.label, text, ufunc, (*operands, out)))
+        return out
+
+    def expand(self, value: Any, ndim: int) -> Any:
+        """A per-row variable with new axes after the row axis, to broadcast to ``ndim``."""
+        if not isinstance(value, Var) or value.kind == "const" or len(value.shape) >= ndim:
+            return value
+        extra = ndim - len(value.shape)
+        index = (None,) * extra + (slice(None),) * len(value.shape)
+        shape = (1,) * extra + value.shape
+        return self.new_var(
+            value.name,
+            shape=shape,
+            dtype=value.dtype,
+            unit=value.unit,
+            grid=value.grid,
+            time=value.time,
+            kind="view",
+            base=value,
+            index=index,
+        )
+
+    def unary(self, op: ast.unaryop, a: Any) -> Any:
+        a = _unwrap_const(a)
+        if isinstance(op, ast.UAdd):
+            return a
+        if not isinstance(op, ast.USub):
+            raise self.error(f"operator {type(op).__name__} is not supported")
+        if not isinstance(a, Var):
+            return self.fold(operator.neg, a)
+        return self.ufunc_step(np.negative, (a,), f"(-{a.name})", a.time, a.grid, a.unit)
+
+    def compare(self, op: ast.cmpop, a: Any, b: Any) -> Any:
+        ufunc, func, sym = _COMPARE[type(op)]
+        a, b = _unwrap_const(a), _unwrap_const(b)
+        if not isinstance(a, Var) and not isinstance(b, Var):
+            return self.fold(func, a, b)
+        var = a if isinstance(a, Var) else b
+        a = a if isinstance(a, Var) else self.as_operand(a, var)
+        b = b if isinstance(b, Var) else self.as_operand(b, var)
+        if (
+            isinstance(a, Var)
+            and isinstance(b, Var)
+            and a.time == b.time == "point"
+            and a.grid != b.grid
+        ):
+            b = self.regrid(b, a.grid)
+        return self.ufunc_step(ufunc, (a, b), f"({_show(a)}{sym}{_show(b)})", None, None, None)
+
+    def subscript(self, node: ast.Subscript) -> Var:
+        base = self.expr(node.value)
+        if not isinstance(base, Var) or not base.shape:
+            raise self.error(
+                f"{ast.unparse(node.value)!r} is not an array per row and cannot be sliced"
+            )
+        length = base.shape[-1]
+        if isinstance(node.slice, ast.Slice):
+            parts = []
+            for part in (node.slice.lower, node.slice.upper, node.slice.step):
+                parts.append(None if part is None else self.index_value(part, base))
+            sl = slice(*parts)
+            start, stop, step = sl.indices(length)
+            if step <= 0:
+                raise self.error("slices must step forwards")
+            size = len(range(start, stop, step))
+            if size == 0:
+                raise self.error(
+                    f"slice {ast.unparse(node)!r} of {base.name!r} (length {length}) is empty",
+                    DSPInputError,
+                )
+            index = (slice(start, stop, step),)
+            shape = (*base.shape[:-1], size)
+            grid = (
+                base.grid.sliced(start, step)
+                if base.grid is not None and base.time is None
+                else base.grid
+            )
+            name = f"{base.name}[{start}:{stop}" + (f":{step}]" if step != 1 else "]")
+        else:
+            i = self.index_value(node.slice, base)
+            if not -length <= i < length:
+                raise self.error(
+                    f"index {i} is outside {base.name!r} (length {length})", DSPInputError
+                )
+            index = (i % length,)
+            shape = base.shape[:-1]
+            grid = None if base.time is None else base.grid
+            name = f"{base.name}[{i}]"
+        if base.kind == "const":
+            value = np.asarray(base.value)[(..., *index)]
+            return Var(
+                name,
+                shape=value.shape,
+                dtype=value.dtype,
+                unit=base.unit,
+                kind="const",
+                value=value,
+                ready=True,
+            )
+        root, prefix = (base.base, base.index) if base.kind == "view" else (base, ())
+        if len(base.shape) > 1:
+            index = (slice(None),) * (len(base.shape) - 1) + index
+        if prefix:
+            if len(prefix) != len(index) or not all(isinstance(p, slice) for p in prefix):
+                # compose by creating a view of a view
+                return self.new_var(
+                    name,
+                    shape=shape,
+                    dtype=base.dtype,
+                    unit=base.unit,
+                    grid=grid,
+                    time=base.time,
+                    kind="view",
+                    base=base,
+                    index=index,
+                )
+            index = tuple(_compose(p, q) for p, q in zip(prefix, index, strict=True))
+        return self.new_var(
+            name,
+            shape=shape,
+            dtype=base.dtype,
+            unit=base.unit,
+            grid=grid,
+            time=base.time,
+            kind="view",
+            base=root,
+            index=index,
+        )
+
+    def index_value(self, node: ast.AST, base: Var) -> int:
+        value = _unwrap_const(self.expr(node))
+        if isinstance(value, Var):
+            raise self.error("slice bounds must be constants, not per-row values")
+        if is_quantity(value):
+            try:
+                value = to_samples(value, base.grid)
+            except ValueError as err:
+                raise self.error(str(err), DSPUnitError) from None
+        if not isinstance(value, int | float | np.integer | np.floating):
+            raise self.error(f"slice bound {ast.unparse(node)!r} is not a number")
+        return round(float(value))
+
+    def attribute(self, node: ast.Attribute) -> Any:
+        if isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy"):
+            value = getattr(np, node.attr, None)
+            if not isinstance(value, int | float):
+                raise self.error(f"numpy.{node.attr} is not a number")
+            return value
+        base = self.expr(node.value)
+        grid = base if isinstance(base, Grid) else getattr(base, "grid", None)
+        if node.attr in ("period", "grid", "offset"):
+            if grid is None:
+                raise self.error(
+                    f"{ast.unparse(node.value)!r} has no sampling grid (it is not a waveform)"
+                )
+            if node.attr == "period":
+                return TimeQuantity(grid.period)
+            if node.attr == "grid":
+                return grid
+            offset = self.offset_var(grid)
+            if offset is None:
+                return TimeQuantity(grid.offset)
+            if grid.offset:
+                return self.binop_vars(ast.Add(), offset, grid.offset)
+            return offset
+        raise self.error(f"unknown attribute {node.attr!r} (use .period, .grid or .offset)")
+
+    def call_expr(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name):
+            raise self.error(
+                f"cannot call {ast.unparse(node.func)!r} inside an argument; make it a processor entry"
+            )
+        fname = node.func.id
+        args = [self.expr(a) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        if fname == "len":
+            (value,) = args
+            if not isinstance(value, Var) or not value.shape:
+                raise self.error(f"len() of {ast.unparse(node.args[0])!r}, which is not an array")
+            return value.shape[-1]
+        if fname in _ROUNDING:
+            return self.rounding(fname, *args, **kwargs)
+        if fname == "astype":
+            value, dtype = args
+            if not isinstance(value, Var):
+                return np.asarray(value).astype(dtype)
+            return self.cast(value, np.dtype(dtype)) if value.dtype != np.dtype(dtype) else value
+        if fname == "where":
+            return self.where(*args, **kwargs)
+        if fname in ("isnan", "isfinite"):
+            (value,) = args
+            ufunc = np.isnan if fname == "isnan" else np.isfinite
+            if not isinstance(value, Var):
+                return bool(ufunc(value))
+            return self.ufunc_step(ufunc, (value,), f"{fname}({value.name})", None, None, None)
+        return self.declare(fname, args, kwargs)
+
+    def declare(self, name: str, args: list, kwargs: dict) -> Var:
+        var = self.names.get(name)
+        if var is None:
+            if name in self.schema.names:
+                raise self.error(f"{name!r} is an input column; it cannot be declared")
+            var = Var(name)
+            self.names[name] = var
+        elif var.ready:
+            raise self.error(f"{name}(...) declares {name!r}, which is already computed")
+        if len(args) > len(_DECLARE_ORDER):
+            raise self.error(f"too many arguments in {name}(...)")
+        options = dict(zip(_DECLARE_ORDER, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in _DECLARE_ORDER:
+                raise self.error(
+                    f"{name}(...) has no option {key!r}; it takes {', '.join(_DECLARE_ORDER)}"
+                )
+            options[key] = value
+        if options.get("shape") is not None:
+            shape = options["shape"]
+            shape = tuple(shape.tolist()) if isinstance(shape, np.ndarray) else shape
+            shape = shape if isinstance(shape, tuple) else (shape,)
+            if not all(isinstance(s, int | float | np.integer | np.floating) for s in shape):
+                raise self.error(f"shape of {name!r} must be numbers, not {shape!r}")
+            var.shape = tuple(round(float(s)) for s in shape)
+        if options.get("dtype") is not None:
+            try:
+                var.dtype = np.dtype(options["dtype"])
+            except TypeError:
+                raise self.error(f"{options['dtype']!r} is not a dtype") from None
+        grid = options.get("grid")
+        if grid is not None:
+            var.grid = grid.grid if isinstance(grid, Var) else grid
+            if not isinstance(var.grid, Grid):
+                raise self.error(f"grid of {name!r} must be a waveform's .grid")
+        if options.get("period") is not None:
+            period = options["period"]
+            if not isinstance(period, TimeQuantity) or period.power != 1:
+                raise self.error(f"period of {name!r} must be a time")
+            var.grid = Grid(period.ns)
+        unit_value = options.get("unit")
+        if unit_value is not None:
+            unit = unit_value
+            if isinstance(unit, TimeQuantity):
+                unit = unit.label or "ns"
+            elif is_quantity(unit):
+                unit = format(unit.units, "~")
+            var.unit = str(unit)
+        if options.get("vector_len") is not None:
+            raise self.error("vector_len (variable-length outputs) is not supported")
+        return var
+
+    def rounding(self, mode: str, value: Any, to_nearest: Any = 1, dtype: Any = None) -> Any:
+        func = _ROUNDING[mode]
+        value = _unwrap_const(value)
+        if not isinstance(value, Var):
+            if isinstance(to_nearest, Grid):
+                try:
+                    result = float(func(to_samples(value, to_nearest)))
+                except ValueError as err:
+                    raise self.error(str(err), DSPUnitError) from None
+            elif is_quantity(to_nearest):
+                if not is_quantity(value):
+                    raise self.error(
+                        f"{mode}({value!r}, {to_nearest}) mixes a number and a time", DSPUnitError
+                    )
+                n = self.fold(lambda a, b: float(a / b), value, to_nearest)
+                result = float(func(n)) * to_nearest
+            elif is_quantity(value):
+                raise self.error(
+                    f"{mode}({value}, {to_nearest!r}): give the step as a time (e.g. 16*ns) or a "
+                    "waveform's .grid",
+                    DSPUnitError,
+                )
+            else:
+                result = float(func(value / to_nearest) * to_nearest)
+            if dtype is not None and not is_quantity(result):
+                result = np.dtype(dtype).type(result)
+            elif isinstance(result, float) and result.is_integer():
+                result = int(result)
+            return result
+        if isinstance(to_nearest, Grid):
+            if value.time != "point":
+                raise self.error(f"{mode}({value.name}, grid) needs a time, not {value.name!r}")
+            out = self.regrid(value, to_nearest, mode)
+            return self.cast(out, np.dtype(dtype)) if dtype is not None else out
+        step = self.as_operand(to_nearest, value)
+        name = f"{mode}({value.name}, {step:g})"
+        dtype = np.dtype(dtype) if dtype is not None else value.dtype
+        out = self.new_var(
+            name, shape=value.shape, dtype=dtype, unit=value.unit, grid=value.grid, time=value.time
+        )
+        text = f"{self.label}: {name}"
+        self.steps.append(Step(self.label, text, _Round(func, float(step)), (value, out)))
+        return out
+
+    def where(self, condition: Any, a: Any, b: Any, dtype: Any = None) -> Any:
+        condition = _unwrap_const(condition)
+        if not isinstance(condition, Var):
+            return a if condition else b
+        if condition.dtype != np.dtype(bool):
+            raise self.error(f"{condition.name!r} is not a condition (bool)")
+        var = next((v for v in (a, b) if isinstance(v, Var)), None)
+        if var is not None:
+            a = a if isinstance(a, Var) else self.as_operand(a, var)
+            b = b if isinstance(b, Var) else self.as_operand(b, var)
+        samples = [np.zeros(0, v.dtype) if isinstance(v, Var) else v for v in (a, b)]
+        out_dtype = (
+            np.dtype(dtype) if dtype is not None else np.where(np.zeros(0, bool), *samples).dtype
+        )
+        shape = np.broadcast_shapes(*[_shape_of(v) or () for v in (condition, a, b)])
+        condition, a, b = (self.expand(v, len(shape)) for v in (condition, a, b))
+        unit = var.unit if var is not None else None
+        out = self.new_var(
+            f"where({condition.name}, {_show(a)}, {_show(b)})",
+            shape=tuple(shape),
+            dtype=out_dtype,
+            unit=unit,
+            grid=var.grid if var is not None else None,
+            time=var.time if var is not None else None,
+        )
+        self.steps.append(
+            Step(self.label, f"{self.label}: {out.name}", _where, (condition, a, b, out))
+        )
+        return out
+
+    # --- outputs --------------------------------------------------------------------------------
+    def finish(self, cfg: ChainConfig, prepared: Any) -> Plan:
+        outputs: list[Output] = []
+        self.label = ""
+        for name in cfg.outputs:
+            self.key = "outputs"
+            spec_key = cfg.producers.get(name)
+            if spec_key is None:
+                if name not in self.schema:
+                    close = difflib.get_close_matches(
+                        name, list(cfg.producers) + list(self.schema.names), n=3
+                    )
+                    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+                    raise DSPInputError(
+                        f"output {name!r} is not computed by any processor and the input has no "
+                        f"such column{hint}",
+                        key="outputs",
+                    )
+                self.columns[name] = None
+                outputs.append(Output(name, "passthrough"))
+                continue
+            spec = prepared.specs[spec_key]
+            self.label = spec.label
+            var = self.names[name]
+            outputs.append(self.output(name, var, spec))
+        used = _used_inputs(self.steps, outputs)
+        inputs = [v for v in self.inputs.values() if id(v) in used]
+        inputs += [v for v in self.memo.values() if v.kind == "input" and id(v) in used]
+        columns = tuple(self.columns)
+        return Plan(
+            key=(),
+            inputs=inputs,
+            steps=self.steps,
+            outputs=outputs,
+            columns=columns,
+            waveforms=dict(self.waveforms),
+            label=cfg.source or "",
+        )
+
+    def output(self, name: str, var: Var, spec: ProcessorSpec) -> Output:
+        attrs: dict[str, Any] = dict(spec.lh5_attrs)
+        if spec.description:
+            attrs["description"] = spec.description
+        ns = unit_in_ns(var.unit)
+        if var.time is not None and ns is not None and var.grid is not None:
+            var = self.to_unit(var, ns)
+        if var.unit:
+            attrs["units"] = var.unit
+        if not var.shape:
+            return Output(name, "array", var, attrs)
+        if var.grid is not None and var.time is None and len(var.shape) == 1:
+            t0 = self.offset_var(var.grid)
+            return Output(
+                name,
+                "waveform",
+                var,
+                attrs,
+                t0_var=t0,
+                t0_offset=var.grid.offset,
+                dt=var.grid.period,
+            )
+        return Output(name, "aoesa", var, attrs)
+
+    def to_unit(self, var: Var, ns: float) -> Var:
+        grid = var.grid
+        dtype = var.dtype if var.dtype.kind == "f" else np.dtype("float64")
+        out = self.new_var(f"{var.name}[{var.unit}]", shape=var.shape, dtype=dtype, unit=var.unit)
+        t0 = self.offset_var(grid) if var.time == "point" else None
+        shift = grid.offset if var.time == "point" else 0.0
+        func = _Regrid(grid.period, ns, shift, None)
+        if var.kind == "const" and t0 is None:
+            out.kind = "const"
+            out.value = np.zeros(var.shape, dtype)
+            func(var.value, None, None, out.value)
+            return out
+        text = f"{self.label}: {out.name} = convert({var.name})"
+        self.steps.append(Step(self.label, text, func, (var, t0, None, out)))
+        return out
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _literal(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return np.array(value)
+    return value
+
+
+_FUNCTION_INFO: dict[Any, tuple] = {}
+
+
+def _function_info(func: Callable) -> tuple[str | None, list[str], Callable]:
+    """(signature, types, the callable to run) of a processor, cached: for a numba gufunc the
+    callable is the numpy ufunc under it (skipping numba's Python-level dispatch)."""
+    try:
+        found = _FUNCTION_INFO.get(func)
+    except TypeError:  # unhashable
+        found = None
+    if found is not None:
+        return found
+    signature = getattr(func, "signature", None)
+    types = getattr(func, "types", None)
+    types = list(types) if types else []
+    nin, nout = getattr(func, "nin", None), getattr(func, "nout", None)
+    if signature is None and isinstance(nin, int) and isinstance(nout, int):
+        signature = ",".join(["()"] * nin) + "->" + ",".join(["()"] * nout)
+    inner = getattr(func, "ufunc", None)
+    fast = inner if isinstance(inner, np.ufunc) and not getattr(func, "is_dynamic", False) else func
+    found = (signature, types, fast)
+    with contextlib.suppress(TypeError):
+        _FUNCTION_INFO[func] = found
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_signature(signature: str) -> tuple[list[tuple], list[tuple]]:
+    try:
+        ins, outs = signature.replace(" ", "").split("->")
+    except ValueError:
+        raise DSPConfigError(
+            f"{signature!r} is not a gufunc signature such as '(n),()->()'"
+        ) from None
+
+    def parts(text: str) -> list[tuple]:
+        groups = re.findall(r"\(([^)]*)\)", text)
+        return [tuple(d for d in g.split(",") if d) for g in groups]
+
+    return parts(ins), parts(outs)
+
+
+def _shape_of(value: Any) -> tuple | None:
+    if isinstance(value, Var):
+        return value.shape
+    if isinstance(value, np.ndarray):
+        return value.shape
+    return ()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Var):
+        return value.name
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    return repr(value)
+
+
+def _unwrap_const(value: Any) -> Any:
+    """Constant variables with a scalar value act as plain numbers in arithmetic."""
+    if (
+        isinstance(value, Var)
+        and value.kind == "const"
+        and value.time is None
+        and np.ndim(value.value) == 0
+    ):
+        return (
+            value.value.item() if isinstance(value.value, np.ndarray | np.generic) else value.value
+        )
+    return value
+
+
+def _unwrap_value(value: Any) -> Any:
+    return value.value if isinstance(value, Var) else value
+
+
+def _compose(outer: slice, inner: slice | int) -> slice | int:
+    if isinstance(inner, int):
+        return outer.start + inner * outer.step
+    start = outer.start + inner.start * outer.step
+    stop = outer.start + inner.stop * outer.step
+    return slice(start, stop, outer.step * inner.step)
+
+
+def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str | None]:
+    ta = a.time if isinstance(a, Var) else None
+    tb = b.time if isinstance(b, Var) else None
+    va = a if isinstance(a, Var) else None
+    vb = b if isinstance(b, Var) else None
+    first = va or vb
+    grid = first.grid if first is not None else None
+    unit_a = va.unit if va is not None else None
+    unit_b = vb.unit if vb is not None else None
+    if op in (ast.Add, ast.Sub):
+        if ta == "point" and tb == "point":
+            time = "span" if op is ast.Sub else None
+        elif "point" in (ta, tb):
+            time = "point"
+        elif "span" in (ta, tb):
+            time = "span"
+        else:
+            time = None
+        if time == "point":
+            grid = va.grid if ta == "point" else vb.grid
+        return time, grid, unit_a or unit_b
+    if va is not None and vb is not None:
+        if op is ast.Mult and unit_a and unit_b:
+            return None, None, f"{unit_a}*{unit_b}"
+        if op is ast.Div and unit_a and unit_b:
+            return None, None, None if unit_a == unit_b else f"{unit_a}/{unit_b}"
+        return None, None, unit_a or unit_b
+    var = va or vb
+    return var.time, var.grid, var.unit
+
+
+def _used_inputs(steps: list[Step], outputs: list[Output]) -> set[int]:
+    used: set[int] = set()
+
+    def mark(value: Any) -> None:
+        while isinstance(value, Var):
+            used.add(id(value))
+            value = value.base
+
+    for step in steps:
+        for arg in (*step.args, *step.kwargs.values()):
+            mark(arg)
+    for out in outputs:
+        mark(out.var)
+        mark(out.t0_var)
+    return used
+
+
+def _copy(src: np.ndarray, out: np.ndarray) -> None:
+    np.copyto(out, src, casting="unsafe")
+
+
+def _where(condition: np.ndarray, a: Any, b: Any, out: np.ndarray) -> None:
+    np.copyto(out, np.where(condition, a, b), casting="unsafe")
+
+
+class _Round:
+    def __init__(self, func: Callable, step: float):
+        self.func, self.step = func, step
+        self.__name__ = getattr(func, "__name__", "round")
+
+    def __call__(self, value: np.ndarray, out: np.ndarray) -> None:
+        np.copyto(out, self.func(value / self.step) * self.step, casting="unsafe")
+
+
+class _Regrid:
+    """Times from one grid to another: ``(v*p_from + shift + t0_from - t0_to) / p_to``."""
+
+    def __init__(self, p_from: float, p_to: float, shift: float, rounding: Callable | None):
+        self.p_from, self.p_to, self.shift, self.rounding = p_from, p_to, shift, rounding
+        self.__name__ = "convert"
+
+    def __call__(self, value: Any, t0_from: Any, t0_to: Any, out: np.ndarray) -> None:
+        result = np.multiply(value, self.p_from / self.p_to, dtype=np.float64)
+        shift = self.shift
+        if t0_from is not None or t0_to is not None:
+            per_row = np.zeros(out.shape[:1], np.float64) + shift
+            if t0_from is not None:
+                per_row += t0_from
+            if t0_to is not None:
+                per_row -= t0_to
+            result += (per_row / self.p_to).reshape(per_row.shape + (1,) * (result.ndim - 1))
+        elif shift:
+            result += shift / self.p_to
+        if self.rounding is not None:
+            result = self.rounding(result)
+        np.copyto(out, result, casting="unsafe")

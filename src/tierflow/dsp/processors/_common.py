@@ -1,0 +1,149 @@
+"""Helpers shared by the kernels: NaN checks, contiguous views, the in-place processor wrapper."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numba import njit
+
+from tierflow.dsp.processors.options import JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def has_nan(w: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether any element of the 1-d array ``w`` is NaN (one vectorisable pass)."""
+    found = False
+    for i in range(w.shape[0]):
+        found |= np.isnan(w[i])
+    return found
+
+
+@njit(**JIT_OPTIONS)
+def write_back(view: np.ndarray, w_out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Copy ``view`` into ``w_out`` unless it already is ``w_out``'s memory.
+
+    Kernels compute into ``np.ascontiguousarray(w_out)``, which is ``w_out`` itself when the
+    row is contiguous (the usual case) and a scratch copy when it is strided.
+    """
+    if view.shape[0] > 0 and view.ctypes.data != w_out.ctypes.data:
+        w_out[:] = view
+
+
+def _parse(signature: str) -> tuple[list[str], list[str]]:
+    ins, _, outs = signature.replace(" ", "").partition("->")
+    return re.findall(r"\([^)]*\)", ins), re.findall(r"\([^)]*\)", outs)
+
+
+class Processor:
+    """A processor with numpy's gufunc calling convention: inputs first, outputs last.
+
+    Used for processors that a plain numba gufunc cannot express: outputs whose length is
+    their own (``(n),()->(m)``: the caller allocates them, numba cannot), or kernels that
+    work on a whole block of rows at once (FFT convolutions). Calling it fills the outputs
+    in place and returns them. ``signature``, ``types``, ``nin`` and ``nout`` read as a
+    gufunc's do; ``ufunc``, where present, is the numpy ufunc that does the work, taking the
+    same positional arguments.
+
+    >>> import numpy as np
+    >>> from tierflow.dsp.processors import get
+    >>> windower = get("windower")
+    >>> windower.signature, windower.nin, windower.nout
+    ('(n),()->(m)', 2, 1)
+    """
+
+    is_factory = False
+
+    def __init__(
+        self,
+        func: Callable,
+        signature: str,
+        types: Sequence[str],
+        *,
+        name: str,
+        doc: str | None = None,
+        ufunc: np.ufunc | None = None,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self.__name__ = self.__qualname__ = name
+        if doc is not None:
+            self.__doc__ = doc
+        self._func = func
+        self.signature = signature
+        ins, outs = _parse(signature)
+        self.nin, self.nout = len(ins), len(outs)
+        self.nargs = self.nin + self.nout
+        self.types = list(types)
+        self.ntypes = len(self.types)
+        if ufunc is not None:
+            self.ufunc = ufunc
+
+    def __call__(self, *args: object) -> object:
+        if len(args) != self.nargs:
+            raise TypeError(
+                f"{self.__name__}() takes {self.nin} inputs and {self.nout} outputs "
+                f"(signature {self.signature}); got {len(args)} arguments"
+            )
+        self._func(*args)
+        if self.nout == 0:  # outputs among the arguments (LEGEND's signatures without '->')
+            return None
+        outs = args[self.nin :]
+        return outs[0] if self.nout == 1 else outs
+
+    def __repr__(self) -> str:
+        return f"<processor {self.__name__} {self.signature}>"
+
+
+def in_place(kernel: Callable, signature: str, *, name: str, doc: str) -> Processor:
+    """Wrap a numba gufunc written without ``->`` (``(n),(),(m)``) as a :class:`Processor`."""
+    ufunc = getattr(kernel, "ufunc", None)
+    ins, outs = _parse(signature)
+    n_in = len(ins)
+    types = [t.replace("->", "") for t in kernel.types]
+    types = [t[:n_in] + "->" + t[n_in:] for t in types]
+    return Processor(kernel, signature, types, name=name, doc=doc, ufunc=ufunc)
+
+
+def mode_char(mode: object) -> int:
+    """A one-character mode (``'s'``, ``b's'``, ``ord('s')``, ``np.int8``) as its code.
+
+    >>> mode_char("v"), mode_char(np.int8(ord("v")))
+    (118, 118)
+    """
+    if isinstance(mode, bytes | str):
+        if len(mode) != 1:
+            raise ValueError(f"mode must be one character, not {mode!r}")
+        return ord(mode)
+    arr = np.asarray(mode)
+    if arr.size != 1:
+        values = np.unique(arr)
+        if values.size != 1:
+            raise ValueError("mode must be the same for every row")
+        arr = values
+    return int(arr.reshape(-1)[0])
+
+
+class KernelProcessor(Processor):
+    """A kernel generator that also takes LEGEND's older *factory* form.
+
+    Called with the kernel array as the last argument (``cusp_filter(sigma, flat, decay,
+    kernel)``, today's configs, where a convolution processor applies the kernel), it fills
+    the kernel in place like any gufunc. Called with set-up constants only (a config's
+    ``init_args``, e.g. ``cusp_filter(length, sigma, flat, decay)``), it builds the kernel and
+    returns a processor that convolves waveforms with it.
+    """
+
+    def __init__(self, kernel: Callable, signature: str, *, name: str, doc: str, factory: Callable) -> None:
+        ins, _ = _parse(signature)
+        n_in = len(ins)
+        types = [t.replace("->", "") for t in kernel.types]
+        types = [t[:n_in] + "->" + t[n_in:] for t in types]
+        super().__init__(kernel, signature, types, name=name, doc=doc, ufunc=kernel.ufunc)
+        self._factory = factory
+
+    def __call__(self, *args: object) -> object:
+        if len(args) == self.nargs and isinstance(args[-1], np.ndarray) and args[-1].ndim >= 1:
+            return super().__call__(*args)
+        return self._factory(*args)
