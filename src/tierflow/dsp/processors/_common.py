@@ -86,11 +86,34 @@ class Processor:
                 f"{self.__name__}() takes {self.nin} inputs and {self.nout} outputs "
                 f"(signature {self.signature}); got {len(args)} arguments"
             )
-        self._func(*args)
+        if self._outputs_in_place:
+            self._call_in_place(args)
+        else:
+            self._func(*args)
         if self.nout == 0:  # outputs among the arguments (LEGEND's signatures without '->')
             return None
         outs = args[self.nin :]
         return outs[0] if self.nout == 1 else outs
+
+    _outputs_in_place = False
+
+    def _call_in_place(self, args: tuple) -> None:
+        # The kernel sees the outputs as inputs: numpy would cast an output of another dtype
+        # into a temporary copy and the results would be lost. So the loop is chosen by the
+        # outputs' dtypes, and the inputs are cast to it.
+        outs = args[self.nin :]
+        if not all(isinstance(o, np.ndarray) for o in outs):
+            raise TypeError(f"{self.__name__}: outputs must be numpy arrays, filled in place")
+        chars = "".join(o.dtype.char for o in outs)
+        for loop in self.types:
+            ins, _, loop_outs = loop.partition("->")
+            if loop_outs == chars:
+                self._func(*args, signature=tuple(ins + loop_outs))
+                return
+        raise TypeError(
+            f"{self.__name__}: outputs of dtype {', '.join(str(o.dtype) for o in outs)} fit none "
+            f"of its loops {self.types}"
+        )
 
     def __repr__(self) -> str:
         return f"<processor {self.__name__} {self.signature}>"
@@ -98,12 +121,14 @@ class Processor:
 
 def in_place(kernel: Callable, signature: str, *, name: str, doc: str) -> Processor:
     """Wrap a numba gufunc written without ``->`` (``(n),(),(m)``) as a :class:`Processor`."""
-    ufunc = getattr(kernel, "ufunc", None)
-    ins, outs = _parse(signature)
+    ufunc = kernel.ufunc
+    ins, _ = _parse(signature)
     n_in = len(ins)
     types = [t.replace("->", "") for t in kernel.types]
     types = [t[:n_in] + "->" + t[n_in:] for t in types]
-    return Processor(kernel, signature, types, name=name, doc=doc, ufunc=ufunc)
+    proc = Processor(ufunc, signature, types, name=name, doc=doc, ufunc=ufunc)
+    proc._outputs_in_place = True
+    return proc
 
 
 def mode_char(mode: object) -> int:
@@ -135,15 +160,37 @@ class KernelProcessor(Processor):
     returns a processor that convolves waveforms with it.
     """
 
-    def __init__(self, kernel: Callable, signature: str, *, name: str, doc: str, factory: Callable) -> None:
+    def __init__(
+        self, kernel: Callable, signature: str, *, name: str, doc: str, factory: Callable
+    ) -> None:
         ins, _ = _parse(signature)
         n_in = len(ins)
         types = [t.replace("->", "") for t in kernel.types]
         types = [t[:n_in] + "->" + t[n_in:] for t in types]
-        super().__init__(kernel, signature, types, name=name, doc=doc, ufunc=kernel.ufunc)
+        super().__init__(kernel.ufunc, signature, types, name=name, doc=doc, ufunc=kernel.ufunc)
+        self._outputs_in_place = True
         self._factory = factory
 
     def __call__(self, *args: object) -> object:
         if len(args) == self.nargs and isinstance(args[-1], np.ndarray) and args[-1].ndim >= 1:
             return super().__call__(*args)
         return self._factory(*args)
+
+
+class Elementwise(Processor):
+    """An element-by-element processor (a numpy ufunc): called like the ufunc itself.
+
+    numba's ``vectorize`` gives a ``DUFunc`` whose ``signature`` is None; this wrapper states
+    ``(),()->()`` like every other processor and calls the compiled numpy ufunc, which
+    allocates its output when none is given.
+    """
+
+    def __init__(self, dufunc: Callable, *, name: str) -> None:
+        ufunc = dufunc.ufunc
+        signature = ",".join(["()"] * ufunc.nin) + "->" + ",".join(["()"] * ufunc.nout)
+        doc = dufunc.__doc__
+        super().__init__(dufunc, signature, ufunc.types, name=name, doc=doc, ufunc=ufunc)
+        dufunc.__doc__ = f"Kernel of :data:`{name}`."  # the examples run once, on the wrapper
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self.ufunc(*args, **kwargs)

@@ -57,7 +57,9 @@ def _spectrum(kernel: np.ndarray, size: int) -> np.ndarray:
     "(n),(m),(),(p)",
     **GUFUNC_OPTIONS,
 )
-def _direct(w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray) -> None:  # pragma: no cover
+def _direct(
+    w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """w_out[j] = sum_i kernel[i] * w_in[start + j - i] (the full convolution from ``start``)."""
     n = w_in.shape[0]
     m = kernel.shape[0]
@@ -79,7 +81,9 @@ def _direct(w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray)
     write_back(o, w_out)
 
 
-def _convolve(w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray, direct: bool) -> None:
+def _convolve(
+    w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray, direct: bool
+) -> None:
     """Fill ``w_out[..., j]`` with the full convolution of each row at index ``start + j``."""
     w = np.asarray(w_in)
     k = np.asarray(kernel)
@@ -92,7 +96,9 @@ def _convolve(w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarra
     lead = w_out.shape[:-1]
     dtype = np.result_type(w.dtype, k.dtype, np.float32)
     size = sfft.next_fast_len(max(n + m - 1 - start, start + p), real=True)
-    rows = w.reshape(-1, n) if w.shape[:-1] == lead else np.broadcast_to(w, (*lead, n)).reshape(-1, n)
+    rows = (
+        w.reshape(-1, n) if w.shape[:-1] == lead else np.broadcast_to(w, (*lead, n)).reshape(-1, n)
+    )
     rows = rows.astype(dtype, copy=False)
     shared = k.ndim == 1
     if shared:
@@ -128,7 +134,9 @@ def _convolve_wf(w_in: np.ndarray, kernel: np.ndarray, mode_in: object, w_out: n
     _convolve(w_in, kernel, start, w_out, direct=m <= DIRECT_MAX_TAPS)
 
 
-def _fft_convolve_wf(w_in: np.ndarray, kernel: np.ndarray, mode_in: object, w_out: np.ndarray) -> None:
+def _fft_convolve_wf(
+    w_in: np.ndarray, kernel: np.ndarray, mode_in: object, w_out: np.ndarray
+) -> None:
     mode = mode_char(mode_in)
     n, m = np.shape(w_in)[-1], np.shape(kernel)[-1]
     start = _check_length("fft_convolve_wf", mode, n, m, w_out)

@@ -11,7 +11,10 @@ from tierflow.dsp.processors._common import KernelProcessor, Processor
 from tierflow.dsp.processors.convolutions import _convolve
 from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
 
-_KERNEL_TYPES = ["void(float32, float32, float32, float32[:])", "void(float64, float64, float64, float64[:])"]
+_KERNEL_TYPES = [
+    "void(float32, float32, float32, float32[:])",
+    "void(float64, float64, float64, float64[:])",
+]
 
 
 @njit(**JIT_OPTIONS)
@@ -20,7 +23,9 @@ def _valid(sigma: float, flat: float, decay: float) -> bool:  # pragma: no cover
 
 
 @njit(**JIT_OPTIONS)
-def _cusp_value(i: int, length: int, lt: int, flat: int, sigma: float, norm: float) -> float:  # pragma: no cover
+def _cusp_value(
+    i: int, length: int, lt: int, flat: int, sigma: float, norm: float
+) -> float:  # pragma: no cover
     """The CUSP shape: sinh rise over ``lt`` samples, ``flat + 1`` ones, sinh fall."""
     if i < lt:
         return np.sinh(i / sigma) / norm
@@ -41,7 +46,9 @@ def _parabola(i: int, length: int, lt: int, flat: int) -> float:  # pragma: no c
 
 
 @njit(**JIT_OPTIONS)
-def _fill(sigma: float, flat: float, decay: float, kernel: np.ndarray, zero_area: bool) -> None:  # pragma: no cover
+def _fill(
+    sigma: float, flat: float, decay: float, kernel: np.ndarray, zero_area: bool
+) -> None:  # pragma: no cover
     length = kernel.shape[0]
     if not _valid(sigma, flat, decay):
         kernel[:] = np.nan
@@ -70,13 +77,17 @@ def _fill(sigma: float, flat: float, decay: float, kernel: np.ndarray, zero_area
 
 
 @guvectorize(_KERNEL_TYPES, "(),(),(),(n)", **GUFUNC_OPTIONS)
-def _cusp_kernel(sigma: float, flat: float, decay: float, kernel: np.ndarray) -> None:  # pragma: no cover
+def _cusp_kernel(
+    sigma: float, flat: float, decay: float, kernel: np.ndarray
+) -> None:  # pragma: no cover
     """Kernel of :data:`cusp_filter`."""
     _fill(sigma, flat, decay, kernel, False)
 
 
 @guvectorize(_KERNEL_TYPES, "(),(),(),(n)", **GUFUNC_OPTIONS)
-def _zac_kernel(sigma: float, flat: float, decay: float, kernel: np.ndarray) -> None:  # pragma: no cover
+def _zac_kernel(
+    sigma: float, flat: float, decay: float, kernel: np.ndarray
+) -> None:  # pragma: no cover
     """Kernel of :data:`zac_filter`."""
     _fill(sigma, flat, decay, kernel, True)
 

@@ -17,11 +17,11 @@ from tierflow.dsp.processors.options import GUFUNC_OPTIONS
 )
 def _t0_kernel(rise: float, fall: float, kernel: np.ndarray) -> None:  # pragma: no cover
     """Kernel of :data:`t0_filter`."""
-    if kernel.shape[0] != rise + fall:
-        raise ValueError("t0_filter: the kernel's length must be rise + fall")
     if np.isnan(rise) or np.isnan(fall) or rise < 0 or fall < 0:
         kernel[:] = np.nan
         return
+    if kernel.shape[0] != rise + fall:
+        raise ValueError("t0_filter: the kernel's length must be rise + fall")
     r = int(rise)
     for i in range(r):
         kernel[i] = 2.0 * (r - i) / (np.float64(rise) * (rise + 1.0))
@@ -41,10 +41,14 @@ def _legacy_t0_filter(rise: float, fall: float) -> Processor:
     def apply(w_in: np.ndarray, w_out: np.ndarray) -> None:
         n, p = np.shape(w_in)[-1], w_out.shape[-1]
         if p > n + kernel.size - 1:
-            raise ValueError(f"t0_filter: output longer than the full convolution ({n + kernel.size - 1})")
+            raise ValueError(
+                f"t0_filter: output longer than the full convolution ({n + kernel.size - 1})"
+            )
         _convolve(w_in, kernel.astype(np.result_type(w_in, np.float32)), 0, w_out, direct=False)
 
-    return Processor(apply, "(n)->(m)", ["f->f", "d->d"], name="t0_filter", doc="t0 filter convolution")
+    return Processor(
+        apply, "(n)->(m)", ["f->f", "d->d"], name="t0_filter", doc="t0 filter convolution"
+    )
 
 
 t0_filter = KernelProcessor(

@@ -14,17 +14,18 @@ def _left(x: np.ndarray, length: float, o: np.ndarray) -> float:  # pragma: no c
     """o[i] = o[i-1] + (x[i] - x[i-L]) / length, with x[0] standing in before the start."""
     n = x.shape[0]
     m = int(length)
+    inv = 1.0 / np.float64(length)
     acc = np.float64(x[0])
     first = acc
     o[0] = x[0]
     for i in range(1, m):
-        acc += (x[i] - first) / length
+        acc += (x[i] - first) * inv
         o[i] = acc
     a = x[m:]
     b = x[: n - m]
     oo = o[m:]
     for j in range(n - m):
-        acc += (np.float64(a[j]) - b[j]) / length
+        acc += (np.float64(a[j]) - b[j]) * inv
         oo[j] = acc
     return acc
 
@@ -34,14 +35,15 @@ def _right(x: np.ndarray, length: float, o: np.ndarray) -> float:  # pragma: no 
     """Mirror image of :func:`_left`: runs from the last sample towards the first."""
     n = x.shape[0]
     m = int(length)
+    inv = 1.0 / np.float64(length)
     acc = np.float64(x[n - 1])
     last = acc
     o[n - 1] = x[n - 1]
     for i in range(1, m):
-        acc += (x[n - 1 - i] - last) / length
+        acc += (x[n - 1 - i] - last) * inv
         o[n - 1 - i] = acc
     for k in range(n - 1 - m, -1, -1):
-        acc += (np.float64(x[k]) - x[k + m]) / length
+        acc += (np.float64(x[k]) - x[k + m]) * inv
         o[k] = acc
     return acc
 
@@ -65,7 +67,9 @@ def _window(w_in, length, w_out, right):  # pragma: no cover - compiled
     "(n),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def moving_window_left(w_in: np.ndarray, length: float, w_out: np.ndarray) -> None:  # pragma: no cover
+def moving_window_left(
+    w_in: np.ndarray, length: float, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Moving average over the last ``length`` samples, started from the left.
 
     Signature ``(n),()->(n)``; arguments ``(w_in, length, w_out)``. ``w_out[0] = w_in[0]`` and
@@ -85,7 +89,9 @@ def moving_window_left(w_in: np.ndarray, length: float, w_out: np.ndarray) -> No
     "(n),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def moving_window_right(w_in: np.ndarray, length: float, w_out: np.ndarray) -> None:  # pragma: no cover
+def moving_window_right(
+    w_in: np.ndarray, length: float, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Moving average over the next ``length`` samples, started from the right.
 
     Signature ``(n),()->(n)``; arguments ``(w_in, length, w_out)``. The mirror image of

@@ -10,7 +10,9 @@ from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
-def _trap(x: np.ndarray, rise: int, flat: int, fall: int, o: np.ndarray, scale_r: float, scale_f: float) -> float:  # pragma: no cover
+def _trap(
+    x: np.ndarray, rise: int, flat: int, fall: int, o: np.ndarray, scale_r: float, scale_f: float
+) -> float:  # pragma: no cover
     """o[i] = scale_r * sum(x[i-rise+1 .. i]) - scale_f * sum(x[i-rise-flat-fall+1 .. i-rise-flat]).
 
     Indices before 0 count as absent. Both sums are running sums in float64; returns their
@@ -70,7 +72,9 @@ def _apply(w_in, rise, flat, fall, w_out, scale_r, scale_f):  # pragma: no cover
     "(n),(),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def trap_filter(w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray) -> None:  # pragma: no cover
+def trap_filter(
+    w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Symmetric trapezoidal filter, not normalised: difference of two ``rise``-sample sums.
 
     Signature ``(n),(),()->(n)``; arguments ``(w_in, rise, flat, w_out)``, lengths in samples.
@@ -91,7 +95,9 @@ def trap_filter(w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray) -> No
     "(n),(),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def trap_norm(w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray) -> None:  # pragma: no cover
+def trap_norm(
+    w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Symmetric trapezoidal filter normalised by ``rise``: a step of height ``h`` gives ``h``.
 
     Signature ``(n),(),()->(n)``; arguments ``(w_in, rise, flat, w_out)``, lengths in samples.

@@ -1,11 +1,45 @@
-"""Straight-line fits over a waveform window: mean, standard deviation, slope and intercept."""
+"""Baseline processors: subtract a constant, fit a straight line over a window."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import guvectorize, njit
 
+from tierflow.dsp.processors._common import write_back
 from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS, REDUCTION_FASTMATH
+
+
+@njit(**JIT_OPTIONS)
+def _subtract(x: np.ndarray, b: float, o: np.ndarray) -> bool:  # pragma: no cover - compiled
+    bad = False
+    for i in range(x.shape[0]):
+        v = x[i]
+        bad |= np.isnan(v)
+        o[i] = v - b
+    return bad
+
+
+@guvectorize(
+    ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
+    "(n),()->(n)",
+    **GUFUNC_OPTIONS,
+)
+def bl_subtract(w_in: np.ndarray, a_baseline: float, w_out: np.ndarray) -> None:  # pragma: no cover
+    """``w_out = w_in - a_baseline``; NaN anywhere in the input gives an all-NaN output.
+
+    Signature ``(n),()->(n)``.
+
+    >>> import numpy as np
+    >>> bl_subtract(np.array([[10.0, 12.0], [1.0, np.nan]]), np.array([10.0, 0.0]))
+    array([[ 0.,  2.],
+           [nan, nan]])
+    """
+    o = np.ascontiguousarray(w_out)
+    bad = _subtract(np.ascontiguousarray(w_in), a_baseline, o)
+    if bad or np.isnan(a_baseline):
+        o[:] = np.nan
+    write_back(o, w_out)
+
 
 _FAST = {**JIT_OPTIONS, "fastmath": set(REDUCTION_FASTMATH)}
 
@@ -32,7 +66,9 @@ def _sum_sq_dev(x: np.ndarray, mean: float) -> float:  # pragma: no cover - comp
 
 
 @njit(**_FAST)
-def _residuals(x: np.ndarray, slope: float, intercept: float) -> tuple[float, float]:  # pragma: no cover
+def _residuals(
+    x: np.ndarray, slope: float, intercept: float
+) -> tuple[float, float]:  # pragma: no cover
     """sum(r / (i + 1)) and sum(r**2) of r = x - (slope * i + intercept)."""
     s = 0.0
     ss = 0.0

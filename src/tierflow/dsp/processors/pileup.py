@@ -10,13 +10,17 @@ from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
-def _subtract_exp(x: np.ndarray, a: float, b: float, tau: float, o: np.ndarray) -> None:  # pragma: no cover
+def _subtract_exp(
+    x: np.ndarray, a: float, b: float, tau: float, o: np.ndarray
+) -> None:  # pragma: no cover
     for i in range(x.shape[0]):
         o[i] = x[i] - (a * np.exp(-i / tau) + b)
 
 
 @njit(**JIT_OPTIONS)
-def _exp_sums(x: np.ndarray, count: int, tau: float) -> tuple[float, float, float, float]:  # pragma: no cover
+def _exp_sums(
+    x: np.ndarray, count: int, tau: float
+) -> tuple[float, float, float, float]:  # pragma: no cover
     """sum(e), sum(e**2), sum(e * x), sum(x) over the first ``count`` samples, e = exp(-i/tau)."""
     s_e = 0.0
     s_ee = 0.0
@@ -32,11 +36,16 @@ def _exp_sums(x: np.ndarray, count: int, tau: float) -> tuple[float, float, floa
 
 
 @guvectorize(
-    ["void(float32[:], float32, float32, float32[:])", "void(float64[:], float64, float64, float64[:])"],
+    [
+        "void(float32[:], float32, float32, float32[:])",
+        "void(float64[:], float64, float64, float64[:])",
+    ],
     "(n),(),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def soft_pileup_corr(w_in: np.ndarray, n_in: float, tau_in: float, w_out: np.ndarray) -> None:  # pragma: no cover
+def soft_pileup_corr(
+    w_in: np.ndarray, n_in: float, tau_in: float, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Fit ``a exp(-i/tau_in) + b`` to the first ``n_in`` samples and subtract it everywhere.
 
     Signature ``(n),(),()->(n)``; arguments ``(w_in, n_in, tau_in, w_out)``, ``tau_in`` in
@@ -51,7 +60,14 @@ def soft_pileup_corr(w_in: np.ndarray, n_in: float, tau_in: float, w_out: np.nda
     n = w_in.shape[0]
     o = np.ascontiguousarray(w_out)
     x = np.ascontiguousarray(w_in)
-    if np.isnan(n_in) or np.isnan(tau_in) or np.floor(n_in) != n_in or n_in < 2 or n_in > n or has_nan(x):
+    if (
+        np.isnan(n_in)
+        or np.isnan(tau_in)
+        or np.floor(n_in) != n_in
+        or n_in < 2
+        or n_in > n
+        or has_nan(x)
+    ):
         o[:] = np.nan
         write_back(o, w_out)
         return

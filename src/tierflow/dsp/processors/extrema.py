@@ -11,21 +11,26 @@ from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
 
 @njit(**JIT_OPTIONS)
 def _min_max(x: np.ndarray) -> tuple[int, int, float, float, bool]:  # pragma: no cover
+    """First indices and values of the minimum and maximum; stops at a NaN (returns True).
+
+    Stopping at the NaN also keeps comparisons away from it (they would set the FP
+    "invalid" flag and numpy would warn).
+    """
     lo = x[0]
     hi = x[0]
     i_lo = 0
     i_hi = 0
-    bad = False
     for i in range(x.shape[0]):
         v = x[i]
-        bad |= np.isnan(v)
+        if v != v:
+            return i_lo, i_hi, lo, hi, True
         if v < lo:
             lo = v
             i_lo = i
-        if v > hi:
+        elif v > hi:
             hi = v
             i_hi = i
-    return i_lo, i_hi, lo, hi, bad
+    return i_lo, i_hi, lo, hi, False
 
 
 @guvectorize(
@@ -73,11 +78,16 @@ def _scale(x: np.ndarray, scale: float, o: np.ndarray) -> bool:  # pragma: no co
 
 
 @guvectorize(
-    ["void(float32[:], float32, float32, float32[:])", "void(float64[:], float64, float64, float64[:])"],
+    [
+        "void(float32[:], float32, float32, float32[:])",
+        "void(float64[:], float64, float64, float64[:])",
+    ],
     "(n),(),()->(n)",
     **GUFUNC_OPTIONS,
 )
-def min_max_norm(w_in: np.ndarray, a_min: float, a_max: float, w_out: np.ndarray) -> None:  # pragma: no cover
+def min_max_norm(
+    w_in: np.ndarray, a_min: float, a_max: float, w_out: np.ndarray
+) -> None:  # pragma: no cover
     """Divide the waveform by ``|a_max|`` or ``|a_min|``, whichever is larger.
 
     Signature ``(n),(),()->(n)``; arguments ``(w_in, a_min, a_max, w_out)``. If either is

@@ -18,7 +18,9 @@ MODES = "infclhs"
     "(n),(),()->()",
     **GUFUNC_OPTIONS,
 )
-def fixed_time_pickoff(w_in: np.ndarray, t_in: float, mode_in: int, a_out: np.ndarray) -> None:  # pragma: no cover
+def fixed_time_pickoff(
+    w_in: np.ndarray, t_in: float, mode_in: int, a_out: np.ndarray
+) -> None:  # pragma: no cover
     """The waveform's value at sample index ``t_in``, interpolated for fractional indices.
 
     Signature ``(n),(),()->()``; arguments ``(w_in, t_in, mode_in, a_out)``. ``mode_in`` is a
