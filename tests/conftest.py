@@ -1,23 +1,12 @@
-"""Shared fixtures: where the real LEGEND files are."""
+"""Shared fixtures: where the real LEGEND files are (see testdata.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-#: real LEGEND files; ``TIERFLOW_TESTDATA`` overrides the checkout's ../shared/testdata
-TESTDATA = Path(
-    os.environ.get("TIERFLOW_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
-)
-LH5_DATA = TESTDATA / "lh5" / "prod-ref-l200" / "generated" / "tier"
-#: every real LH5 file
-LH5_FILES = sorted(LH5_DATA.rglob("*.lh5"))
-#: the 2025 raw file with Zstd filters and encoded waveforms
-RAW_P14 = next(iter(sorted((LH5_DATA / "raw" / "cal" / "p14").rglob("*.lh5"))), None)
-DSP_CAL = sorted((LH5_DATA / "dsp" / "cal" / "p03" / "r001").glob("*.lh5"))
-HIT_CAL = sorted((LH5_DATA / "hit" / "cal" / "p03" / "r001").glob("*.lh5"))
+from testdata import DSP_CAL, LH5_DATA, LH5_FILES, RAW_P14
 
 if not LH5_FILES:
     pytest.exit(f"no LH5 test files under {LH5_DATA}; set TIERFLOW_TESTDATA", returncode=1)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import DSP_CAL
+from testdata import DSP_CAL
 from tierflow import lh5
 from tierflow.errors import (
     LH5DecodeError,

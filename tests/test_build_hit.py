@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DSP_CAL, HIT_CAL
+from testdata import DSP_CAL, HIT_CAL
 from tierflow import lh5
 from tierflow.cli import main
 from tierflow.errors import HitConfigError, LH5ObjectNotFoundError, LH5WriteError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import HIT_CAL, RAW_P14
+from testdata import HIT_CAL, RAW_P14
 from tierflow.cli import main
 
 

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import TESTDATA as TESTDATA_ROOT
+from testdata import TESTDATA as TESTDATA_ROOT
 
 lgdo = pytest.importorskip("lgdo")
 lh5 = pytest.importorskip("lh5")

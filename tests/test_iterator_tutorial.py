@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from hist import axis
 
-from conftest import DSP_CAL, HIT_CAL
+from testdata import DSP_CAL, HIT_CAL
 from tierflow.lh5 import LH5Iterator as TierflowIterator
 
 if len(HIT_CAL) < 2 or len(DSP_CAL) < 2:

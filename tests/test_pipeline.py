@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import TESTDATA
+from testdata import TESTDATA
 from tierflow import sim
 from tierflow.lh5 import ls, read
 from tierflow.pipeline import Pipeline, PipelineConfigError, run_pipeline

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from conftest import LH5_DATA
+from testdata import LH5_DATA
 from tierflow import lh5
 from tierflow.errors import SimulationError
 from tierflow.sim import (

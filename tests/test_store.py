@@ -7,7 +7,7 @@ from unittest import mock
 import h5py
 import numpy as np
 
-from conftest import DSP_CAL
+from testdata import DSP_CAL
 from tierflow import lh5
 from tierflow.lh5 import LH5Store
 from tierflow.types import Array, Table

@@ -1,0 +1,19 @@
+"""Where the real LEGEND test files are (imported by tests as ``from testdata import ...``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: real LEGEND files; ``TIERFLOW_TESTDATA`` overrides the checkout's ../shared/testdata
+TESTDATA = Path(
+    os.environ.get("TIERFLOW_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
+)
+LH5_DATA = TESTDATA / "lh5" / "prod-ref-l200" / "generated" / "tier"
+#: every real LH5 file
+LH5_FILES = sorted(LH5_DATA.rglob("*.lh5"))
+#: the 2025 raw file with Zstd filters and encoded waveforms
+RAW_P14 = next(iter(sorted((LH5_DATA / "raw" / "cal" / "p14").rglob("*.lh5"))), None)
+DSP_CAL = sorted((LH5_DATA / "dsp" / "cal" / "p03" / "r001").glob("*.lh5"))
+HIT_CAL = sorted((LH5_DATA / "hit" / "cal" / "p03" / "r001").glob("*.lh5"))
+
