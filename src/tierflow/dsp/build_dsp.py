@@ -39,6 +39,7 @@ from typing import Any
 
 from .. import lh5
 from ..errors import DSPConfigError, DSPInputError, LH5FileError, TaskError, TierflowError
+from ..lh5.tablereader import TableReader, datatype_attr, table_rows
 from ..parallel import count_workers, is_serial, run_tasks
 from ..types import Table, concat
 from .chain import compile_chain, required_columns
@@ -157,20 +158,33 @@ class _Worker:
         if store is not None:
             store.close()
             self._local.store = None
+        self._local.readers = {}
+
+    def _reader(self, columns: list[str]) -> TableReader:
+        """This thread's reader of ``columns`` (it keeps what it learns of the table layout)."""
+        readers = getattr(self._local, "readers", None)
+        if readers is None:
+            readers = self._local.readers = {}
+        key = tuple(columns)
+        reader = readers.get(key)
+        if reader is None:
+            reader = readers[key] = TableReader(columns)
+        return reader
 
     def __call__(self, task: _Task) -> list[tuple[str, int, Table, int, list[int], str | None]]:
         store = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = lh5.LH5Store(keep_open=True)
+        h5f = store.gimme_file(self.raw_file)
         results = []
         for seg in task.segments:
             job = self.jobs[seg.table]
+            reader = self._reader(job.columns)
             parts, failed, failed_rows, first_error = [], 0, [], None
             for lo in range(seg.start, seg.stop, self.buffer_len):
                 n = min(self.buffer_len, seg.stop - lo)
-                table = store.read(
-                    job.table, self.raw_file, start_row=lo, n_rows=n, field_mask=job.columns
-                )
+                # what store.read(job.table, ..., field_mask=job.columns) gives, read faster
+                table = reader.read(h5f, job.table, lo, n)
                 chain = compile_chain(job.config, table, job.database, job.channel)
                 result = chain.run(table, block_width=self.block_width)
                 parts.append(result.table)
@@ -385,18 +399,42 @@ def channel_of(table: str) -> str | None:
 def _fields(h5f: Any, name: str) -> tuple[str, ...] | None:
     """The columns of the table ``name`` from its ``datatype`` attribute (no data read), or
     ``None`` when ``name`` is not a table."""
+    found = _table_fields(h5f, name)
+    return None if found is None else found[0]
+
+
+def _table_fields(h5f: Any, name: str) -> tuple[tuple[str, ...], bool] | None:
+    """(columns, whether they come from a valid ``datatype``) of the table ``name``, or ``None``
+    when ``name`` is not a table. The attribute is read with h5py's low-level calls when it
+    is a plain string (a raw file has hundreds of tables)."""
     try:
-        obj = h5f[name]
+        datatype = datatype_attr(h5f, name) or ""
     except KeyError:
         return None
-    datatype = obj.attrs.get("datatype", b"")
-    datatype = datatype.decode() if isinstance(datatype, bytes) else str(datatype)
+    except Exception:
+        try:
+            obj = h5f[name]
+        except KeyError:
+            return None
+        datatype = obj.attrs.get("datatype", b"")
+        datatype = datatype.decode() if isinstance(datatype, bytes) else str(datatype)
     if not datatype.startswith("table"):
         return None
     try:
-        return tuple(lh5.parse_datatype(datatype).fields or ())
+        return tuple(lh5.parse_datatype(datatype).fields or ()), True
     except Exception:
-        return tuple(obj.keys())
+        return tuple(h5f[name].keys()), False
+
+
+def _n_rows(h5f: Any, name: str, found: tuple[tuple[str, ...], bool] | None) -> int:
+    """Rows of the table ``name`` (``lh5.read_n_rows``), from its first column's shape when
+    that is an array."""
+    if found is not None and found[1] and found[0]:
+        try:
+            return table_rows(h5f, name, found[0][0])
+        except Exception:
+            pass  # the general count, or its error
+    return lh5.read_n_rows(name, h5f) or 0
 
 
 def _is_table(h5f: Any, name: str) -> bool:
@@ -465,7 +503,8 @@ def _plan_jobs(
             if config is None:
                 summary.skipped.append(table)
                 continue
-            available = list(_fields(h5f, table) or ())
+            found = _table_fields(h5f, table)
+            available = list(found[0] if found is not None else ())
             entry = None
             if db is not None:
                 entry = db.get(channel) if channel is not None else db
@@ -486,7 +525,7 @@ def _plan_jobs(
                 summary.skipped.append(table)
                 continue
             columns = required_columns(config, available, entry, channel)
-            total = lh5.read_n_rows(table, h5f) or 0
+            total = _n_rows(h5f, table, found)
             start = min(max(start_row, 0), total)
             stop = total if n_rows is None else min(total, start + n_rows)
             if n_max is not None:

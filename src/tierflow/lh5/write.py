@@ -30,9 +30,10 @@ from ..types import (
     VectorOfEncodedVectors,
     VectorOfVectors,
 )
+from . import fastwrite
 from .codecs import WaveformCodec, codec_by_name, codec_from_attrs, encode
 from .files import open_file
-from .journal import Journal
+from .journal import _MISSING, Journal
 from .settings import DEFAULT_CHUNK_BYTES, CompressionSpec, chunk_shape, hdf5_filters
 
 WO_MODES = {
@@ -119,17 +120,22 @@ def write(
     if not full:
         raise LH5WriteError("an object needs a name", file=_name_of(lh5_file))
 
-    def run(h5f: h5py.File, journal: Journal) -> None:
+    def run(h5f: h5py.File, journal: Journal) -> bool:
+        """Write; ``True`` when the fast path wrote a whole new object."""
         plan = _Plan(
             mode, write_start, compression, codecs or {}, chunk_bytes, journal, h5f.filename
         )
         parent_path, _, leaf = full.rpartition("/")
-        parent = _ensure_groups(h5f, parent_path, journal)
-        _write_object(parent, leaf, obj, plan, inner_path="")
-        _refresh_struct_datatypes(h5f, parent_path, journal)
+        groups = _ensure_groups(h5f, parent_path, journal)
+        parent = groups[-1]
+        fast = _write_fast(parent, leaf, obj, plan)
+        if not fast:
+            _write_object(parent, leaf, obj, plan, inner_path="")
+        _refresh_struct_datatypes(groups, journal)
+        return fast
 
     if isinstance(lh5_file, h5py.File):
-        _journaled(lh5_file, run)
+        _journaled(lh5_file, run, flush_fast=False)
         return
     path = os.fspath(lh5_file)
     if mode == "overwrite_file" or not os.path.exists(path):
@@ -137,7 +143,7 @@ def write(
     else:
         h5f = open_file(path, "a")
         try:
-            _journaled(h5f, run)
+            _journaled(h5f, run, flush_fast=True)
         finally:
             h5f.close()
 
@@ -153,12 +159,16 @@ def _rows_of(obj: LGDO, start_row: int, n_rows: int | None) -> LGDO:
     return obj.take(slice(start_row, stop))
 
 
-def _journaled(h5f: h5py.File, run) -> None:
+def _journaled(h5f: h5py.File, run, flush_fast: bool = True) -> None:
+    """Run ``run`` with a journal that undoes its changes if it fails. The file is flushed
+    afterwards, except after a fast-path write when ``flush_fast`` is false (an open file given
+    by the caller: flushing it is the caller's business)."""
     journal = Journal()
     try:
-        run(h5f, journal)
+        fast = run(h5f, journal)
         journal.commit()
-        h5f.flush()
+        if flush_fast or not fast:
+            h5f.flush()
     except BaseException as err:
         journal.rollback()
         h5f.flush()
@@ -190,18 +200,22 @@ def _via_temporary(path: str, run) -> None:
 
 
 # --- groups -----------------------------------------------------------------------------------
-def _ensure_groups(h5f: h5py.File, path: str, journal: Journal) -> h5py.Group:
+def _ensure_groups(h5f: h5py.File, path: str, journal: Journal) -> list[h5py.Group]:
+    """The groups from the root down to ``path``, created where missing."""
     node = h5f
+    groups = [node]
     for part in (p for p in path.split("/") if p):
         if part not in node:
-            node.create_group(part)
-            journal.created(node, part)
-        node = node[part]
+            node = node.create_group(part)
+            journal.created(groups[-1], part)
+        else:
+            node = node[part]
         if not isinstance(node, h5py.Group):
             raise LH5WriteError(
                 "is a dataset, not a group to write into", file=h5f.filename, obj=node.name
             )
-    return node
+        groups.append(node)
+    return groups
 
 
 def _set_attr(obj: h5py.HLObject, key: str, value: Any, journal: Journal) -> None:
@@ -209,19 +223,44 @@ def _set_attr(obj: h5py.HLObject, key: str, value: Any, journal: Journal) -> Non
     obj.attrs[key] = value.encode() if isinstance(value, str) else value
 
 
-def _refresh_struct_datatypes(h5f: h5py.File, parent_path: str, journal: Journal) -> None:
-    """Keep ``struct{...}`` on the root and on the groups above the written object true."""
-    parts = [p for p in parent_path.split("/") if p]
-    for depth in range(len(parts), -1, -1):
-        node = h5f["/" + "/".join(parts[:depth])]
-        current = node.attrs.get("datatype")
+def _refresh_struct_datatypes(groups: list[h5py.Group], journal: Journal) -> None:
+    """Keep ``struct{...}`` on the root and on the groups above the written object true.
+
+    Read and written with h5py's low-level calls: the root of a file with hundreds of
+    channels is listed after every write."""
+    for node in reversed(groups):
+        try:
+            current, children = _datatype_and_children(node.id)
+            low_level = True
+        except Exception:  # names that are not UTF-8, unusual attributes: through h5py
+            current = node.attrs.get("datatype")
+            children = list(node.keys())
+            low_level = False
         current = current.decode() if isinstance(current, bytes) else current
         if current is not None and not str(current).startswith("struct"):
             continue
-        children = sorted(k for k in node.keys() if ".tierflow-replaced-" not in k)
+        children = sorted(k for k in children if ".tierflow-replaced-" not in k)
         wanted = f"struct{{{','.join(children)}}}"
-        if current != wanted:
+        if current == wanted:
+            continue
+        if not low_level:
             _set_attr(node, "datatype", wanted, journal)
+            continue
+        # what _set_attr does, without reading the attribute again
+        journal.steps.append(("attr", (node, "datatype", _MISSING if current is None else current)))
+        if current is not None:
+            h5py.h5a.delete(node.id, b"datatype")
+        fastwrite.write_attrs(node.id, {"datatype": wanted})
+
+
+def _datatype_and_children(gid: h5py.h5g.GroupID) -> tuple[Any, list[str]]:
+    """The ``datatype`` attribute of a group (``None`` if absent) and its members' names."""
+    current = None
+    if h5py.h5a.exists(gid, b"datatype"):
+        current = fastwrite.read_vlen_str_attr(gid, b"datatype")
+    names: list[bytes] = []
+    gid.links.iterate(names.append)
+    return current, [n.decode("utf8") for n in names]
 
 
 def _write_attrs(h5obj: h5py.HLObject, obj: LGDO, journal: Journal | None = None) -> None:
@@ -240,6 +279,34 @@ def _write_attrs(h5obj: h5py.HLObject, obj: LGDO, journal: Journal | None = None
             h5obj.attrs[key] = value.encode() if isinstance(value, str) else value
         else:
             _set_attr(h5obj, key, value, journal)
+
+
+# --- the fast path: a whole new object -------------------------------------------------------
+def _write_fast(parent: h5py.Group, name: str, obj: LGDO, plan: _Plan) -> bool:
+    """Write ``obj`` as a new ``parent/name`` with :mod:`.fastwrite` if it can: the object does
+    not exist yet and holds only numeric arrays (see :func:`.fastwrite.plan_table`). The
+    result is the file the general writer makes; ``False`` leaves the work to it."""
+    if plan.mode == "append_column" or isinstance(obj, Histogram):
+        return False
+    try:
+        name_b = name.encode("utf8")
+        if parent.id.links.exists(name_b):
+            return False
+        node = fastwrite.plan_table(
+            obj,
+            name,
+            lambda o, inner: _codec_for(o, plan, inner),
+            storable,
+            lambda o: _filters_of(o, plan),
+            plan.file,
+        )
+    except Exception:
+        return False  # the general writer says what is wrong
+    if node is None:
+        return False
+    plan.journal.created(parent, name)  # first, so a half-written object is removed too
+    fastwrite.write_new(parent, node, chunk_shape, plan.chunk_bytes)
+    return True
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -368,14 +435,7 @@ def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists:
         return
     if exists:
         plan.journal.replacing(parent, name)
-    filters = hdf5_filters(
-        obj.attrs.get(
-            "hdf5_settings",
-            obj.attrs.get("compression")
-            if isinstance(obj.attrs.get("compression"), dict | str)
-            else plan.compression,
-        )
-    )
+    filters = _filters_of(obj, plan)
     ds = parent.create_dataset(
         name,
         data=data,
@@ -385,6 +445,18 @@ def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists:
     )
     plan.journal.created(parent, name)
     _write_attrs(ds, obj)
+
+
+def _filters_of(obj: LGDO, plan: _Plan) -> dict[str, Any]:
+    """``create_dataset`` keywords for an array: its own settings, else the write's."""
+    return hdf5_filters(
+        obj.attrs.get(
+            "hdf5_settings",
+            obj.attrs.get("compression")
+            if isinstance(obj.attrs.get("compression"), dict | str)
+            else plan.compression,
+        )
+    )
 
 
 def _check_appendable(
