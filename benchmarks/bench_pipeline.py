@@ -2,9 +2,9 @@
 per channel of its dsp tier, against dspeed's ``build_dsp`` where there is one to compare with.
 
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--markdown] [--repeat N] [--data-dir DIR]``
-(about 5 minutes once the data are simulated and the compile cache is warm: the first run simulates
-3 x 20000 waveforms, a minute or two); ``--quick`` is a smoke test of under a minute (3 x 2000
-waveforms, 20 channels instead of 123). Shares its data directory, numba cache and report with
+(about 5 minutes once the data are simulated and the compile cache is warm, 3 of them dspeed's runs
+on 123 channels; the first run simulates 3 x 20000 waveforms, ~15 s); ``--quick`` is a smoke test of
+under a minute (3 x 2000 waveforms, 20 channels instead of 123). Shares its data directory, numba cache and report with
 ``bench_dsp.py`` (see there for the clock, the cache and the dspeed configs).
 
 Cases:
