@@ -376,7 +376,7 @@ class _Binder:
                 + ")"
             )
 
-        target = fast if not kw else func
+        target = func if kw else _loop(func, sig, fast)
         if all(not isinstance(prepared[i], Var) or prepared[i].kind == "const" for i in in_idx):
             self.run_constant(target, pos, kw, outs, text)
         else:
@@ -1353,6 +1353,13 @@ def _function_info(func: Callable) -> tuple[str | None, list[str], Callable]:
     with contextlib.suppress(TypeError):
         _FUNCTION_INFO[func] = found
     return found
+
+
+def _loop(func: Callable, types: str, fast: Callable) -> Callable:
+    """The compiled loop ``types`` of a processor that compiles loops on demand (it has a
+    ``loop`` method), else ``fast``."""
+    loop = getattr(func, "loop", None)
+    return loop(types) if callable(loop) else fast
 
 
 @functools.lru_cache(maxsize=1024)

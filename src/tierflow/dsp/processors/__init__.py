@@ -2,7 +2,7 @@
 
 Every processor keeps the name and argument order that LEGEND's chains use, so the field's
 configs run unchanged: inputs first, outputs last, outputs filled in place. Most processors are
-``numba.guvectorize`` gufuncs compiled for float32 and float64 (``proc.signature`` says how
+numba gufuncs with loops for float32 and float64, each compiled on first use (``proc.signature`` says how
 arguments broadcast, for example ``"(n),()->(n)"``; ``proc.types`` lists the loops, e.g.
 ``'fii->f'``; a mode character such as ``'l'`` is passed as its code, ``ord('l')``, type ``b``).
 The others are :class:`~tierflow.dsp.processors._common.Processor` objects with the same
@@ -31,8 +31,9 @@ histogram_peakstats), ``pileup`` (soft_pileup_corr, soft_pileup_corr_bl), ``peak
 (peak_snr_threshold), ``conditional`` (where), ``rounding`` (round/floor/ceil/trunc_to_nearest).
 To add a processor, write it in a family's file (or a new file) and add its name here.
 
-Modules are imported only when one of their processors is asked for, so a chain compiles only what
-it uses.
+Modules are imported only when one of their processors is asked for, and a gufunc compiles a loop
+only when a chain or a call uses it (:mod:`~tierflow.dsp.processors._gufunc`), so a chain compiles
+only what it runs.
 
 >>> import numpy as np
 >>> from tierflow.dsp import processors

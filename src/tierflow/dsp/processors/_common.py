@@ -44,8 +44,9 @@ class Processor:
     their own (``(n),()->(m)``: the caller allocates them, numba cannot), or kernels that
     work on a whole block of rows at once (FFT convolutions). Calling it fills the outputs
     in place and returns them. ``signature``, ``types``, ``nin`` and ``nout`` read as a
-    gufunc's do; ``ufunc``, where present, is the numpy ufunc that does the work, taking the
-    same positional arguments.
+    gufunc's do; ``ufunc``, where present, is the gufunc that does the work, taking the same
+    positional arguments (a :class:`~tierflow.dsp.processors._gufunc.LazyGufunc`, whose
+    ``loop`` method the processor shares, or a numpy ufunc).
 
     >>> import numpy as np
     >>> from tierflow.dsp.processors import get
@@ -79,6 +80,8 @@ class Processor:
         self.ntypes = len(self.types)
         if ufunc is not None:
             self.ufunc = ufunc
+            if hasattr(ufunc, "loop"):  # a LazyGufunc: the chain compiler asks for one loop
+                self.loop = ufunc.loop
 
     def __call__(self, *args: object) -> object:
         if len(args) != self.nargs:
@@ -120,13 +123,12 @@ class Processor:
 
 
 def in_place(kernel: Callable, signature: str, *, name: str, doc: str) -> Processor:
-    """Wrap a numba gufunc written without ``->`` (``(n),(),(m)``) as a :class:`Processor`."""
-    ufunc = kernel.ufunc
+    """Wrap a gufunc written without ``->`` (``(n),(),(m)``) as a :class:`Processor`."""
     ins, _ = _parse(signature)
     n_in = len(ins)
     types = [t.replace("->", "") for t in kernel.types]
     types = [t[:n_in] + "->" + t[n_in:] for t in types]
-    proc = Processor(ufunc, signature, types, name=name, doc=doc, ufunc=ufunc)
+    proc = Processor(kernel, signature, types, name=name, doc=doc, ufunc=kernel)
     proc._outputs_in_place = True
     return proc
 
@@ -167,7 +169,7 @@ class KernelProcessor(Processor):
         n_in = len(ins)
         types = [t.replace("->", "") for t in kernel.types]
         types = [t[:n_in] + "->" + t[n_in:] for t in types]
-        super().__init__(kernel.ufunc, signature, types, name=name, doc=doc, ufunc=kernel.ufunc)
+        super().__init__(kernel, signature, types, name=name, doc=doc, ufunc=kernel)
         self._outputs_in_place = True
         self._factory = factory
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS, REDUCTION_FASTMATH
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS, REDUCTION_FASTMATH
 
 
 @njit(**JIT_OPTIONS)
@@ -19,10 +20,9 @@ def _subtract(x: np.ndarray, b: float, o: np.ndarray) -> bool:  # pragma: no cov
     return bad
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def bl_subtract(w_in: np.ndarray, a_baseline: float, w_out: np.ndarray) -> None:  # pragma: no cover
     """``w_out = w_in - a_baseline``; NaN anywhere in the input gives an all-NaN output.
@@ -79,13 +79,12 @@ def _residuals(
     return s, ss
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], float32[:], float32[:], float32[:])",
         "void(float64[:], float64[:], float64[:], float64[:], float64[:])",
     ],
     "(n)->(),(),(),()",
-    **GUFUNC_OPTIONS,
 )
 def linear_slope_fit(
     w_in: np.ndarray, mean: np.ndarray, stdev: np.ndarray, slope: np.ndarray, intercept: np.ndarray
@@ -121,13 +120,12 @@ def linear_slope_fit(
     intercept[0] = m - sl * xm
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32[:], float32[:])",
         "void(float64[:], float64, float64, float64[:], float64[:])",
     ],
     "(n),(),()->(),()",
-    **GUFUNC_OPTIONS,
 )
 def linear_slope_diff(
     w_in: np.ndarray, slope: float, intercept: float, mean: np.ndarray, rms: np.ndarray

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
-from numba import guvectorize
 
 from tierflow.dsp.processors._common import Processor, has_nan, mode_char, write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
 
 #: kernels up to this many taps are convolved directly, longer ones by FFT
 DIRECT_MAX_TAPS = 48
@@ -49,13 +48,12 @@ def _spectrum(kernel: np.ndarray, size: int) -> np.ndarray:
     return spec
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], int64, float32[:])",
         "void(float64[:], float64[:], int64, float64[:])",
     ],
     "(n),(m),(),(p)",
-    **GUFUNC_OPTIONS,
 )
 def _direct(
     w_in: np.ndarray, kernel: np.ndarray, start: int, w_out: np.ndarray

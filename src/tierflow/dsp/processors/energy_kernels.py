@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import KernelProcessor, Processor
+from tierflow.dsp.processors._gufunc import gufunc
 from tierflow.dsp.processors.convolutions import _convolve
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 _KERNEL_TYPES = [
     "void(float32, float32, float32, float32[:])",
@@ -76,7 +77,7 @@ def _fill(
         prev = cur
 
 
-@guvectorize(_KERNEL_TYPES, "(),(),(),(n)", **GUFUNC_OPTIONS)
+@gufunc(_KERNEL_TYPES, "(),(),(),(n)")
 def _cusp_kernel(
     sigma: float, flat: float, decay: float, kernel: np.ndarray
 ) -> None:  # pragma: no cover
@@ -84,7 +85,7 @@ def _cusp_kernel(
     _fill(sigma, flat, decay, kernel, False)
 
 
-@guvectorize(_KERNEL_TYPES, "(),(),(),(n)", **GUFUNC_OPTIONS)
+@gufunc(_KERNEL_TYPES, "(),(),(),(n)")
 def _zac_kernel(
     sigma: float, flat: float, decay: float, kernel: np.ndarray
 ) -> None:  # pragma: no cover

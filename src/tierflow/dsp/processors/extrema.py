@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -33,13 +34,12 @@ def _min_max(x: np.ndarray) -> tuple[int, int, float, float, bool]:  # pragma: n
     return i_lo, i_hi, lo, hi, False
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], float32[:], float32[:], float32[:])",
         "void(float64[:], float64[:], float64[:], float64[:], float64[:])",
     ],
     "(n)->(),(),(),()",
-    **GUFUNC_OPTIONS,
 )
 def min_max(
     w_in: np.ndarray, t_min: np.ndarray, t_max: np.ndarray, a_min: np.ndarray, a_max: np.ndarray
@@ -77,13 +77,12 @@ def _scale(x: np.ndarray, scale: float, o: np.ndarray) -> bool:  # pragma: no co
     return bad
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32[:])",
         "void(float64[:], float64, float64, float64[:])",
     ],
     "(n),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def min_max_norm(
     w_in: np.ndarray, a_min: float, a_max: float, w_out: np.ndarray

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import Processor, has_nan, in_place
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -21,10 +22,9 @@ def _fill(x, lo, width, weights, n_bins, skip_top, top):  # pragma: no cover - c
             weights[k] += 1
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32[:], float32[:])", "void(float64[:], float64[:], float64[:])"],
     "(n),(m),(p)",
-    **GUFUNC_OPTIONS,
 )
 def _histogram(
     w_in: np.ndarray, weights_out: np.ndarray, borders_out: np.ndarray
@@ -73,13 +73,12 @@ histogram = in_place(
 )
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32[:], float32[:])",
         "void(float64[:], float64, float64, float64[:], float64[:])",
     ],
     "(n),(),(),(m),(p)",
-    **GUFUNC_OPTIONS,
 )
 def _histogram_around_mode(
     w_in: np.ndarray,
@@ -144,13 +143,12 @@ histogram_around_mode = in_place(
 )
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], float32[:], float32[:], float32[:], float32)",
         "void(float64[:], float64[:], float64[:], float64[:], float64[:], float64)",
     ],
     "(n),(m),(),(),(),()",
-    **GUFUNC_OPTIONS,
 )
 def _histogram_stats(
     weights_in: np.ndarray,
@@ -203,7 +201,7 @@ histogram_stats = Processor(
     "(n),(m),(),(),(),()",
     [t.replace("->", "") for t in _histogram_stats.types],
     name="histogram_stats",
-    ufunc=_histogram_stats.ufunc,
+    ufunc=_histogram_stats,
     doc="""Mode (as a bin index and its left edge) and half width at half maximum of a histogram.
 
     Signature ``(n),(m),(),(),(),()`` in LEGEND's argument order, with the outputs *before*
@@ -225,13 +223,12 @@ histogram_stats = Processor(
 )
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], float32, int32, int32, float32[:], float32[:])",
         "void(float64[:], float64[:], float64, int32, int32, float64[:], float64[:])",
     ],
     "(n),(m),(),(),()->(),()",
-    **GUFUNC_OPTIONS,
 )
 def histogram_peakstats(
     weights_in: np.ndarray,

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
 
 from tierflow.dsp.processors._common import KernelProcessor, Processor
+from tierflow.dsp.processors._gufunc import gufunc
 from tierflow.dsp.processors.convolutions import _convolve
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
 
 
-@guvectorize(
+@gufunc(
     ["void(float32, float32, float32[:])", "void(float64, float64, float64[:])"],
     "(),(),(n)",
-    **GUFUNC_OPTIONS,
 )
 def _t0_kernel(rise: float, fall: float, kernel: np.ndarray) -> None:  # pragma: no cover
     """Kernel of :data:`t0_filter`."""

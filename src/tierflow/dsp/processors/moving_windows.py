@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import has_nan, in_place, write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -62,10 +63,9 @@ def _window(w_in, length, w_out, right):  # pragma: no cover - compiled
     write_back(o, w_out)
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def moving_window_left(
     w_in: np.ndarray, length: float, w_out: np.ndarray
@@ -84,10 +84,9 @@ def moving_window_left(
     _window(w_in, length, w_out, False)
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def moving_window_right(
     w_in: np.ndarray, length: float, w_out: np.ndarray
@@ -106,13 +105,12 @@ def moving_window_right(
     _window(w_in, length, w_out, True)
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, int32, float32[:])",
         "void(float64[:], float64, float64, int32, float64[:])",
     ],
     "(n),(),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def moving_window_multi(
     w_in: np.ndarray, length: float, num_mw: float, mw_type: int, w_out: np.ndarray
@@ -158,10 +156,9 @@ def moving_window_multi(
     write_back(o, w_out)
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),(),(m)",
-    **GUFUNC_OPTIONS,
 )
 def _avg_current(w_in: np.ndarray, length: float, w_out: np.ndarray) -> None:  # pragma: no cover
     """Kernel of :data:`avg_current`."""

@@ -11,8 +11,8 @@ GUFUNC_OPTIONS: dict = {"nopython": True, "cache": True}
 #: Helpers are not cached on their own: a cached gufunc already holds their compiled code, and
 #: helpers are compiled for their argument types in whatever order a process meets them, so
 #: two processes filling one cache at once could number the entries differently and leave an
-#: index that points at the wrong machine code. Gufuncs compile their explicit signatures in
-#: a fixed order, so concurrent writers agree. (Editing a helper therefore needs the cached
+#: index that points at the wrong machine code. Each gufunc loop is cached as its own function
+#: with one signature (:mod:`~tierflow.dsp.processors._gufunc`), so concurrent writers agree. (Editing a helper therefore needs the cached
 #: gufuncs that call it removed: ``__pycache__/*.nbi``, ``*.nbc``.)
 JIT_OPTIONS: dict = {"cache": False, "error_model": "numpy"}
 

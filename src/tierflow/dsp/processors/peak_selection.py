@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
 
 from tierflow.dsp.processors._common import has_nan
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32[:], float32, float32, float32[:], uint32[:])",
         "void(float64[:], float64[:], float64, float64, float64[:], uint32[:])",
     ],
     "(n),(m),(),()->(m),()",
-    **GUFUNC_OPTIONS,
 )
 def peak_snr_threshold(
     w_in: np.ndarray,

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
 
 from tierflow.dsp.processors._common import has_nan
+from tierflow.dsp.processors._gufunc import gufunc
 from tierflow.dsp.processors._interpolation import check_mode, pickoff
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
 
 #: interpolation modes, as the character codes the processor takes
 MODES = "infclhs"
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, char, float32[:])", "void(float64[:], float64, char, float64[:])"],
     "(n),(),()->()",
-    **GUFUNC_OPTIONS,
 )
 def fixed_time_pickoff(
     w_in: np.ndarray, t_in: float, mode_in: int, a_out: np.ndarray

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import has_nan, write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -35,13 +36,12 @@ def _exp_sums(
     return s_e, s_ee, s_ex, s_x
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32[:])",
         "void(float64[:], float64, float64, float64[:])",
     ],
     "(n),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def soft_pileup_corr(
     w_in: np.ndarray, n_in: float, tau_in: float, w_out: np.ndarray
@@ -80,13 +80,12 @@ def soft_pileup_corr(
     write_back(o, w_out)
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32, float32[:])",
         "void(float64[:], float64, float64, float64, float64[:])",
     ],
     "(n),(),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def soft_pileup_corr_bl(
     w_in: np.ndarray, n_in: float, tau_in: float, b_in: float, w_out: np.ndarray

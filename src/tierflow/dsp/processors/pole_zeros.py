@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -23,10 +24,9 @@ def _single(x: np.ndarray, c: float, o: np.ndarray) -> float:  # pragma: no cove
     return acc
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def pole_zero(w_in: np.ndarray, t_tau: float, w_out: np.ndarray) -> None:  # pragma: no cover
     """Cancel a single exponential decay with time constant ``t_tau`` (in samples).
@@ -75,13 +75,12 @@ def _double(
     return y1
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32, float32[:])",
         "void(float64[:], float64, float64, float64, float64[:])",
     ],
     "(n),(),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def double_pole_zero(
     w_in: np.ndarray, t_tau1: float, t_tau2: float, frac: float, w_out: np.ndarray

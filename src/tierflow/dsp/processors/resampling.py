@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
 
 from tierflow.dsp.processors._common import has_nan, in_place, write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),(),(m)",
-    **GUFUNC_OPTIONS,
 )
 def _windower(w_in: np.ndarray, t0_in: float, w_out: np.ndarray) -> None:  # pragma: no cover
     """Kernel of :data:`windower`."""
@@ -50,13 +48,12 @@ windower = in_place(
 )
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32[:], float32[:])",
         "void(float64[:], float64, float64[:], float64[:])",
     ],
     "(n),(),(),(m)",
-    **GUFUNC_OPTIONS,
 )
 def _presum(
     w_in: np.ndarray, do_norm: float, ps_fact: np.ndarray, w_out: np.ndarray
@@ -107,10 +104,9 @@ presum = in_place(
 )
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], float32, float32[:])", "void(float64[:], float64, float64[:])"],
     "(n),(),(m)",
-    **GUFUNC_OPTIONS,
 )
 def _upsampler(w_in: np.ndarray, upsample: float, w_out: np.ndarray) -> None:  # pragma: no cover
     """Kernel of :data:`upsampler`."""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize
 
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32[:], float32[:])",
         "void(float64[:], float64, float64[:], float64[:])",
     ],
     "(n),()->(),()",
-    **GUFUNC_OPTIONS,
 )
 def saturation(
     w_in: np.ndarray, bit_depth_in: float, n_lo_out: np.ndarray, n_hi_out: np.ndarray

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import has_nan
+from tierflow.dsp.processors._gufunc import gufunc
 from tierflow.dsp.processors._interpolation import check_mode
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -32,13 +33,12 @@ def _backward(x: np.ndarray, thr: float, start: int, stop: int) -> int:  # pragm
     return -1
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, float32, float32[:])",
         "void(float64[:], float64, float64, float64, float64[:])",
     ],
     "(n),(),(),()->()",
-    **GUFUNC_OPTIONS,
 )
 def time_point_thresh(
     w_in: np.ndarray, a_threshold: float, t_start: float, walk_forward: float, t_out: np.ndarray
@@ -79,13 +79,12 @@ def time_point_thresh(
         t_out[0] = i
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], float32, float32, int64, char, float32[:])",
         "void(float64[:], float64, float64, int64, char, float64[:])",
     ],
     "(n),(),(),(),()->()",
-    **GUFUNC_OPTIONS,
 )
 def interpolated_time_point_thresh(
     w_in: np.ndarray,

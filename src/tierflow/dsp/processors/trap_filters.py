@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import guvectorize, njit
+from numba import njit
 
 from tierflow.dsp.processors._common import has_nan, write_back
-from tierflow.dsp.processors.options import GUFUNC_OPTIONS, JIT_OPTIONS
+from tierflow.dsp.processors._gufunc import gufunc
+from tierflow.dsp.processors.options import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)
@@ -67,10 +68,9 @@ def _apply(w_in, rise, flat, fall, w_out, scale_r, scale_f):  # pragma: no cover
     write_back(o, w_out)
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], int32, int32, float32[:])", "void(float64[:], int32, int32, float64[:])"],
     "(n),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def trap_filter(
     w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray
@@ -90,10 +90,9 @@ def trap_filter(
     _apply(w_in, rise, flat, rise, w_out, 1.0, 1.0)
 
 
-@guvectorize(
+@gufunc(
     ["void(float32[:], int32, int32, float32[:])", "void(float64[:], int32, int32, float64[:])"],
     "(n),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def trap_norm(
     w_in: np.ndarray, rise: int, flat: int, w_out: np.ndarray
@@ -111,13 +110,12 @@ def trap_norm(
     _apply(w_in, rise, flat, rise, w_out, 1.0 / rise, 1.0 / rise)
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], int32, int32, int32, float32[:])",
         "void(float64[:], int32, int32, int32, float64[:])",
     ],
     "(n),(),(),()->(n)",
-    **GUFUNC_OPTIONS,
 )
 def asym_trap_filter(
     w_in: np.ndarray, rise: int, flat: int, fall: int, w_out: np.ndarray
@@ -137,13 +135,12 @@ def asym_trap_filter(
     _apply(w_in, rise, flat, fall, w_out, 1.0 / rise, 1.0 / fall)
 
 
-@guvectorize(
+@gufunc(
     [
         "void(float32[:], int32, int32, float32, float32[:])",
         "void(float64[:], int32, int32, float64, float64[:])",
     ],
     "(n),(),(),()->()",
-    **GUFUNC_OPTIONS,
 )
 def trap_pickoff(
     w_in: np.ndarray, rise: int, flat: int, t_pickoff: float, a_out: np.ndarray
