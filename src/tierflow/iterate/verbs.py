@@ -350,7 +350,8 @@ def fill_hist(
         if filler.keys is None:
             _check_axes(it, h)
         source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
-    work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h)
+    # the fill of one chunk (boost-histogram releases the GIL) overlaps the read of the next
+    work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h, background=True)
     partials = run_chunks(source, work, executor, progress, "hist")
     total = h
     for part in partials:

@@ -8,10 +8,12 @@ items are small entry ranges that name their files and groups for error messages
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +110,11 @@ class ChunkWork:
     Without ``aggregate`` the item's results come back as a list (copied, since the
     iterator reuses its buffer). With it, they are folded into a copy of ``init``.
     ``begin(it)`` and ``terminate(it)`` run around each item.
+
+    ``background=True`` folds each chunk's result in a background thread while the next
+    chunk is read (``hist``: the fill of one chunk overlaps the read of the next). Chunks are
+    then read alternately by the iterator and a copy of it, so a result may keep pointing
+    into its chunk's buffer until it is folded; folds still run one at a time, in order.
     """
 
     def __init__(
@@ -119,11 +126,15 @@ class ChunkWork:
         begin: Callable | None = None,
         terminate: Callable | None = None,
         copy_results: bool = True,
+        background: bool = False,
     ):
+        if background and (aggregate is None or init is None):
+            raise ValueError("background folding needs an aggregate and an init")
         self.iterator = iterator
         self.fun, self.aggregate, self.init = fun, aggregate, init
         self.begin, self.terminate = begin, terminate
         self.copy_results = copy_results
+        self.background = background
         self._owner = threading.get_ident()
         self._local = threading.local()
 
@@ -150,13 +161,22 @@ class ChunkWork:
         it = self._iterator()
         if self.begin is not None:
             self.begin(it)
+        if self.background:
+            out = self._fold_in_background(item, it)
+        else:
+            out = self._run(item, it)
+        if self.terminate is not None:
+            self.terminate(it)
+        return out
+
+    def _run(self, item: EntryRange, it: LH5Iterator) -> Any:
         results: list = []
         acc = copy.deepcopy(self.init)
         started = self.init is not None
         stop = item.first + item.n
         for first in range(item.first, stop, it.buffer_len):
             table = it.read(first, min(it.buffer_len, stop - first))
-            try:
+            with _chunk_errors(it, first, len(table)):
                 result = self.fun(table, it)
                 if self.aggregate is None:
                     results.append(detach(result) if self.copy_results else result)
@@ -165,15 +185,50 @@ class ChunkWork:
                 else:
                     folded = self.aggregate(acc, result)
                     acc = acc if folded is None else folded
-            except TierflowError:
-                raise
-            except Exception as err:
-                raise ChunkFunctionError(
-                    f"{type(err).__name__}: {err}, on {describe_entries(it, first, len(table))}"
-                ) from err
-        if self.terminate is not None:
-            self.terminate(it)
         return results if self.aggregate is None else acc
+
+    def _fold_in_background(self, item: EntryRange, it: LH5Iterator) -> Any:
+        its = (it, pickle.loads(pickle.dumps(it)))  # two buffers, read alternately
+        acc = [copy.deepcopy(self.init)]
+        pending: list[Future | None] = [None, None]
+
+        def fold(result: Any, first: int, n: int) -> None:
+            with _chunk_errors(it, first, n):
+                folded = self.aggregate(acc[0], result)
+                acc[0] = acc[0] if folded is None else folded
+
+        stop = item.first + item.n
+        with ThreadPoolExecutor(1, thread_name_prefix="tierflow-fold") as folder:
+            try:
+                for k, first in enumerate(range(item.first, stop, it.buffer_len)):
+                    side = k % 2
+                    if pending[side] is not None:
+                        pending[side].result()  # folded: this side's buffer is free again
+                    table = its[side].read(first, min(it.buffer_len, stop - first))
+                    with _chunk_errors(it, first, len(table)):
+                        result = self.fun(table, its[side])
+                    pending[side] = folder.submit(fold, result, first, len(table))
+                for future in pending:
+                    if future is not None:
+                        future.result()
+            finally:
+                for future in pending:
+                    if future is not None:
+                        future.cancel()
+        return acc[0]
+
+
+@contextlib.contextmanager
+def _chunk_errors(it: LH5Iterator, first: int, n: int) -> Iterator[None]:
+    """Re-raise a user function's error as a :class:`ChunkFunctionError` naming the chunk."""
+    try:
+        yield
+    except TierflowError:
+        raise
+    except Exception as err:
+        raise ChunkFunctionError(
+            f"{type(err).__name__}: {err}, on {describe_entries(it, first, n)}"
+        ) from err
 
 
 def run_chunks(
