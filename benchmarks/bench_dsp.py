@@ -61,12 +61,10 @@ cache left by an older version of a helper can crash a gufunc; see ``benchmarks/
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -75,10 +73,12 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import clock, compare, machine, use_clock
 
 warnings.filterwarnings("ignore")
 
@@ -98,48 +98,6 @@ SAMPLE_NS = 16.0
 
 def database(tau_us: float = TAU_US) -> dict:
     return {CHANNEL: {"pz": {"tau": f"{tau_us:.4f}*us"}}}
-
-
-# --- machine and timing -------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    mem = ""
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, StopIteration):
-        pass
-    load = ""
-    with contextlib.suppress(OSError):
-        load = f", load average {os.getloadavg()[0]:.1f}"
-    return f"{os.cpu_count()} cores, {model}{mem}{load}"
-
-
-#: the clock of every timing but the fresh-process ones: CPU time of this process by default
-CLOCK: Callable[[], float] = time.process_time
-
-
-def compare(cases: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple[float, object]]:
-    """Best time of each case over ``repeat`` interleaved rounds, and its first round's result."""
-    best: dict[str, float] = {}
-    results: dict[str, object] = {}
-    for r in range(repeat):
-        for name, fn in cases.items():
-            t0 = CLOCK()
-            out = fn()
-            dt = CLOCK() - t0
-            best[name] = min(best.get(name, np.inf), dt)
-            if r == 0:
-                results[name] = out
-    return {name: (best[name], results[name]) for name in cases}
 
 
 # --- data and configs ---------------------------------------------------------------------------
@@ -422,24 +380,24 @@ def bench_setup(raw: str, name: str, n_channels: int = 20) -> None:
     miss, hit, ds = [], [], []
     for i in range(1, n_channels + 1):
         entry = {"pz": {"tau": f"{TAU_US + (base + i) * 1e-6:.7f}*us"}}
-        t0 = CLOCK()
+        t0 = clock()
         chain = compile_chain(loaded, tb_tf, entry, CHANNEL)
         chain.executor(16)
-        miss.append(CLOCK() - t0)
-        t0 = CLOCK()
+        miss.append(clock() - t0)
+        t0 = clock()
         compile_chain(loaded, tb_tf, first, f"ch{i}").executor(16)
-        hit.append(CLOCK() - t0)
-        t0 = CLOCK()
+        hit.append(clock() - t0)
+        t0 = clock()
         build_processing_chain(cfg_ds, tb_ds, db_dict=entry, outputs=cfg_ds["outputs"])
-        ds.append(CLOCK() - t0)
+        ds.append(clock() - t0)
     # the same misses back to back, without dspeed's chain (which allocates ~100 MB buffers) in
     # between: interleaved, tierflow's figure includes its cache misses after dspeed's run
     alone = []
     for i in range(n_channels + 1, 2 * n_channels + 1):
         entry = {"pz": {"tau": f"{TAU_US + (base + i) * 1e-6:.7f}*us"}}
-        t0 = CLOCK()
+        t0 = clock()
         compile_chain(loaded, tb_tf, entry, CHANNEL).executor(16)
-        alone.append(CLOCK() - t0)
+        alone.append(clock() - t0)
     tf_ms, hit_ms, ds_ms, alone_ms = (1e3 * statistics.median(x) for x in (miss, hit, ds, alone))
     add(
         Row(
@@ -865,8 +823,7 @@ def main() -> None:
         data_dir = args.data_dir
     repeat = args.repeat or repeat
     cold = (not args.quick) if args.cold is None else args.cold
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    use_clock(args.clock)
     os.makedirs(data_dir, exist_ok=True)
     out_dir = os.path.join(data_dir, "out")
     os.makedirs(out_dir, exist_ok=True)

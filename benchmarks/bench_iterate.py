@@ -34,7 +34,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -45,56 +44,15 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import compare, machine, use_clock
+
 warnings.filterwarnings("ignore")
 
 BUFFER_ROWS = 100_000
 MEMORY_BUFFER = "100*MB"
 FIELDS = ["a", "b"]
 COLUMNS = "abcde"
-
-
-# --- machine and timing -------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    mem = ""
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} cores, {model}{mem}"
-
-
-#: the clock of every timing: CPU time of this process (``--clock cpu``, the default: every case runs
-#: on one thread, and on a shared machine it is far steadier than wall time) or ``perf_counter``
-CLOCK: Callable[[], float] = time.process_time
-
-
-def compare(
-    cases: dict[str, Callable[[], object]], repeat: int, clock: Callable[[], float] | None = None
-) -> dict[str, tuple[float, object]]:
-    """Best time of each case over ``repeat`` interleaved rounds, and its first round's result
-    (``clock``: :data:`CLOCK` unless given)."""
-    clock = clock or CLOCK
-    best: dict[str, float] = {}
-    results: dict[str, object] = {}
-    for r in range(repeat):
-        for name, fn in cases.items():
-            t0 = clock()
-            out = fn()
-            dt = clock() - t0
-            best[name] = min(best.get(name, np.inf), dt)
-            if r == 0:
-                results[name] = out
-    return {name: (best[name], results[name]) for name in cases}
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -626,8 +584,7 @@ def main() -> None:
         wide, many, vov, repeat, mem_buffer = (10, 1_000_000), 500, (10, 100_000), 3, MEMORY_BUFFER
         data_dir = args.data_dir
     repeat = args.repeat or repeat
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    use_clock(args.clock)
     os.makedirs(data_dir, exist_ok=True)
 
     import lh5 as legend_lh5

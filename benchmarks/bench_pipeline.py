@@ -48,14 +48,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_dsp as common
-from bench_dsp import ROWS, Row, add, compare, machine, markdown
+from _common import clock, clock_name, compare, machine, use_clock
+from bench_dsp import ROWS, Row, add, markdown
 
 CYCLE_TARGET_S = 1.0
 LEGEND_CYCLE = {"dsp": 25.0, "hit": 4.0}
-
-
-def clock() -> float:
-    return common.CLOCK()
 
 
 def channel_database(channels, shift_us: float = 0.0) -> dict:
@@ -308,7 +305,7 @@ def bench_cycle(data_dir: str, n_channels: int, repeat: int, scratch: str) -> No
         json.dump(db, f)
     wall_tf, cpu_tf = fresh_process("tierflow", raw_n, out_tf, db_path)
     wall_ds, cpu_ds = fresh_process("dspeed", raw_n, out_ds, db_path)
-    cpu_clock = common.CLOCK is time.process_time
+    cpu_clock = clock_name() == "cpu"
     add(
         Row(
             "cycle",
@@ -406,7 +403,7 @@ def main() -> None:
         demo, cycle_channels, repeat = (20_000, 3), 123, 3
         data_dir = args.data_dir
     repeat = args.repeat or repeat
-    common.CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    use_clock(args.clock)
     os.makedirs(data_dir, exist_ok=True)
     cache_dir = common.set_cache_dir(args.numba_cache_dir, args.data_dir)
     scratch = os.path.join(data_dir, "pipeline-out")
