@@ -19,6 +19,7 @@ from ..errors import ExpressionError
 from ..types import LGDO, Table
 from ..types.concat import concat
 from ..types.expression import MODULES, names_in
+from . import hist_fill
 from .work import ChunkWork, detach, run_chunks
 
 if TYPE_CHECKING:
@@ -322,10 +323,7 @@ class _HistAccumulator:
 
     def __call__(self, h: hist_module.Hist, values: tuple[list, Any]) -> hist_module.Hist:
         arrays, weight = values
-        if weight is None:
-            h.fill(*arrays)
-        else:
-            h.fill(*arrays, weight=weight)
+        hist_fill.fill(h, arrays, weight)
         return h
 
 
@@ -350,7 +348,7 @@ def fill_hist(
         if filler.keys is None:
             _check_axes(it, h)
         source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
-    # the fill of one chunk (boost-histogram releases the GIL) overlaps the read of the next
+    # the fill of one chunk (which releases the GIL) overlaps the read of the next
     work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h, background=True)
     partials = run_chunks(source, work, executor, progress, "hist")
     total = h
