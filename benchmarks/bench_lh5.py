@@ -35,7 +35,14 @@ def best(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-def report(case: str, unit: str, amount: float, ours: float, theirs: float | None, plain: float | None = None) -> None:
+def report(
+    case: str,
+    unit: str,
+    amount: float,
+    ours: float,
+    theirs: float | None,
+    plain: float | None = None,
+) -> None:
     line = f"{case:<44} tierflow {amount / ours:9.1f} {unit}"
     if theirs is not None:
         line += f" | LEGEND {amount / theirs:9.1f} {unit} | ratio {theirs / ours:5.2f}x"
@@ -61,8 +68,12 @@ def bench_tables(tmp: str) -> None:
     for comp, label in ((False, "uncompressed"), (None, "gzip-4+shuffle")):
         f_ours, f_theirs = os.path.join(tmp, f"o-{label}.lh5"), os.path.join(tmp, f"t-{label}.lh5")
         kw = {} if comp is None else {"compression": None}
-        w_ours = best(lambda f=f_ours, c=comp: lh5.write(ours_tb, "tb", f, wo_mode="of", compression=c), 2)
-        w_theirs = best(lambda f=f_theirs, k=kw: legend_lh5.write(theirs_tb, "tb", f, wo_mode="of", **k), 2)
+        w_ours = best(
+            lambda f=f_ours, c=comp: lh5.write(ours_tb, "tb", f, wo_mode="of", compression=c), 2
+        )
+        w_theirs = best(
+            lambda f=f_theirs, k=kw: legend_lh5.write(theirs_tb, "tb", f, wo_mode="of", **k), 2
+        )
         mb = 5 * n * 4 / 1e6
         report(f"write 5 x 1e6 float32, {label}", "MB/s", mb, w_ours, w_theirs)
         r_ours = best(lambda f=f_ours: lh5.read("tb", f))
@@ -88,15 +99,25 @@ def bench_many_groups(tmp: str) -> None:
     theirs = best(lambda: [legend_lh5.read(n, path) for n in names])
     store = lh5.LH5Store()
     cached = best(lambda: [store.read(n, path) for n in names])
-    print(f"{'read 500 groups x 2000 rows, per read':<44} tierflow {ours / 500 * 1e3:6.3f} ms | LEGEND {theirs / 500 * 1e3:6.3f} ms | ratio {theirs / ours:5.2f}x | LH5Store {cached / 500 * 1e3:6.3f} ms")
+    print(
+        f"{'read 500 groups x 2000 rows, per read':<44} tierflow {ours / 500 * 1e3:6.3f} ms | LEGEND {theirs / 500 * 1e3:6.3f} ms | ratio {theirs / ours:5.2f}x | LH5Store {cached / 500 * 1e3:6.3f} ms"
+    )
 
 
 def bench_codecs() -> None:
     wfs = pulses(20_000, 1000)
     mb = wfs.nbytes / 1e6
     legend_codecs = (
-        ("radware_sigcompress", codecs.RadwareSigcompress(codec_shift=-32768), legend_lh5.compression.RadwareSigcompress(codec_shift=-32768)),
-        ("uleb128_zigzag_diff", codecs.ULEB128ZigZagDiff(), legend_lh5.compression.ULEB128ZigZagDiff()),
+        (
+            "radware_sigcompress",
+            codecs.RadwareSigcompress(codec_shift=-32768),
+            legend_lh5.compression.RadwareSigcompress(codec_shift=-32768),
+        ),
+        (
+            "uleb128_zigzag_diff",
+            codecs.ULEB128ZigZagDiff(),
+            legend_lh5.compression.ULEB128ZigZagDiff(),
+        ),
     )
     ours_in = ArrayOfEqualSizedArrays(nda=wfs)
     theirs_in = lgdo.ArrayOfEqualSizedArrays(nda=wfs)
@@ -114,7 +135,9 @@ def bench_codecs() -> None:
 
 
 def main() -> None:
-    print(f"tierflow vs legend-lh5io {legend_lh5.__version__}, h5py {h5py.__version__}, {os.cpu_count()} cores")
+    print(
+        f"tierflow vs legend-lh5io {legend_lh5.__version__}, h5py {h5py.__version__}, {os.cpu_count()} cores"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         bench_codecs()
         bench_tables(tmp)
