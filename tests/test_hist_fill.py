@@ -51,6 +51,12 @@ def _fast_path_for_small_inputs(monkeypatch):
 # --------------------------------------------------------------------------- helpers
 
 
+def takes_fast_path(h, arrays, weight=None) -> bool:
+    """Whether :func:`hist_fill.fill` would use the numba kernels (not ``h.fill``)."""
+    plan = hist_fill._histogram_plan(h)
+    return plan is not None and hist_fill._arrays_plan(plan, arrays, weight) is not None
+
+
 def make_hist(specs, storage: str, flow: str = "uoflow") -> hist.Hist:
     axes = [hist.axis.Regular(*spec, name=f"a{i}", **FLOWS[flow]) for i, spec in enumerate(specs)]
     return hist.Hist(*axes, storage=STORAGES[storage]())
@@ -144,7 +150,7 @@ def test_matches_boost(ndim, dtype, wkind, storage, flow):
     arrays = make_data(specs, dtype, rng)
     weight = make_weight(wkind, arrays[0].size, rng)
 
-    fast_path = hist_fill._plan(h, arrays, weight) is not None
+    fast_path = takes_fast_path(h, arrays, weight)
     assert fast_path == (storage != "int64" or weight is None)
 
     fast, ref = fill_both(h, arrays, weight)
@@ -166,7 +172,7 @@ def test_every_edge_and_ulp_1d(spec, dtype, flow):
     rng = np.random.default_rng(SEED)
     h = make_hist([spec], "double", flow)
     x = probe_values(spec, dtype, rng)
-    assert hist_fill._plan(h, [x], None) is not None
+    assert takes_fast_path(h, [x], None)
     fast, ref = fill_both(h, [x])
     assert_identical(fast, ref)
     # each value alone lands where boost puts it (catches compensating errors)
@@ -316,7 +322,7 @@ def test_plain_boost_histogram():
     rng = np.random.default_rng(SEED)
     h = bh.Histogram(bh.axis.Regular(50, -3, 3), bh.axis.Regular(5, 0, 1, underflow=False))
     arrays = [rng.standard_normal(40000).astype(np.float32), rng.uniform(-0.5, 1.5, 40000)]
-    assert hist_fill._plan(h, arrays, None) is not None
+    assert takes_fast_path(h, arrays, None)
     fast, ref = fill_both(h, arrays)
     assert_identical(fast, ref)
 
@@ -326,8 +332,8 @@ def test_small_inputs_use_boost(monkeypatch):
     rng = np.random.default_rng(SEED)
     h = make_hist([(10, -1.0, 1.0)], "double")
     small, large = rng.standard_normal(999), rng.standard_normal(1000)
-    assert hist_fill._plan(h, [small], None) is None
-    assert hist_fill._plan(h, [large], None) is not None
+    assert not takes_fast_path(h, [small], None)
+    assert takes_fast_path(h, [large], None)
     fast, ref = fill_both(h, [small])
     assert_identical(fast, ref)
     assert fast.sum(flow=True) == 999
@@ -382,7 +388,7 @@ def _fallback_cases():
 @pytest.mark.parametrize("case", list(_fallback_cases()))
 def test_fallback_same_as_boost(case):
     h, arrays, weight = _fallback_cases()[case]
-    assert hist_fill._plan(h, arrays, weight) is None
+    assert not takes_fast_path(h, arrays, weight)
     ref = h.copy()
     try:
         ref.fill(*arrays, weight=weight)
@@ -407,7 +413,7 @@ def test_fallback_same_as_boost(case):
 )
 def test_bad_input_raises_like_boost(arrays):
     h = make_hist(FLOAT_AXES[:2], "double")
-    assert hist_fill._plan(h, arrays, None) is None
+    assert not takes_fast_path(h, arrays, None)
     with pytest.raises(Exception) as expected:
         h.copy().fill(*arrays)
     with pytest.raises(expected.type):
@@ -417,7 +423,7 @@ def test_bad_input_raises_like_boost(arrays):
 def test_weight_length_mismatch_raises_like_boost():
     h = make_hist(FLOAT_AXES[:1], "weight")
     x, w = np.zeros(5), np.ones(4)
-    assert hist_fill._plan(h, [x], w) is None
+    assert not takes_fast_path(h, [x], w)
     with pytest.raises(Exception) as expected:
         h.copy().fill(x, weight=w)
     with pytest.raises(expected.type):
@@ -427,7 +433,7 @@ def test_weight_length_mismatch_raises_like_boost():
 def test_mean_storage_falls_back():
     h = hist.Hist(hist.axis.Regular(10, -1, 1), storage=hist.storage.Mean())
     x = np.zeros(3)
-    assert hist_fill._plan(h, [x], None) is None
+    assert not takes_fast_path(h, [x], None)
     with pytest.raises(TypeError) as expected:
         h.copy().fill(x)
     with pytest.raises(TypeError, match=str(expected.value)[:30]):
@@ -437,7 +443,7 @@ def test_mean_storage_falls_back():
 def test_named_hist_falls_back():
     h = hist.NamedHist(hist.axis.Regular(10, -1, 1, name="x"))
     x = np.zeros(3)
-    assert hist_fill._plan(h, [x], None) is None
+    assert not takes_fast_path(h, [x], None)
     with pytest.raises(Exception) as expected:
         h.copy().fill(x)
     with pytest.raises(expected.type):
@@ -477,3 +483,25 @@ def test_concurrent_fills_in_threads():
     for h, ref, x in zip(hists, refs, data, strict=True):
         ref.fill(x)
         assert_identical(h, ref)
+
+
+def test_a_filler_reused_over_many_chunks_matches_boost(monkeypatch):
+    """A Filler examines the histogram once; chunk after chunk it matches h.fill exactly."""
+    monkeypatch.setattr(hist_fill, "MIN_ENTRIES", 1000)
+    rng = np.random.default_rng(5)
+    axes = (hist.axis.Regular(20, -2.0, 2.0), hist.axis.Regular(7, 0.0, 1.0, overflow=False))
+    ours = hist.Hist(*axes, storage=hist.storage.Weight())
+    theirs = ours.copy()
+    filler = hist_fill.Filler(ours)
+    for _ in range(5):
+        n = int(rng.integers(hist_fill.MIN_ENTRIES, 3 * hist_fill.MIN_ENTRIES))
+        x, y = rng.normal(size=n).astype(np.float32), rng.random(n).astype(np.float32)
+        w = rng.exponential(size=n)
+        assert takes_fast_path(ours, [x, y], w)
+        filler([x, y], w)
+        theirs.fill(x, y, weight=w)
+    assert np.array_equal(ours.view(flow=True), theirs.view(flow=True))
+    small = np.zeros(3)  # below MIN_ENTRIES: boost fills it, through the same Filler
+    filler([small, small])
+    theirs.fill(small, small)
+    assert np.array_equal(ours.view(flow=True), theirs.view(flow=True))

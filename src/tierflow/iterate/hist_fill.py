@@ -43,7 +43,7 @@ import boost_histogram as bh
 import numpy as np
 from numba import njit
 
-__all__ = ["MAX_AXES", "MIN_ENTRIES", "fill"]
+__all__ = ["MAX_AXES", "MIN_ENTRIES", "Filler", "fill"]
 
 MAX_AXES = 4
 """Largest number of axes handled by the fast path."""
@@ -284,7 +284,8 @@ def fill(h: bh.Histogram, arrays: Sequence[np.ndarray], weight: np.ndarray | Non
     Regular axes with a ``Double``, ``Int64`` or ``Weight`` storage and numeric NumPy
     arrays of at least :data:`MIN_ENTRIES` values take the fast path (2-4 times faster
     than ``h.fill``); anything else is handed to ``h.fill`` (see the module
-    documentation). The kernels release the GIL.
+    documentation). The kernels release the GIL. To fill one histogram many times, a
+    :class:`Filler` examines the histogram once.
 
     >>> import hist
     >>> import numpy as np
@@ -297,41 +298,56 @@ def fill(h: bh.Histogram, arrays: Sequence[np.ndarray], weight: np.ndarray | Non
     >>> bool(np.array_equal(h.view(flow=True), h2.view(flow=True)))
     True
     """
-    plan = _plan(h, arrays, weight)
-    if plan is None:
-        h.fill(*arrays, weight=weight)
-        return
-    _run(h, *plan)
+    Filler(h)(arrays, weight)
 
 
-def _plan(h: Any, arrays: Sequence[np.ndarray], weight: np.ndarray | None) -> tuple | None:
-    """Everything the kernels need, or ``None`` where ``h.fill`` must do the work."""
+class Filler:
+    """Fills one histogram again and again: what the fast path needs to know about the
+    histogram (axes, storage, memory) is worked out once, so a fill of a chunk costs the
+    kernel and a few checks of the arrays (the Python around the kernel holds the GIL; in a
+    background thread it should be short). The histogram must not be replaced or resized
+    between calls (regular, non-growing axes never are).
+
+    >>> import hist
+    >>> import numpy as np
+    >>> h = hist.Hist(hist.axis.Regular(10, 0.0, 1.0))
+    >>> filler = Filler(h)
+    >>> for seed in range(3):
+    ...     filler([np.random.default_rng(seed).random(20_000)])
+    >>> h.sum()
+    60000.0
+    """
+
+    def __init__(self, h: bh.Histogram) -> None:
+        self.h = h
+        self._plan = _histogram_plan(h)
+
+    def __call__(self, arrays: Sequence[np.ndarray], weight: np.ndarray | None = None) -> None:
+        """Fill the histogram with ``arrays`` (one per axis) and optional ``weight``."""
+        plan = None if self._plan is None else _arrays_plan(self._plan, arrays, weight)
+        if plan is None:
+            self.h.fill(*arrays, weight=weight)
+        else:
+            _run(self.h, *plan)
+
+
+def _histogram_plan(h: Any) -> tuple | None:
+    """What the kernels need to know about ``h``, or ``None`` where ``h.fill`` must work."""
     if getattr(type(h), "fill", None) not in _FILL_METHODS:
         return None
     storage = _storage(h)
-    if storage is bh.storage.Int64:
-        if weight is not None:
-            return None  # boost adds a double to an int64 counter; leave that to it
-    elif storage is bh.storage.Double:
-        if weight is not None and not hasattr(h, "_variance_known"):
-            return None
-    elif storage is not bh.storage.Weight:
+    if storage is bh.storage.Double:
+        weights_ok = hasattr(h, "_variance_known")
+    elif storage is bh.storage.Int64:
+        weights_ok = False  # boost adds a double to an int64 counter; leave that to it
+    elif storage is bh.storage.Weight:
+        weights_ok = True
+    else:
         return None
-    if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
-        return None
-
     axes = h.axes
     naxes = len(axes)
-    if not 1 <= naxes <= MAX_AXES or len(arrays) != naxes:
+    if not 1 <= naxes <= MAX_AXES:
         return None
-    if not all(_numeric_1d(a) for a in arrays):
-        return None
-    n = arrays[0].shape[0]
-    if any(a.shape[0] != n for a in arrays) or n < MIN_ENTRIES:
-        return None
-    if weight is not None and not (_numeric_1d(weight) and weight.shape[0] == n):
-        return None
-
     layout = _memory(h, storage, axes)
     if layout is None:
         return None
@@ -364,7 +380,25 @@ def _plan(h: Any, arrays: Sequence[np.ndarray], weight: np.ndarray | None) -> tu
         )
     if last != nb - 1:
         return None
+    return storage, weights_ok, naxes, fp, ip, flat, nb
 
+
+def _arrays_plan(
+    hist_plan: tuple, arrays: Sequence[np.ndarray], weight: np.ndarray | None
+) -> tuple | None:
+    """The kernels' arguments for one fill, or ``None`` where ``h.fill`` must do it."""
+    storage, weights_ok, naxes, fp, ip, flat, nb = hist_plan
+    if weight is not None and not weights_ok:
+        return None
+    if isinstance(arrays, (str, bytes, np.ndarray)) or not isinstance(arrays, Sequence):
+        return None
+    if len(arrays) != naxes or not all(_numeric_1d(a) for a in arrays):
+        return None
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays) or n < MIN_ENTRIES:
+        return None
+    if weight is not None and not (_numeric_1d(weight) and weight.shape[0] == n):
+        return None
     dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
     xs = [_readonly(np.ascontiguousarray(a, dtype=dtype)) for a in arrays]
     empty = _readonly(np.empty(0, dtype))

@@ -7,6 +7,7 @@ processes, on any ``concurrent.futures.Executor`` or on a dask ``distributed.Cli
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -319,11 +320,27 @@ class _FillChunk:
 
 
 class _HistAccumulator:
-    """``aggregate`` of hist's map: fill the partial histogram in place."""
+    """``aggregate`` of hist's map: fill the partial histogram in place.
+
+    Each thread keeps a :class:`~tierflow.iterate.hist_fill.Filler` for the histogram it
+    fills, so the histogram is examined once per work item, not once per chunk.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
 
     def __call__(self, h: hist_module.Hist, values: tuple[list, Any]) -> hist_module.Hist:
+        filler = getattr(self._local, "filler", None)
+        if filler is None or filler.h is not h:
+            filler = self._local.filler = hist_fill.Filler(h)
         arrays, weight = values
-        hist_fill.fill(h, arrays, weight)
+        filler(arrays, weight)
         return h
 
 
