@@ -266,6 +266,21 @@ def _add_counts(counts, width, out):  # pragma: no cover - numba
                 out[2 * j + 1] += c
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _count_floats(x0, x1, x2, x3, naxes, fp, ip, copies, no_w, width, out):  # pragma: no cover
+    """Unweighted fill of float64 histogram memory, in one call (one release of the GIL):
+    counted as integers and added once where that is exact (see :func:`_integral`), else
+    entry by entry."""
+    n = x0.shape[0]
+    nb = out.shape[0] // width
+    if n >= nb and _integral(out, n):
+        counts = np.zeros(nb, np.int64)
+        _count_kernel(x0, x1, x2, x3, naxes, fp, ip, copies, counts)
+        _add_counts(counts, width, out)
+    else:
+        _sum_kernel(x0, x1, x2, x3, naxes, fp, ip, no_w, False, width, out)
+
+
 # --------------------------------------------------------------------------- wrapper
 
 
@@ -432,12 +447,7 @@ def _run(
             h._variance_known = False  # what boost-histogram's fill does with weights
         _sum_kernel(x0, x1, x2, x3, naxes, fp, ip, w, True, width, out)
         return
-    if n >= nb and _integral(out, n):
-        counts = np.zeros(nb, np.int64)
-        _count_kernel(x0, x1, x2, x3, naxes, fp, ip, copies, counts)
-        _add_counts(counts, width, out)
-        return
-    _sum_kernel(x0, x1, x2, x3, naxes, fp, ip, _readonly(np.empty(0)), False, width, out)
+    _count_floats(x0, x1, x2, x3, naxes, fp, ip, copies, _NO_WEIGHTS, width, out)
 
 
 def _storage(h: Any) -> type | None:
@@ -461,6 +471,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view(np.ndarray)
     v.flags.writeable = False
     return v
+
+
+_NO_WEIGHTS = _readonly(np.empty(0))  # the weights of an unweighted fill
 
 
 def _memory(h: Any, storage: type, axes: Any) -> tuple[np.ndarray, np.ndarray] | None:
