@@ -7,7 +7,6 @@ Expected values are computed with numpy from the arrays written into ``tmp_path`
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import awkward as ak
@@ -17,8 +16,6 @@ import pandas as pd
 import pytest
 
 from tierflow import lh5
-from tierflow.errors import TierflowError
-from tierflow.iterate.work import ChunkWork, run_chunks
 from tierflow.lh5 import LH5Iterator
 from tierflow.types import Array, Table, VectorOfVectors
 
@@ -377,30 +374,3 @@ def test_to_dask_partitions_read_on_many_threads(tmp_path):
     it = LH5Iterator(path, [f"ch{g}/hit" for g in range(4)], buffer_len=3)
     df = it.to_dask().compute(scheduler="threads", num_workers=4)
     np.testing.assert_array_equal(df["k"], np.arange(1000))
-
-
-# --- folding in the background (hist) ------------------------------------------------------------
-def _slow_append(acc: list, values: np.ndarray) -> list:
-    """Fold slowly, so the next chunk is read before this one's values are copied."""
-    time.sleep(0.01)
-    acc.append(values.copy())
-    return acc
-
-
-def test_background_folds_see_their_own_chunk_while_the_next_is_read(it, data):
-    """Results that point into the chunk's buffer stay intact until folded, in order."""
-    work = ChunkWork(it, lambda tb, _it: tb["k"].nda, _slow_append, [], background=True)
-    (folded,) = run_chunks(it, work)
-    np.testing.assert_array_equal(np.concatenate(folded), data["k"])
-    assert [len(v) for v in folded] == [6] * 6 + [1]  # 37 rows in chunks of 6
-
-
-def test_a_failing_background_fold_names_its_chunk(it):
-    def fold(acc, values):
-        if values[0] >= 12:
-            raise RuntimeError("cannot fold")
-        return acc
-
-    work = ChunkWork(it, lambda tb, _it: tb["k"].nda, fold, [], background=True)
-    with pytest.raises(TierflowError, match=r"RuntimeError: cannot fold, on entries 12\.\.18"):
-        run_chunks(it, work)

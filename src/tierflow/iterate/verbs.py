@@ -365,8 +365,7 @@ def fill_hist(
         if filler.keys is None:
             _check_axes(it, h)
         source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
-    # the fill of one chunk (which releases the GIL) overlaps the read of the next
-    work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h, background=True)
+    work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h)
     partials = run_chunks(source, work, executor, progress, "hist")
     total = h
     for part in partials:

@@ -13,7 +13,6 @@ import copy
 import pickle
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,11 +109,6 @@ class ChunkWork:
     Without ``aggregate`` the item's results come back as a list (copied, since the
     iterator reuses its buffer). With it, they are folded into a copy of ``init``.
     ``begin(it)`` and ``terminate(it)`` run around each item.
-
-    ``background=True`` folds each chunk's result in a background thread while the next
-    chunk is read (``hist``: the fill of one chunk overlaps the read of the next). Chunks are
-    then read alternately by the iterator and a copy of it, so a result may keep pointing
-    into its chunk's buffer until it is folded; folds still run one at a time, in order.
     """
 
     def __init__(
@@ -126,15 +120,11 @@ class ChunkWork:
         begin: Callable | None = None,
         terminate: Callable | None = None,
         copy_results: bool = True,
-        background: bool = False,
     ):
-        if background and (aggregate is None or init is None):
-            raise ValueError("background folding needs an aggregate and an init")
         self.iterator = iterator
         self.fun, self.aggregate, self.init = fun, aggregate, init
         self.begin, self.terminate = begin, terminate
         self.copy_results = copy_results
-        self.background = background
         self._owner = threading.get_ident()
         self._local = threading.local()
 
@@ -161,10 +151,7 @@ class ChunkWork:
         it = self._iterator()
         if self.begin is not None:
             self.begin(it)
-        if self.background:
-            out = self._fold_in_background(item, it)
-        else:
-            out = self._run(item, it)
+        out = self._run(item, it)
         if self.terminate is not None:
             self.terminate(it)
         return out
@@ -186,36 +173,6 @@ class ChunkWork:
                     folded = self.aggregate(acc, result)
                     acc = acc if folded is None else folded
         return results if self.aggregate is None else acc
-
-    def _fold_in_background(self, item: EntryRange, it: LH5Iterator) -> Any:
-        its = (it, pickle.loads(pickle.dumps(it)))  # two buffers, read alternately
-        acc = [copy.deepcopy(self.init)]
-        pending: list[Future | None] = [None, None]
-
-        def fold(result: Any, first: int, n: int) -> None:
-            with _chunk_errors(it, first, n):
-                folded = self.aggregate(acc[0], result)
-                acc[0] = acc[0] if folded is None else folded
-
-        stop = item.first + item.n
-        with ThreadPoolExecutor(1, thread_name_prefix="tierflow-fold") as folder:
-            try:
-                for k, first in enumerate(range(item.first, stop, it.buffer_len)):
-                    side = k % 2
-                    if pending[side] is not None:
-                        pending[side].result()  # folded: this side's buffer is free again
-                    table = its[side].read(first, min(it.buffer_len, stop - first))
-                    with _chunk_errors(it, first, len(table)):
-                        result = self.fun(table, its[side])
-                    pending[side] = folder.submit(fold, result, first, len(table))
-                for future in pending:
-                    if future is not None:
-                        future.result()
-            finally:
-                for future in pending:
-                    if future is not None:
-                        future.cancel()
-        return acc[0]
 
 
 @contextlib.contextmanager
