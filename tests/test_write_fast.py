@@ -70,6 +70,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
 
         def visit(name: str, obj: Any) -> None:
             pl = obj.id.get_create_plist()
+            header = h5py.h5o.get_info(obj.id).hdr.version  # the format of the object
             if isinstance(obj, h5py.Dataset):
                 t = obj.id.get_type()
                 out[name] = (
@@ -88,6 +89,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
                     pl.fill_value_defined(),
                     pl.get_obj_track_times(),
                     pl.get_attr_creation_order(),
+                    header,
                     attrs(obj),
                     obj[()].tobytes(),
                 )
@@ -98,6 +100,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
                     pl.get_link_creation_order(),
                     pl.get_attr_creation_order(),
                     pl.get_obj_track_times(),
+                    header,
                     attrs(obj),
                 )
 
@@ -111,6 +114,27 @@ def assert_same_file(a: Any, b: Any) -> None:
     assert list(da) == list(db)
     for name in da:
         assert da[name] == db[name], name
+
+
+@pytest.fixture
+def fresh_templates(monkeypatch) -> None:
+    """No table templates from earlier tests."""
+    monkeypatch.setattr(fastwrite, "_template_files", [])
+    monkeypatch.setattr(fastwrite, "_template_file_of", {})
+
+
+@pytest.fixture
+def copies(monkeypatch) -> list:
+    """Records each table copied from a template."""
+    calls: list = []
+    original = fastwrite.h5o.copy
+
+    def spy(*args, **kwargs):
+        calls.append(args[3])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fastwrite.h5o, "copy", spy)
+    return calls
 
 
 @pytest.fixture
@@ -221,6 +245,104 @@ def test_into_an_open_file_with_other_chunk_sizes(tmp_path, fast_calls):
     assert_same_file(fast, general)
 
 
+# --- tables copied from templates ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "file_kwargs",
+    [{}, {"libver": "latest"}, {"track_order": True}],
+    ids=["default", "libver-latest", "track-order"],
+)
+def test_tables_copied_from_templates_equal_the_general_paths(
+    tmp_path, fresh_templates, copies, file_kwargs
+):
+    # the same form again and again, with rows that grow, shrink, vanish and come back
+    rows = [2, 2, 5, 1, 0, 3, 3, 1]
+    fast, general = tmp_path / "fast.lh5", tmp_path / "general.lh5"
+    for path, writer in ((fast, lh5.write), (general, write_general)):
+        with h5py.File(path, "w", **file_kwargs) as h5f:
+            for i, n in enumerate(rows):
+                writer(sample_table(n, i), f"ch{i}/dsp", h5f, wo_mode="append")
+    assert copies == [b"dsp"] * len(rows)
+    assert_same_file(fast, general)
+    for i, n in enumerate(rows):
+        back = lh5.read(f"ch{i}/dsp", fast)
+        assert len(back) == n
+        assert (
+            back["vov"].view_as("ak").tolist() == sample_table(n, i)["vov"].view_as("ak").tolist()
+        )
+
+
+def test_templates_follow_the_destination_files_format(tmp_path, fresh_templates, copies):
+    # two files of different formats written in turn: each gets objects of its own format
+    paths = {"old": tmp_path / "old.lh5", "new": tmp_path / "new.lh5"}
+    general = {k: tmp_path / f"general-{k}.lh5" for k in paths}
+    libver = {"old": "earliest", "new": "latest"}
+    for i in range(3):
+        for kind, path in paths.items():
+            with h5py.File(path, "a", libver=libver[kind]) as h5f:
+                lh5.write(sample_table(2, i), f"ch{i}/dsp", h5f)
+            with h5py.File(general[kind], "a", libver=libver[kind]) as h5f:
+                write_general(sample_table(2, i), f"ch{i}/dsp", h5f)
+    assert len(copies) == 6
+    for kind, path in paths.items():
+        assert_same_file(path, general[kind])
+
+
+def test_tables_not_all_small_are_written_object_by_object(tmp_path, fresh_templates, copies):
+    fast, general = tmp_path / "fast.lh5", tmp_path / "general.lh5"
+    for i in range(3):
+        # a: in half its first chunk, b: beyond it
+        table = Table({"a": np.arange(5000, dtype="u1"), "b": np.arange(5000.0)})
+        lh5.write(table, f"ch{i}/dsp", fast)
+        write_general(table, f"ch{i}/dsp", general)
+    assert copies == []
+    assert_same_file(fast, general)
+
+
+def test_legends_reader_reads_tables_copied_from_templates(tmp_path, fresh_templates, copies):
+    legend = pytest.importorskip("lh5")
+    fast, general = tmp_path / "fast.lh5", tmp_path / "general.lh5"
+    for i in range(3):
+        lh5.write(sample_table(4, i), f"ch{i}/dsp", fast)
+        write_general(sample_table(4, i), f"ch{i}/dsp", general)
+    assert len(copies) == 3
+    for i in range(3):
+        name = f"ch{i}/dsp"
+        assert_same_legend(legend.read(name, str(fast)), legend.read(name, str(general)), name)
+
+
+def test_many_forms_drop_old_templates(tmp_path, fresh_templates, copies, monkeypatch):
+    monkeypatch.setattr(fastwrite, "_TEMPLATES_MAX", 2)
+    fast, general = tmp_path / "fast.lh5", tmp_path / "general.lh5"
+    for i in range(4):
+        for form in range(3):  # three forms, templates for two at a time
+            table = Table({f"c{form}": np.arange(2.0) + i})
+            lh5.write(table, f"ch{i}/f{form}", fast)
+            write_general(table, f"ch{i}/f{form}", general)
+    assert len(copies) == 12
+    assert_same_file(fast, general)
+
+
+@pytest.mark.parametrize("rows", [(2, 3, 2), (0, 2), (2, 0, 1)])
+def test_a_files_bytes_do_not_depend_on_earlier_writes(tmp_path, monkeypatch, rows):
+    # the first table of a form is copied from its template as the others are, and a template
+    # copies alike whatever data it held before (tables without rows included)
+    def write_file(path: Any, rows: tuple[int, ...]) -> bytes:
+        with h5py.File(path, "w") as h5f:
+            writer = write_module.BatchWriter(h5f)
+            for i, n in enumerate(rows):
+                writer.write(sample_table(n, i), f"ch{i}/dsp")
+            writer.close()
+        return path.read_bytes()
+
+    files = []
+    for before in ((), rows, (5, 0, 1, 7)):
+        monkeypatch.setattr(fastwrite, "_template_files", [])
+        monkeypatch.setattr(fastwrite, "_template_file_of", {})
+        write_file(tmp_path / "before.lh5", before)
+        files.append(write_file(tmp_path / "file.lh5", rows))
+    assert files[1] == files[0] and files[2] == files[0]
+
+
 def test_fast_path_tables_read_back_equal(tmp_path):
     table = sample_table(7)
     path = tmp_path / "f.lh5"
@@ -316,20 +438,25 @@ def test_existing_objects_go_the_general_way(tmp_path, fast_calls):
     assert lh5.read("tb", path)["a"].nda.tolist() == [0.0]
 
 
-def test_a_failed_fast_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+@pytest.mark.parametrize("earlier", [0, 1], ids=["new-template", "from-template"])
+def test_a_failed_fast_write_leaves_the_file_as_it_was(
+    tmp_path, monkeypatch, fresh_templates, earlier
+):
     path = tmp_path / "f.lh5"
-    lh5.write(sample_table(3), "ch1/dsp", path)
+    lh5.write(sample_table(3), "ch1/dsp", path, compression="lzf")  # another form
     before = describe(path)
+    for i in range(earlier):  # the same form written before, elsewhere
+        lh5.write(sample_table(3, i), "ch1/dsp", tmp_path / f"earlier{i}.lh5")
     calls = {"n": 0}
-    original = fastwrite._Writer.dataset
+    original = fastwrite._write_data
 
-    def failing(self, parent_id, node):
+    def failing(*args):
         calls["n"] += 1
         if calls["n"] == 5:
             raise OSError("disk full")
-        return original(self, parent_id, node)
+        return original(*args)
 
-    monkeypatch.setattr(fastwrite._Writer, "dataset", failing)
+    monkeypatch.setattr(fastwrite, "_write_data", failing)
     with pytest.raises(LH5WriteError, match="disk full"):
         lh5.write(sample_table(3), "ch2/dsp", path)
     assert calls["n"] == 5
@@ -339,6 +466,12 @@ def test_a_failed_fast_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         with pytest.raises(LH5WriteError, match="disk full"):
             lh5.write(sample_table(3), "ch3/dsp", h5f)
         assert sorted(h5f.keys()) == ["ch1"]
+    monkeypatch.setattr(fastwrite, "_write_data", original)
+    lh5.write(sample_table(3), "ch2/dsp", path)  # and written right afterwards
+    general = tmp_path / "general.lh5"
+    write_general(sample_table(3), "ch1/dsp", general, compression="lzf")
+    write_general(sample_table(3), "ch2/dsp", general)
+    assert_same_file(path, general)
 
 
 def test_no_flush_after_a_fast_write_into_an_open_file(tmp_path, monkeypatch):
@@ -463,26 +596,62 @@ def test_reading_a_missing_table_says_so(tmp_path):
 
 
 # --- build_dsp: the same output file through either path -------------------------------------
-def test_build_dsp_output_equals_the_general_paths(tmp_path, monkeypatch):
+def test_build_dsp_output_equals_the_general_paths(tmp_path, monkeypatch, fresh_templates, copies):
     from tierflow.dsp import build_dsp, config_path
     from tierflow.sim import default_channels, simulate_run
 
     simulate_run(
         tmp_path,
         n_events=3,
-        channels=default_channels(3),
+        channels=default_channels(5),
         codecs={"waveform/values": "radware_sigcompress"},
     )
     (raw,) = sorted(tmp_path.rglob("*tier_raw.lh5"))
     config = config_path("hpge-simple")
+    copies.clear()  # the simulation's own tables
     build_dsp(raw, tmp_path / "fast.lh5", config, progress=False)
+    assert copies == [b"dsp"] * 5
     monkeypatch.setattr(write_module, "_write_fast", lambda *args: False)
     monkeypatch.setattr(
         TableReader,
         "read",
-        lambda self, h5f, name, start=0, n=2**62: lh5.read(
+        lambda self, h5f, name, start=0, n=2**62, total=None: lh5.read(
             name, h5f, start, n, field_mask=self.mask
         ),
     )
     build_dsp(raw, tmp_path / "general.lh5", config, progress=False)
     assert_same_file(tmp_path / "fast.lh5", tmp_path / "general.lh5")
+
+
+# --- many objects into a file that is thrown away on failure ----------------------------------
+def test_batch_writer_gives_the_file_of_write_calls(tmp_path, fresh_templates, copies):
+    strings = Table({"s": Array(np.array(["a", "bb"])), "x": np.arange(2.0)})  # not fast
+    objects = [(sample_table(2, i), f"ch{i}/dsp") for i in range(4)]
+    objects += [
+        (sample_table(3), "ch1/dsp"),  # appended to an existing table
+        (strings, "ch9/dsp"),
+        (sample_table(2), "deep/a/b/table"),
+        (Array(np.arange(3.0)), "ch1/extra"),
+    ]
+    batch, general = tmp_path / "batch.lh5", tmp_path / "general.lh5"
+    with h5py.File(batch, "w") as h5f:
+        writer = write_module.BatchWriter(h5f)
+        for obj, name in objects:
+            writer.write(obj, name)
+        writer.close()
+    with h5py.File(general, "w") as h5f:
+        for obj, name in objects:
+            write_general(obj, name, h5f)
+    assert copies == [b"dsp"] * 4 + [b"table"]
+    assert_same_file(batch, general)
+
+
+def test_batch_writer_failure_is_a_write_error(tmp_path, monkeypatch):
+    def failing(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fastwrite, "_write_data", failing)
+    with h5py.File(tmp_path / "f.lh5", "w") as h5f:
+        writer = write_module.BatchWriter(h5f)
+        with pytest.raises(LH5WriteError, match="disk full"):
+            writer.write(sample_table(2), "ch1/dsp")

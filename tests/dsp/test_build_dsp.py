@@ -17,6 +17,7 @@ from tierflow import lh5
 from tierflow.cli import main
 from tierflow.dsp import build_dsp, config_path, required_columns
 from tierflow.errors import DSPConfigError, DSPInputError, LH5WriteError
+from tierflow.lh5.write import BatchWriter
 
 #: real LEGEND files (as in tests/conftest.py; imported by path there, so not importable here)
 TESTDATA = Path(
@@ -310,6 +311,56 @@ def test_entry_ranges_and_n_max(tmp_path):
         )
 
 
+def test_buffers_tasks_and_block_widths_do_not_change_any_output(tmp_path):
+    # the full chain on every channel: tables read ahead in batches of buffers that split them,
+    # blocks narrower than the rows and executors just as wide as small tables
+    raw = RAW_FILES[0]
+    full = str(config_path("hpge-full"))
+    ways = {
+        "whole": {},
+        "split": {"buffer_len": 4, "rows_per_task": 7, "block_width": 3},
+        "rows": {"buffer_len": 1, "block_width": 1},
+    }
+    for name, kwargs in ways.items():
+        build_dsp(raw, tmp_path / f"{name}.lh5", full, database=DATABASE, progress=False, **kwargs)
+    whole = {ch: lh5.read(f"{ch}/dsp", tmp_path / "whole.lh5") for ch in CHANNELS}
+    for name in ways:
+        for ch in CHANNELS:
+            other = lh5.read(f"{ch}/dsp", tmp_path / f"{name}.lh5")
+            assert list(other) == list(whole[ch])
+            for column in whole[ch]:
+                a, b = whole[ch][column].nda, other[column].nda
+                assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (name, ch, column)
+
+
+def test_convolutions_of_the_same_rows_give_what_separate_ones_give():
+    # the spectra of the last rows transformed are kept for the next convolution of the same
+    # rows (CUSP and ZAC filters of one waveform): the results are those of separate transforms
+    from tierflow.dsp.processors import convolutions
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(2, 600)).astype("float32")
+    zeros = rows.copy()
+    zeros[:, ::7] = np.float32(0.0)
+    signed = rows.copy()
+    signed[:, ::7] = np.float32(-0.0)  # equal to ``zeros`` but not bit for bit
+    kernels = [rng.normal(size=300).astype("float32") for _ in range(2)]
+    calls = [(w, k) for w in (rows, rows, zeros, signed, rows[:1], rows) for k in kernels]
+
+    def convolve(w: np.ndarray, k: np.ndarray) -> np.ndarray:
+        out = np.empty((len(w), 301), "float32")
+        return convolutions.fft_convolve_wf(w, k, "v", out)
+
+    in_turn = [convolve(w, k).tobytes() for w, k in calls]
+    separate = []
+    for w, k in calls:
+        convolutions._recent.entry = None  # nothing kept
+        separate.append(convolve(w, k).tobytes())
+    assert in_turn == separate
+    want = np.stack([np.convolve(r.astype("float64"), kernels[1], "valid") for r in rows])
+    np.testing.assert_allclose(convolve(rows, kernels[1]), want, rtol=1e-4, atol=1e-3)
+
+
 def test_chan_config_and_outputs_choose_the_chain_per_channel(tmp_path):
     other = {
         "outputs": ["first"],
@@ -416,32 +467,32 @@ def test_failed_rows_are_nan_and_counted_in_the_summary(tmp_path, flaky_module):
 def test_output_is_written_atomically(tmp_path, monkeypatch):
     raw = RAW_FILES[0]
     target = tmp_path / "out.lh5"
-    real_write = lh5.write
+    real_write = BatchWriter.write
     calls = []
 
-    def failing_write(*args, **kwargs):
-        calls.append(args[1])
+    def failing_write(self, obj, name):
+        calls.append(name)
         if len(calls) == 2:
             raise LH5WriteError("disk full (simulated)")
-        return real_write(*args, **kwargs)
+        return real_write(self, obj, name)
 
-    monkeypatch.setattr(lh5, "write", failing_write)
+    monkeypatch.setattr(BatchWriter, "write", failing_write)
     with pytest.raises(LH5WriteError, match="simulated"):
         build_dsp(raw, target, SIMPLE, progress=False)
     assert calls and not target.exists()
     assert os.listdir(tmp_path) == []  # no temporary left behind
     # an existing file is refused without write_mode, and survives a failed replacement
-    monkeypatch.setattr(lh5, "write", real_write)
+    monkeypatch.setattr(BatchWriter, "write", real_write)
     build_dsp(raw, target, SIMPLE, lh5_tables="ch1084804", progress=False)
     before = target.read_bytes()
     with pytest.raises(DSPConfigError, match="exists"):
         build_dsp(raw, target, SIMPLE, progress=False)
     calls.clear()
-    monkeypatch.setattr(lh5, "write", failing_write)
+    monkeypatch.setattr(BatchWriter, "write", failing_write)
     with pytest.raises(LH5WriteError):
         build_dsp(raw, target, SIMPLE, write_mode="r", progress=False)
     assert target.read_bytes() == before
-    monkeypatch.setattr(lh5, "write", real_write)
+    monkeypatch.setattr(BatchWriter, "write", real_write)
     build_dsp(raw, target, SIMPLE, lh5_tables="ch1121600", write_mode="a", progress=False)
     assert lh5.ls(target) == ["ch1084804", "ch1121600"]
 

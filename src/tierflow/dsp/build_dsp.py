@@ -33,17 +33,18 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import lh5
 from ..errors import DSPConfigError, DSPInputError, LH5FileError, TaskError, TierflowError
 from ..lh5.tablereader import TableReader, datatype_attr, table_rows
+from ..lh5.write import BatchWriter
 from ..parallel import count_workers, is_serial, run_tasks
 from ..types import Table, concat
-from .chain import compile_chain, required_columns
-from .compiler import prepare
+from .chain import compile_chain, prepared_columns
+from .compiler import Prepared, prepare
 from .config import ChainConfig, load_config, load_mapping
 from .units import is_unit_name
 
@@ -130,6 +131,8 @@ class _TableJob:
     columns: list[str]
     n_rows: int
     start: int
+    prepared: Prepared | None = None  # the config prepared for this channel's database entry
+    total: int | None = None  # the table's rows
 
 
 class _Worker:
@@ -176,16 +179,16 @@ class _Worker:
         if store is None:
             store = self._local.store = lh5.LH5Store(keep_open=True)
         h5f = store.gimme_file(self.raw_file)
+        inputs = self._read_ahead(h5f, task)
         results = []
         for seg in task.segments:
             job = self.jobs[seg.table]
-            reader = self._reader(job.columns)
             parts, failed, failed_rows, first_error = [], 0, [], None
             for lo in range(seg.start, seg.stop, self.buffer_len):
-                n = min(self.buffer_len, seg.stop - lo)
-                # what store.read(job.table, ..., field_mask=job.columns) gives, read faster
-                table = reader.read(h5f, job.table, lo, n)
-                chain = compile_chain(job.config, table, job.database, job.channel)
+                table = next(inputs)
+                chain = compile_chain(
+                    job.config, table, job.database, job.channel, prepared=job.prepared
+                )
                 result = chain.run(table, block_width=self.block_width)
                 parts.append(result.table)
                 failed += result.failed
@@ -196,6 +199,25 @@ class _Worker:
             out = parts[0] if len(parts) == 1 else _concat_tables(parts)
             results.append((seg.table, seg.start, out, failed, failed_rows, first_error))
         return results
+
+    def _read_ahead(self, h5f: Any, task: _Task) -> Iterator[Table]:
+        """The rows of each buffer of ``task`` in turn (what ``store.read(job.table, ...,
+        field_mask=job.columns)`` gives, read faster), read a batch of at most ``buffer_len``
+        rows at a time before any of them is processed: reading many small tables one after
+        another is faster than reading and processing them in turn."""
+        batch: list[Table] = []
+        rows = 0
+        for seg in task.segments:
+            job = self.jobs[seg.table]
+            reader = self._reader(job.columns)
+            for lo in range(seg.start, seg.stop, self.buffer_len):
+                n = min(self.buffer_len, seg.stop - lo)
+                if batch and rows + n > self.buffer_len:
+                    yield from batch
+                    batch, rows = [], 0
+                batch.append(reader.read(h5f, job.table, lo, n, total=job.total))
+                rows += n
+        yield from batch
 
 
 def _concat_tables(parts: list[Table]) -> Table:
@@ -283,6 +305,7 @@ def build_dsp(
         if write_mode == "a" and os.path.exists(dsp_path):
             shutil.copy2(dsp_path, tmp)
         h5f = store.gimme_file(tmp, "a")
+        writer = BatchWriter(h5f)
         results = run_tasks(
             worker,
             tasks,
@@ -295,10 +318,11 @@ def build_dsp(
         for task_results in _unwrapped(results):
             for table, _start, out, failed, _rows, first_error in task_results:
                 job_out = totals[table]
-                lh5.write(out, job_out.output, h5f, wo_mode="append")
+                writer.write(out, job_out.output)
                 job_out.rows += len(out)
                 job_out.failed += failed
                 job_out.first_error = job_out.first_error or first_error
+        writer.close()
         store.close()
         worker.close()
         os.replace(tmp, dsp_path)
@@ -396,17 +420,22 @@ def channel_of(table: str) -> str | None:
     return next((p for p in table.strip("/").split("/") if p and p != "raw"), None)
 
 
-def _fields(h5f: Any, name: str) -> tuple[str, ...] | None:
-    """The columns of the table ``name`` from its ``datatype`` attribute (no data read), or
-    ``None`` when ``name`` is not a table."""
-    found = _table_fields(h5f, name)
-    return None if found is None else found[0]
-
-
-def _table_fields(h5f: Any, name: str) -> tuple[tuple[str, ...], bool] | None:
+def _table_fields(
+    h5f: Any, name: str, known: dict[str, Any] | None = None
+) -> tuple[tuple[str, ...], bool] | None:
     """(columns, whether they come from a valid ``datatype``) of the table ``name``, or ``None``
-    when ``name`` is not a table. The attribute is read with h5py's low-level calls when it
-    is a plain string (a raw file has hundreds of tables)."""
+    when ``name`` is not a table; remembered in ``known`` when given (planning asks twice).
+    The attribute is read with h5py's low-level calls when it is a plain string (a raw file
+    has hundreds of tables)."""
+    if known is None:
+        return _read_table_fields(h5f, name)
+    if name not in known:
+        known[name] = _read_table_fields(h5f, name)
+    return known[name]
+
+
+def _read_table_fields(h5f: Any, name: str) -> tuple[tuple[str, ...], bool] | None:
+    """:func:`_table_fields`, from the file."""
     try:
         datatype = datatype_attr(h5f, name) or ""
     except KeyError:
@@ -426,19 +455,19 @@ def _table_fields(h5f: Any, name: str) -> tuple[tuple[str, ...], bool] | None:
         return tuple(h5f[name].keys()), False
 
 
-def _n_rows(h5f: Any, name: str, found: tuple[tuple[str, ...], bool] | None) -> int:
-    """Rows of the table ``name`` (``lh5.read_n_rows``), from its first column's shape when
-    that is an array."""
+def _n_rows(h5f: Any, name: str, found: tuple[tuple[str, ...], bool] | None) -> tuple[int, bool]:
+    """Rows of the table ``name`` (``lh5.read_n_rows``), and whether they were counted from its
+    first field's shape (as :class:`TableReader` counts them) rather than in general."""
     if found is not None and found[1] and found[0]:
         try:
-            return table_rows(h5f, name, found[0][0])
+            return table_rows(h5f, name, found[0][0]), True
         except Exception:
             pass  # the general count, or its error
-    return lh5.read_n_rows(name, h5f) or 0
+    return lh5.read_n_rows(name, h5f) or 0, False
 
 
-def _is_table(h5f: Any, name: str) -> bool:
-    return _fields(h5f, name) is not None
+def _is_table(h5f: Any, name: str, known: dict[str, Any] | None = None) -> bool:
+    return _table_fields(h5f, name, known) is not None
 
 
 def find_tables(
@@ -457,14 +486,20 @@ def find_tables(
         store.close()
 
 
-def _find_tables(h5f: Any, raw_file: str, lh5_tables: Any) -> list[tuple[str, bool]]:
+def _find_tables(
+    h5f: Any, raw_file: str, lh5_tables: Any, known: dict[str, Any] | None = None
+) -> list[tuple[str, bool]]:
+    """:func:`find_tables` in an open file; what it learns of tables goes into ``known`` (see
+    :func:`_table_fields`)."""
     if lh5_tables is None:
         top = sorted(h5f.keys())
-        found = [f"{k}/raw" for k in top if _is_table(h5f, f"{k}/raw")]
-        if not found and "raw" in h5f and not _is_table(h5f, "raw"):
-            found = [f"raw/{k}" for k in sorted(h5f["raw"].keys()) if _is_table(h5f, f"raw/{k}")]
+        found = [f"{k}/raw" for k in top if _is_table(h5f, f"{k}/raw", known)]
+        if not found and "raw" in h5f and not _is_table(h5f, "raw", known):
+            found = [
+                f"raw/{k}" for k in sorted(h5f["raw"].keys()) if _is_table(h5f, f"raw/{k}", known)
+            ]
         if not found:
-            found = [k for k in top if _is_table(h5f, k)]
+            found = [k for k in top if _is_table(h5f, k, known)]
         return [(t, False) for t in found]
     patterns = [lh5_tables] if isinstance(lh5_tables, str) else list(lh5_tables)
     tables: dict[str, bool] = {}
@@ -474,9 +509,9 @@ def _find_tables(h5f: Any, raw_file: str, lh5_tables: Any) -> list[tuple[str, bo
         if not matches and explicit:
             raise DSPInputError(f"{raw_file} has no table {pattern!r}", key="lh5_tables")
         for name in matches:
-            if _is_table(h5f, name):
+            if _is_table(h5f, name, known):
                 tables.setdefault(name, explicit)
-            elif _is_table(h5f, f"{name}/raw"):
+            elif _is_table(h5f, f"{name}/raw", known):
                 tables.setdefault(f"{name}/raw", explicit)
             elif explicit:
                 raise DSPInputError(f"{raw_file}:{name} is not a table", key="lh5_tables")
@@ -496,14 +531,15 @@ def _plan_jobs(
     jobs = []
     store = lh5.LH5Store(keep_open=False)
     h5f = store.gimme_file(raw_path)
+    known: dict[str, Any] = {}
     try:
-        for table, explicit in _find_tables(h5f, raw_path, lh5_tables):
+        for table, explicit in _find_tables(h5f, raw_path, lh5_tables, known):
             channel = channel_of(table)
             config = _config_for(configs, table, channel)
             if config is None:
                 summary.skipped.append(table)
                 continue
-            found = _table_fields(h5f, table)
+            found = _table_fields(h5f, table, known)
             available = list(found[0] if found is not None else ())
             entry = None
             if db is not None:
@@ -524,15 +560,24 @@ def _plan_jobs(
                 log.info("skipping %s: no column %s", table, missing[0])
                 summary.skipped.append(table)
                 continue
-            columns = required_columns(config, available, entry, channel)
-            total = _n_rows(h5f, table, found)
+            columns = prepared_columns(prepared, available)
+            total, counted = _n_rows(h5f, table, found)
             start = min(max(start_row, 0), total)
             stop = total if n_rows is None else min(total, start + n_rows)
             if n_max is not None:
                 stop = min(stop, start + n_max)
             jobs.append(
                 _TableJob(
-                    table, dsp_name(table), channel, config, entry, columns, stop - start, start
+                    table,
+                    dsp_name(table),
+                    channel,
+                    config,
+                    entry,
+                    columns,
+                    stop - start,
+                    start,
+                    prepared,
+                    total if counted else None,
                 )
             )
     finally:

@@ -18,6 +18,7 @@ values gets the same :class:`CompiledChain`, with its buffers already allocated.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from .compiler import Prepared, bind, prepare
 from .config import ChainConfig, load_config
 from .executor import Executor, RunReport
 from .plan import Plan, Schema
+from .units import unit_in_ns
 
 __all__ = [
     "ChainResult",
@@ -121,7 +123,8 @@ class CompiledChain:
         start = min(max(start, 0), total)
         n = max(stop - start, 0)
         columns = input_arrays(table, self.plan, start, stop)
-        ex = self.executor(block_width)
+        # fewer rows than a block: buffers of just those rows (the same single block)
+        ex = self.executor(min(block_width, max(n, 1)))
         out = ex.allocate(n)
         report = ex.run(columns, n, out) if n else RunReport()
         return ChainResult(
@@ -160,13 +163,16 @@ def compile_chain(
     database: Mapping | None = None,
     channel: str | None = None,
     outputs: Sequence[str] | None = None,
+    *,
+    prepared: Prepared | None = None,
 ) -> CompiledChain:
     """The chain for ``config`` bound to the columns of ``table`` (a Table, a
     :class:`~tierflow.dsp.plan.Schema` or a dict of numpy columns) and to ``database``, the
     channel's entry (``db.pz.tau`` looks up ``database["pz"]["tau"]``).
 
     Compiled once and cached: the same config, input shapes and database values give the same
-    object.
+    object. ``prepared``, when given, is ``prepare(config, database, channel)`` worked out
+    already (it is not looked up again).
 
     >>> import numpy as np
     >>> from tierflow.types import Table
@@ -181,7 +187,8 @@ def compile_chain(
     with _LOCK:
         cfg = load_config(config, outputs)
         schema = _schema(table)
-        prepared = prepare(cfg, database, channel)
+        if prepared is None or prepared.cfg is not cfg:
+            prepared = prepare(cfg, database, channel)
         read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
         key = (cfg.fingerprint, prepared.values, schema.key(read))
         found = _COMPILED.get(key)
@@ -215,9 +222,13 @@ def required_columns(
     if isinstance(config, ProcessingChain):
         config = config.config
     cfg = load_config(config, outputs)
-    prepared: Prepared = prepare(cfg, database, channel)
+    return prepared_columns(prepare(cfg, database, channel), available)
+
+
+def prepared_columns(prepared: Prepared, available: Sequence[str]) -> list[str]:
+    """:func:`required_columns` of a config prepared for a channel already."""
     have = set(available)
-    return list(dict.fromkeys(n for n in (*prepared.leaves, *cfg.outputs) if n in have))
+    return list(dict.fromkeys(n for n in (*prepared.leaves, *prepared.cfg.outputs) if n in have))
 
 
 def process(
@@ -273,10 +284,8 @@ def input_arrays(table: Any, plan: Plan, start: int, stop: int) -> dict[str, np.
     for name, dt in plan.waveforms.items():
         dt_col = _column(table, f"{name}/dt")
         values = _numpy(dt_col, f"{name}/dt")[start:stop]
-        from .units import unit_in_ns
-
         factor = unit_in_ns(getattr(dt_col, "attrs", {}).get("units")) or 1.0
-        if len(values) and not np.allclose(values * factor, dt, rtol=1e-6, atol=0):
+        if len(values) and not _all_close(values * factor, dt):
             bad = np.unique(values * factor)[:5].tolist()
             raise DSPInputError(
                 f"waveform {name!r} has sampling periods {bad} ns in these rows but the chain was "
@@ -284,6 +293,14 @@ def input_arrays(table: Any, plan: Plan, start: int, stop: int) -> dict[str, np.
                 key=name,
             )
     return arrays
+
+
+def _all_close(values: np.ndarray, dt: float) -> bool:
+    """``numpy.allclose(values, dt, rtol=1e-6, atol=0)``, without its overhead for a finite
+    ``dt`` (a chain's sampling period), which is the case that matters for a few rows."""
+    if not math.isfinite(dt):
+        return bool(np.allclose(values, dt, rtol=1e-6, atol=0))
+    return bool(np.all(np.abs(values - np.float64(dt)) <= 1e-6 * abs(dt)))
 
 
 def _numpy(obj: Any, path: str) -> np.ndarray:

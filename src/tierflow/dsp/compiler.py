@@ -96,13 +96,45 @@ class Prepared:
                 missing[key] = spec
                 vals = {k: (0 if v is MISSING else v) for k, v in vals.items()}
             specs[key] = spec.substituted(vals, channel) if spec.db_refs else spec
-        needs = {key: requirements(spec) for key, spec in specs.items()}
-        self.order, self.leaves = order(specs, cfg.producers, cfg.outputs, needs)
+        needs = {key: _requirements(spec) for key, spec in specs.items()}
+        self.order, self.leaves = _order(cfg, specs, needs)
         self.values: tuple = ()
         for key in self.order:
             if key in missing:
                 missing[key].substituted(values.get(key, {}), channel)  # raises, naming it
         self.specs = specs
+
+
+def _requirements(spec: ProcessorSpec) -> tuple[str, ...]:
+    """:func:`~tierflow.dsp.graph.requirements`, cached: most processors of a config are the
+    same for every channel."""
+    try:
+        return _requirements_cached(spec)
+    except TypeError:  # unhashable settings
+        return requirements(spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirements_cached(spec: ProcessorSpec) -> tuple[str, ...]:
+    return requirements(spec)
+
+
+_ORDERS: dict[tuple, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _order(
+    cfg: ChainConfig, specs: Mapping[str, ProcessorSpec], needs: Mapping[str, tuple[str, ...]]
+) -> tuple[list[str], list[str]]:
+    """:func:`~tierflow.dsp.graph.order` of a config whose processors need ``needs``, cached
+    by those needs (channels' database values seldom change them)."""
+    key = (cfg.fingerprint, tuple(needs.items()))
+    found = _ORDERS.get(key)
+    if found is None:
+        keys, leaves = order(specs, cfg.producers, cfg.outputs, needs)
+        if len(_ORDERS) >= 1024:
+            _ORDERS.clear()
+        found = _ORDERS[key] = (tuple(keys), tuple(leaves))
+    return list(found[0]), list(found[1])
 
 
 def database_values(cfg: ChainConfig, db: Mapping | None) -> tuple:
@@ -228,7 +260,7 @@ class _Binder:
             or module.startswith(tuple(m + "." for m in PROCESSOR_LIBRARIES))
         ):
             try:
-                return library.get(name)
+                return _library_function(name)
             except library.UnknownProcessorError:
                 close = difflib.get_close_matches(name, library.names(), n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -424,6 +456,18 @@ class _Binder:
         return None
 
     def choose_types(self, fname: str, types: list[str], values: list, is_out: list[bool]) -> str:
+        """The first type signature the arguments cast to (an exact match of the outputs'
+        declared types first), remembered by the arguments' kinds and dtypes."""
+        key = (tuple(types), tuple(is_out), tuple(_type_key(v) for v in values))
+        found = _CHOSEN_TYPES.get(key)
+        if found is None:
+            found = self._choose_types(fname, types, values, is_out)
+            if len(_CHOSEN_TYPES) >= 4096:
+                _CHOSEN_TYPES.clear()
+            _CHOSEN_TYPES[key] = found
+        return found
+
+    def _choose_types(self, fname: str, types: list[str], values: list, is_out: list[bool]) -> str:
         sigs = [t.replace("->", "") for t in types]
         n = len(values)
         sigs = [s for s in sigs if len(s) == n]
@@ -434,7 +478,7 @@ class _Binder:
             if (isinstance(value, Var) and value.dtype is not None) or isinstance(
                 value, np.ndarray
             ):
-                found = [s for s in found if np.can_cast(value.dtype, np.dtype(s[i]))]
+                found = [s for s in found if _can_cast(value.dtype, s[i])]
         if not found:
             have = ", ".join(
                 f"{_show(v)}: {v.dtype}"
@@ -450,7 +494,7 @@ class _Binder:
             s
             for s in found
             if all(
-                not o or not isinstance(v, Var) or v.dtype is None or np.dtype(s[i]) == v.dtype
+                not o or not isinstance(v, Var) or v.dtype is None or _dtype(s[i]) == v.dtype
                 for i, (v, o) in enumerate(zip(values, is_out, strict=True))
             )
         ]
@@ -1362,6 +1406,42 @@ def _loop(func: Callable, types: str, fast: Callable) -> Callable:
     return loop(types) if callable(loop) else fast
 
 
+_CHOSEN_TYPES: dict[tuple, str] = {}
+
+
+def _type_key(value: Any) -> tuple | None:
+    """What :meth:`_Binder.choose_types` looks at in an argument: a variable's or an array's
+    dtype (``None`` for a variable whose type is not fixed yet); nothing of anything else."""
+    if isinstance(value, Var):
+        return ("var", value.dtype)
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype)
+    return None
+
+
+_LIBRARY_FUNCTIONS: dict[str, Callable] = {}
+
+
+def _library_function(name: str) -> Callable:
+    """The processor ``name`` of tierflow's library (looked up once)."""
+    found = _LIBRARY_FUNCTIONS.get(name)
+    if found is None:
+        found = _LIBRARY_FUNCTIONS[name] = library.get(name)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _dtype(char: str) -> np.dtype:
+    """The dtype of a type character of a processor's signature."""
+    return np.dtype(char)
+
+
+@functools.lru_cache(maxsize=4096)
+def _can_cast(dtype: np.dtype, char: str) -> bool:
+    """Whether ``dtype`` casts safely to the type character ``char``."""
+    return bool(np.can_cast(dtype, _dtype(char)))
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_signature(signature: str) -> tuple[list[tuple], list[tuple]]:
     try:
@@ -1452,19 +1532,14 @@ def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str
 
 
 def _used_inputs(steps: list[Step], outputs: list[Output]) -> set[int]:
+    """The ids of the variables the steps and outputs use, and of the ones those view."""
     used: set[int] = set()
-
-    def mark(value: Any) -> None:
-        while isinstance(value, Var):
+    values: list[Any] = [a for step in steps for a in (*step.args, *step.kwargs.values())]
+    values += [v for out in outputs for v in (out.var, out.t0_var)]
+    for value in values:
+        while isinstance(value, Var) and id(value) not in used:
             used.add(id(value))
             value = value.base
-
-    for step in steps:
-        for arg in (*step.args, *step.kwargs.values()):
-            mark(arg)
-    for out in outputs:
-        mark(out.var)
-        mark(out.t0_var)
     return used
 
 
@@ -1496,12 +1571,13 @@ class _Regrid:
         result = np.multiply(value, self.p_from / self.p_to, dtype=np.float64)
         shift = self.shift
         if t0_from is not None or t0_to is not None:
-            per_row = np.zeros(out.shape[:1], np.float64) + shift
+            per_row = np.full(out.shape[:1], 0.0 + shift)
             if t0_from is not None:
                 per_row += t0_from
             if t0_to is not None:
                 per_row -= t0_to
-            result += (per_row / self.p_to).reshape(per_row.shape + (1,) * (result.ndim - 1))
+            per_row /= self.p_to
+            result += per_row.reshape(per_row.shape + (1,) * (result.ndim - 1))
         elif shift:
             result += shift / self.p_to
         if self.rounding is not None:

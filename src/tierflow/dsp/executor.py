@@ -24,6 +24,7 @@ which wrong arguments give whatever the data, is raised as a config error instea
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +48,29 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     >>> aligned_empty((3, 5), np.dtype("float32")).ctypes.data % 64
     0
     """
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(n + _ALIGN, np.uint8)
-    offset = (-raw.ctypes.data) % _ALIGN
-    return raw[offset : offset + n].view(dtype).reshape(shape)
+    return aligned_arrays([(shape, np.dtype(dtype))])[0]
+
+
+def aligned_arrays(layouts: list[tuple[tuple[int, ...], np.dtype]]) -> list[np.ndarray]:
+    """Uninitialised arrays of these (shape, dtype), carved out of one allocation, each
+    starting on a 64-byte boundary.
+
+    >>> a, b = aligned_arrays([((3,), np.dtype("int8")), ((2, 2), np.dtype("float64"))])
+    >>> b.ctypes.data % 64, b.ctypes.data - a.ctypes.data, b.shape
+    (0, 64, (2, 2))
+    """
+    sizes = [math.prod(shape) * dtype.itemsize for shape, dtype in layouts]
+    starts = []
+    total = 0
+    for size in sizes:
+        starts.append(total)
+        total += -(-size // _ALIGN) * _ALIGN
+    raw = np.empty(total + _ALIGN, np.uint8)
+    base = (-raw.ctypes.data) % _ALIGN
+    return [
+        raw[base + start : base + start + size].view(dtype).reshape(shape)
+        for (shape, dtype), start, size in zip(layouts, starts, sizes, strict=True)
+    ]
 
 
 @dataclass
@@ -81,9 +100,11 @@ class Executor:
             raise ValueError(f"block_width must be >= 1, not {block_width}")
         self.plan = plan
         self.width = block_width
-        self.buffers: dict[int, np.ndarray] = {}
-        for var in self._buffered_vars():
-            self.buffers[id(var)] = aligned_empty((block_width, *var.shape), var.dtype)
+        buffered = self._buffered_vars()
+        arrays = aligned_arrays([((block_width, *var.shape), var.dtype) for var in buffered])
+        self.buffers: dict[int, np.ndarray] = {
+            id(var): array for var, array in zip(buffered, arrays, strict=True)
+        }
         self.fills = [
             (var.column, var.index, self.buffers[id(var)], var.scale) for var in plan.inputs
         ]
@@ -120,27 +141,35 @@ class Executor:
         return list(seen.values())
 
     # --- arguments ------------------------------------------------------------------------------
-    def array(self, value: Any, lo: int, hi: int) -> Any:
-        """The array a variable stands for, rows ``lo:hi`` of the block (constants as they are)."""
+    def array(self, value: Any, lo: int, hi: int, seen: dict | None = None) -> Any:
+        """The array a variable stands for, rows ``lo:hi`` of the block (constants as they are);
+        ``seen`` remembers the arrays of variables met already (by id)."""
         if not isinstance(value, Var):
             return value
         if value.kind == "const":
             return value.value
+        if seen is not None and id(value) in seen:
+            return seen[id(value)]
         if value.kind == "view":
-            base = self.array(value.base, lo, hi)
-            return base[(slice(None), *value.index)]
-        return self.buffers[id(value)][lo:hi]
+            base = self.array(value.base, lo, hi, seen)
+            found = base[(slice(None), *value.index)]
+        else:
+            found = self.buffers[id(value)][lo:hi]
+        if seen is not None:
+            seen[id(value)] = found
+        return found
 
     def calls(self, lo: int, hi: int) -> list[tuple[Any, tuple, dict]]:
         """The ``(func, args, kwargs)`` of every step for rows ``lo:hi`` of the block."""
         key = (lo, hi)
         found = self._args.get(key)
         if found is None:
+            seen: dict[int, Any] = {}
             found = [
                 (
                     step.func,
-                    tuple(self.array(a, lo, hi) for a in step.args),
-                    {k: self.array(v, lo, hi) for k, v in step.kwargs.items()},
+                    tuple(self.array(a, lo, hi, seen) for a in step.args),
+                    {k: self.array(v, lo, hi, seen) for k, v in step.kwargs.items()},
                 )
                 for step in self.plan.steps
             ]

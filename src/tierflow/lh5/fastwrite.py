@@ -12,7 +12,11 @@ chunk. This module writes the same file objects with h5py's low-level API:
 - a dataset that fits its first chunk under the default shuffle + gzip filters gets that chunk
   written ready-compressed (:func:`_deflated_chunk`): the zero padding is encoded from cached
   deflate blocks instead of being compressed again for every column. The stored chunk inflates
-  to exactly the bytes HDF5's own filter would have compressed.
+  to exactly the bytes HDF5's own filter would have compressed;
+- a table of such datasets is not built object by object: the objects of its form (names,
+  types, row shapes, filters, attributes) are kept as a template in an in-memory HDF5 file of
+  the destination's format, its data written into them, and the whole table copied into the
+  destination with one ``H5Ocopy`` (:class:`_TemplateFile`).
 
 :func:`plan_table` says whether an object can go this way (else the general writer takes it);
 :func:`write_new` writes it.
@@ -21,14 +25,18 @@ chunk. This module writes the same file objects with h5py's low-level API:
 from __future__ import annotations
 
 import math
+import operator
+import os
 import struct
+import threading
+import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5a, h5d, h5g, h5p, h5s, h5t
+from h5py import h5a, h5d, h5f, h5g, h5i, h5o, h5p, h5s, h5t
 from h5py._hl import filters as h5filters
 from h5py._hl.base import array_for_new_object
 from h5py._hl.filters import fill_dcpl
@@ -67,7 +75,7 @@ class Node:
     """One object to write: a group (``children``) or a dataset (``data``), with its attributes
     ready for the low-level calls."""
 
-    __slots__ = ("attrs", "children", "coding", "data", "filters", "filters_key", "name")
+    __slots__ = ("attrs", "children", "coding", "data", "filters", "filters_key", "form", "name")
 
     def __init__(self, name: str, attrs: dict, children=None, data=None, filters=None):
         try:  # as h5py encodes names
@@ -85,6 +93,65 @@ class Node:
                 hash(self.filters_key)
             except TypeError:  # unhashable settings: no layout cached
                 self.filters_key = None
+        self.form = self._form()
+
+    @classmethod
+    def dataset(cls, name: str, attrs: dict, data: np.ndarray, filters: dict) -> Node:
+        """``Node(name, attrs, data=data, filters=filters)``; for string attributes and
+        hashable filters made from the node of the same name, attributes, dtype, row shape
+        and filters made before (tables of one kind repeat them column for column)."""
+        key = _dataset_key(name, attrs, data, filters)
+        like = _datasets.get(key) if key is not None else None
+        if like is None:
+            node = cls(name, attrs, data=data, filters=filters)
+            if key is not None:
+                if len(_datasets) >= _CACHE_SIZE:
+                    _datasets.clear()
+                _datasets[key] = node
+            return node
+        node = cls.__new__(cls)
+        for slot in cls.__slots__:
+            setattr(node, slot, getattr(like, slot))
+        node.data = data
+        return node
+
+    def _form(self) -> tuple | None:
+        """What the objects of this node are, all but the data and its number of rows: equal
+        forms make equal empty objects. ``None`` when the filters cannot be compared."""
+        attrs = tuple(attr[4] for attr in self.attrs)
+        if self.children is not None:
+            forms = tuple(child.form for child in self.children)
+            if any(form is None for form in forms):
+                return None
+            return (self.name, self.coding, attrs, forms)
+        if self.filters_key is None:
+            return None
+        return (
+            self.name,
+            self.coding,
+            attrs,
+            self.data.dtype.str,
+            self.data.shape[1:],
+            self.filters_key,
+        )
+
+
+#: dataset nodes by :func:`_dataset_key` (their data is replaced when one is reused)
+_datasets: dict[tuple, Node] = {}
+
+
+def _dataset_key(name: str, attrs: dict, data: np.ndarray, filters: dict) -> tuple | None:
+    """What a dataset node is made of, all but its data values and number of rows; ``None``
+    unless every attribute is a string (numbers equal as Python values may be stored apart:
+    ``1`` and ``True``, ``0.0`` and ``-0.0``) and the filter settings are hashable."""
+    if not all(type(v) is str for v in attrs.values()):
+        return None
+    key = (name, tuple(attrs.items()), data.dtype.str, data.shape[1:], tuple(filters.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def plan_table(
@@ -106,9 +173,8 @@ def plan_table(
     attrs = _attrs_of(obj)
     if attrs is None:
         return None
-    if isinstance(obj, Histogram):
-        return None
-    if isinstance(obj, Struct):
+    kind = _kind(type(obj))
+    if kind == "struct":
         children = []
         for key, value in obj.items():
             child = plan_table(
@@ -124,9 +190,7 @@ def plan_table(
                 return None
             children.append(child)
         return Node(name, attrs, children=children)
-    if isinstance(obj, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
-        return None
-    if isinstance(obj, VectorOfVectors):
+    if kind == "vov":
         if codec_for(obj, inner_path) is not None:
             return None
         flat = plan_table(
@@ -141,34 +205,65 @@ def plan_table(
         if flat is None:
             return None
         cl = Array(obj.cumulative_length.nda.astype(np.int64, copy=False))
-        cl_node = _array_node(cl, "cumulative_length", storable, filters_of, file)
+        cl_attrs = _attrs_of(cl)
+        cl_node = (
+            None
+            if cl_attrs is None
+            else _array_node(cl, "cumulative_length", cl_attrs, storable, filters_of, file)
+        )
         if cl_node is None:
             return None
         return Node(name, attrs, children=[flat, cl_node])
-    if isinstance(obj, Array):
-        if isinstance(obj, ArrayOfEqualSizedArrays) and codec_for(obj, inner_path) is not None:
-            return None
-        return _array_node(obj, name, storable, filters_of, file)
+    if kind == "aoesa" and codec_for(obj, inner_path) is not None:
+        return None
+    if kind in ("array", "aoesa"):
+        return _array_node(obj, name, attrs, storable, filters_of, file)
     return None
 
 
-def _array_node(obj: Array, name: str, storable, filters_of, file: str) -> Node | None:
+_kinds: dict[type, str | None] = {}
+
+
+def _kind(cls: type) -> str | None:
+    """How :func:`plan_table` writes objects of class ``cls`` (``struct``, ``vov``, ``aoesa``,
+    ``array``; ``None``: not at all), worked out once per class."""
+    if cls in _kinds:
+        return _kinds[cls]
+    if issubclass(cls, Histogram):
+        kind = None
+    elif issubclass(cls, Struct):
+        kind = "struct"
+    elif issubclass(cls, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
+        kind = None
+    elif issubclass(cls, VectorOfVectors):
+        kind = "vov"
+    elif issubclass(cls, ArrayOfEqualSizedArrays):
+        kind = "aoesa"
+    elif issubclass(cls, Array):
+        kind = "array"
+    else:
+        kind = None
+    _kinds[cls] = kind
+    return kind
+
+
+def _array_node(obj: Array, name: str, attrs: dict, storable, filters_of, file: str) -> Node | None:
+    """The dataset of an array with the attributes ``attrs`` (``None``: not for this path)."""
     nda = obj.nda
     if nda.dtype.kind not in "biuf" or nda.ndim < 1 or 0 in nda.shape[1:]:
         return None
     filters = filters_of(obj)
-    if not isinstance(filters, Mapping) or not set(filters) <= _FILTER_KEYS:
+    if not (type(filters) is dict or isinstance(filters, Mapping)) or not (
+        filters.keys() <= _FILTER_KEYS
+    ):
         return None
     compression = filters.get("compression")
     if isinstance(compression, bool) or (isinstance(compression, int) and 0 <= compression <= 9):
         return None  # h5py's legacy gzip spellings: the general writer
-    attrs = _attrs_of(obj)
-    if attrs is None:
-        return None
     data = storable(np.ascontiguousarray(nda), file, name)
     if not data.dtype.isnative and data.dtype.itemsize > 1:
         return None
-    return Node(name, attrs, data=data, filters=dict(filters))
+    return Node.dataset(name, attrs, data, dict(filters))
 
 
 def _attrs_of(obj: LGDO) -> dict | None:
@@ -178,17 +273,18 @@ def _attrs_of(obj: LGDO) -> dict | None:
     for key, value in obj.getattrs(datatype=True).items():
         if key in _SKIPPED_ATTRS:
             continue
-        if not isinstance(value, _ATTR_TYPES):
+        if type(value) is not str and not isinstance(value, _ATTR_TYPES):
             return None
         out[key] = value
     return out
 
 
 # --- attributes ---------------------------------------------------------------------------------
-def _attribute(key: str, value: Any) -> tuple[bytes, np.ndarray, h5t.TypeID, h5t.TypeID]:
-    """(name, data, file type, memory type) for ``obj.attrs[key] = value`` as h5py's
+def _attribute(key: str, value: Any) -> tuple[bytes, np.ndarray, h5t.TypeID, h5t.TypeID, tuple]:
+    """(name, data, file type, memory type, form) for ``obj.attrs[key] = value`` as h5py's
     AttributeManager does it (``str`` encoded to bytes first: a variable-length ASCII string;
-    numbers as numpy makes them); cached for strings, which repeat from table to table."""
+    numbers as numpy makes them); cached for strings, which repeat from table to table. The
+    form is what is stored, exactly (the bytes of a number: ``0.0`` and ``-0.0`` differ)."""
     if isinstance(value, str):
         value = value.encode()
     cacheable = type(value) is bytes and type(key) is str
@@ -199,10 +295,12 @@ def _attribute(key: str, value: Any) -> tuple[bytes, np.ndarray, h5t.TypeID, h5t
     name = key.encode("ascii") if key.isascii() else key.encode("utf8")
     if type(value) is bytes:
         data = np.array(value, dtype=_VLEN_ASCII)
+        form = (name, value)
     else:
         data = array_for_new_object(value)
         data = np.asarray(data, dtype=data.dtype)
-    found = (name, data, *_types(data.dtype))
+        form = (name, data.dtype.str, data.tobytes())
+    found = (name, data, *_types(data.dtype), form)
     if cacheable:
         if len(_attributes) >= _CACHE_SIZE:
             _attributes.clear()
@@ -216,7 +314,7 @@ def write_attrs(oid: Any, attrs: dict) -> None:
 
 
 def _create_attrs(oid: Any, attrs: list) -> None:
-    for name, data, htype, mtype in attrs:
+    for name, data, htype, mtype, _form in attrs:
         h5a.create(oid, name, htype, _space(data.shape)).write(data, mtype=mtype)
 
 
@@ -259,8 +357,11 @@ def _space(shape: tuple[int, ...]) -> h5s.SpaceID:
 
 # --- writing ------------------------------------------------------------------------------------
 def write_new(parent: h5py.Group, node: Node, chunk_shape, chunk_bytes: int) -> None:
-    """Create ``node`` (and everything below it) in ``parent``, where it does not exist yet."""
-    _Writer(chunk_shape, chunk_bytes).node(parent.id, node)
+    """Create ``node`` (and everything below it) in ``parent``, where it does not exist yet:
+    copied from its template when it is a table of small datasets, else object by object."""
+    writer = _Writer(chunk_shape, chunk_bytes)
+    if not writer.copy_template(parent.id, node):
+        writer.node(parent.id, node)
 
 
 class _Writer:
@@ -271,14 +372,18 @@ class _Writer:
         self.chunk_bytes = chunk_bytes
         self.track_order = bool(h5py.get_config().track_order)
 
-    def node(self, parent_id: h5g.GroupID, node: Node) -> None:
+    def node(self, parent_id: h5g.GroupID, node: Node, created: list | None = None) -> None:
+        """Create ``node`` and what is below it in ``parent_id``; with a list ``created``, the
+        datasets are left without data and their ids appended to it (a template's)."""
         if node.children is None:
-            self.dataset(parent_id, node)
+            dsid = self.dataset(parent_id, node, fill=created is None)
+            if created is not None:
+                created.append(dsid)
             return
         gid = h5g.create(parent_id, node.name, lcpl=_lcpl(node.coding), gcpl=self.gcpl())
         _create_attrs(gid, node.attrs)
         for child in node.children:
-            self.node(gid, child)
+            self.node(gid, child, created)
 
     def gcpl(self) -> h5p.PropGCID:
         """What ``Group.create_group`` uses: no time stamps, creation order as h5py's config."""
@@ -314,17 +419,212 @@ class _Writer:
             )
         return layout
 
-    def dataset(self, parent_id: h5g.GroupID, node: Node) -> None:
+    def dataset(self, parent_id: h5g.GroupID, node: Node, fill: bool = True) -> h5d.DatasetID:
+        """Create the dataset of ``node``, with its data unless ``fill`` is false."""
         data = node.data
         layout = self.layout(data, node)
         dsid = h5d.create(parent_id, node.name, layout.tid, _space(data.shape), dcpl=layout.dcpl)
-        if data.size:
-            if layout.level is not None and len(data) <= layout.rows // 2:
-                chunk = _deflated_chunk(data, layout.chunk_elements, layout.level)
-                dsid.write_direct_chunk(layout.origin, chunk)
-            else:
-                dsid.write(h5s.ALL, h5s.ALL, data)
+        if fill:
+            _write_data(dsid, data, layout)
         _create_attrs(dsid, node.attrs)
+        return dsid
+
+    def copy_template(self, parent_id: h5g.GroupID, node: Node) -> bool:
+        """Write the table ``node`` by way of its template, if it has small datasets only (each
+        within half its first chunk, under shuffle + gzip) and the destination's format can be
+        made in memory; ``False`` leaves it to :meth:`node`."""
+        if node.children is None or node.form is None:
+            return False
+        leaves = list(_leaves(node))
+        layouts = [self.layout(leaf.data, leaf) for leaf in leaves]
+        if not all(layout.direct(leaf.data) for leaf, layout in zip(leaves, layouts, strict=True)):
+            return False
+        # datasets without rows have no chunk index, which the first row written makes: a
+        # template for each pattern of empty datasets copies alike whatever it held before
+        empty = tuple(not leaf.data.size for leaf in leaves)
+        key = (node.form, empty, self.chunk_shape, self.chunk_bytes, self.track_order)
+        with _templates_lock:
+            templates = _template_file(parent_id)
+            if templates is None:
+                return False
+            template = templates.template(key, node, self)
+            templates.fill(key, template, leaves, layouts)
+            h5o.copy(templates.fid, template.source, parent_id, node.name, lcpl=_lcpl(node.coding))
+        return True
+
+
+def _leaves(node: Node) -> Iterator[Node]:
+    """The datasets of ``node``, in the order :meth:`_Writer.node` creates them."""
+    if node.children is None:
+        yield node
+        return
+    for child in node.children:
+        yield from _leaves(child)
+
+
+def _write_data(dsid: h5d.DatasetID, data: np.ndarray, layout: _Layout) -> None:
+    """Write ``data`` into a dataset of its shape: ready-compressed as its first chunk when it
+    fits (see :func:`_deflated_chunk`), else through HDF5's filters."""
+    if not data.size:
+        return
+    if layout.direct(data):
+        chunk = _deflated_chunk(data, layout.chunk_elements, layout.level)
+        dsid.write_direct_chunk(layout.origin, chunk)
+    else:
+        dsid.write(h5s.ALL, h5s.ALL, data)
+
+
+# --- templates ----------------------------------------------------------------------------------
+#: templates per template file; past it, they are all dropped
+_TEMPLATES_MAX = 64
+#: template files (one per destination format) kept
+_TEMPLATE_FILES_MAX = 4
+
+
+class _Template:
+    """The objects of one table form in a template file: the group holding them, the path to
+    copy, each dataset's id and its current shape (that of the last data written into it)."""
+
+    __slots__ = ("datasets", "holder", "shapes", "source")
+
+    def __init__(
+        self, holder: bytes, name: bytes, datasets: list[h5d.DatasetID], shapes: list[tuple]
+    ):
+        self.holder = holder
+        self.source = holder + b"/" + name
+        self.datasets = datasets
+        self.shapes = shapes
+
+    def fill(self, leaves: list[Node], layouts: list[_Layout]) -> None:
+        """Give each dataset the shape and the data of its leaf."""
+        for i, (dsid, leaf, layout) in enumerate(zip(self.datasets, leaves, layouts, strict=True)):
+            shape = leaf.data.shape
+            if shape != self.shapes[i]:
+                _resize(dsid, self.shapes[i], shape)
+                self.shapes[i] = shape
+            _write_data(dsid, leaf.data, layout)
+
+
+def _resize(dsid: h5d.DatasetID, old: tuple, new: tuple) -> None:
+    """Give a template's dataset the shape ``new`` (it has rows before and after: datasets
+    without are another template's). One that shrinks is emptied first: HDF5 then drops its
+    chunk rather than rewriting it, and the next data replaces it anyway."""
+    if new[0] < old[0]:
+        dsid.set_extent((0, *new[1:]))
+    dsid.set_extent(new)
+
+
+class _TemplateFile:
+    """An HDF5 file in memory (nothing on disk) that holds the templates for destination files
+    of one format: the same file creation properties and library version bounds, so a copied
+    object is what creating it there would have made.
+
+    Each write fills the template's datasets with the table's data and copies the whole table
+    into the destination. Every table of such a form is copied, the first one too, so that a
+    file's bytes do not depend on what the process wrote before.
+    """
+
+    def __init__(self, fcpl: h5p.PropFCID, libver: tuple[int, int]):
+        fapl = h5p.create(h5p.FILE_ACCESS)
+        fapl.set_fapl_core(backing_store=False)
+        fapl.set_libver_bounds(*libver)
+        name = f"tierflow-templates-{uuid.uuid4().hex}".encode()
+        self.fid = h5f.create(name, h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+        self.fcpl = self.fid.get_create_plist()
+        self.libver = libver
+        #: whether the file has the destination's creation properties (else it is not used)
+        self.usable = self.fcpl == fcpl
+        self.templates: dict[tuple, _Template] = {}
+        self.made = 0
+
+    def template(self, key: tuple, node: Node, writer: _Writer) -> _Template:
+        """The template of ``node``'s form (made now if there is none)."""
+        found = self.templates.get(key)
+        if found is not None:
+            return found
+        if len(self.templates) >= _TEMPLATES_MAX:
+            self.clear()
+        self.made += 1
+        holder = b"t%d" % self.made
+        gid = h5g.create(self.fid, holder)
+        datasets: list[h5d.DatasetID] = []
+        try:
+            writer.node(gid, node, datasets)
+        except BaseException:
+            h5g.open(self.fid, b"/").unlink(holder)
+            raise
+        shapes = [leaf.data.shape for leaf in _leaves(node)]
+        found = self.templates[key] = _Template(holder, node.name, datasets, shapes)
+        return found
+
+    def clear(self) -> None:
+        """Drop every template (their space in the file is used again)."""
+        for key in list(self.templates):
+            self.drop(key)
+
+    def drop(self, key: tuple) -> None:
+        """Drop the template of ``key``."""
+        template = self.templates.pop(key)
+        h5g.open(self.fid, b"/").unlink(template.holder)
+
+    def fill(self, key: tuple, template: _Template, leaves: list[Node], layouts: list) -> None:
+        """:meth:`_Template.fill`; a template that fails half-way is dropped."""
+        try:
+            template.fill(leaves, layouts)
+        except BaseException:
+            self.drop(key)
+            raise
+
+
+_templates_lock = threading.Lock()
+_template_files: list[_TemplateFile] = []
+#: the template file found for each open destination file, by HDF5's file number
+_template_file_of: dict[tuple, _TemplateFile | None] = {}
+
+
+def _template_file(parent_id: h5g.GroupID) -> _TemplateFile | None:
+    """The template file for the file of ``parent_id`` (``None`` if its format cannot be made
+    in memory), found once per open file: HDF5's file number is unique to an open file, and
+    h5py cannot change an open file's creation properties or library version bounds."""
+    fileno = parent_id.fileno
+    if fileno not in _template_file_of:
+        if len(_template_file_of) >= _CACHE_SIZE:
+            _template_file_of.clear()
+        fid = h5i.get_file_id(parent_id)
+        _template_file_of[fileno] = _template_file_for(
+            fid.get_create_plist(), fid.get_access_plist().get_libver_bounds()
+        )
+    return _template_file_of[fileno]
+
+
+def _template_file_for(fcpl: h5p.PropFCID, libver: tuple[int, int]) -> _TemplateFile | None:
+    """The template file for files of these creation properties and bounds, made if needed.
+    The root group's own settings (time stamps, creation order) are no matter: it is not
+    copied, and a file reports them differently once reopened."""
+    fcpl = fcpl.copy()
+    fcpl.set_obj_track_times(True)
+    fcpl.set_link_creation_order(0)
+    fcpl.set_attr_creation_order(0)
+    for found in _template_files:
+        if found.libver == libver and found.fcpl == fcpl:
+            return found if found.usable else None
+    if len(_template_files) >= _TEMPLATE_FILES_MAX:
+        _template_files.pop(0)
+        _template_file_of.clear()
+    found = _TemplateFile(fcpl, libver)
+    _template_files.append(found)
+    return found if found.usable else None
+
+
+def _forget_templates() -> None:
+    """In a forked child: a new lock, and no templates (the parent may have been using one)."""
+    global _templates_lock
+    _templates_lock = threading.Lock()
+    _template_files.clear()
+    _template_file_of.clear()
+
+
+os.register_at_fork(after_in_child=_forget_templates)
 
 
 def _lcpl(coding: int) -> h5p.PropLCID:
@@ -356,6 +656,10 @@ class _Layout:
         self.chunk_elements = math.prod(chunks)
         self.origin = (0,) * len(chunks)
         self.level = _gzip_level(filters)
+
+    def direct(self, data: np.ndarray) -> bool:
+        """Whether ``data`` is written as one ready-compressed chunk (or is empty)."""
+        return not data.size or (self.level is not None and len(data) <= self.rows // 2)
 
 
 def _gzip_level(filters: dict) -> int | None:
@@ -424,19 +728,15 @@ def _deflated_chunk(data: np.ndarray, chunk_elements: int, level: int) -> bytes:
     m = data.size
     zeros = chunk_elements - m
     raw = data.tobytes()
+    if m <= _STORED_PLANE:
+        return _stored_planes(raw, _stored_layout(k, m, chunk_elements, level))
     zero_run = _zero_run(level, zeros)
     parts = [_ZLIB_HEADER]
-    if m <= _STORED_PLANE:
-        planes = [raw[j::k] for j in range(k)] if k > 1 else [raw]
-        header = b"\x00" + struct.pack("<HH", m, m ^ 0xFFFF)
-        for plane in planes:
-            parts += (header, plane, zero_run)
-    else:
-        shuffled = np.frombuffer(raw, np.uint8).reshape(m, k).T.tobytes() if k > 1 else raw
-        planes = [shuffled[j : j + m] for j in range(0, k * m, m)]
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-        for plane in planes:
-            parts += (compressor.compress(plane), compressor.flush(zlib.Z_FULL_FLUSH), zero_run)
+    shuffled = np.frombuffer(raw, np.uint8).reshape(m, k).T.tobytes() if k > 1 else raw
+    planes = [shuffled[j : j + m] for j in range(0, k * m, m)]
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    for plane in planes:
+        parts += (compressor.compress(plane), compressor.flush(zlib.Z_FULL_FLUSH), zero_run)
     adler = 1
     for plane in planes:
         adler = zlib.adler32(plane, adler)
@@ -445,6 +745,51 @@ def _deflated_chunk(data: np.ndarray, chunk_elements: int, level: int) -> bytes:
             adler = ((((adler >> 16) + zeros * low) % _MOD_ADLER) << 16) | low
     parts += (_FINAL_BLOCK, struct.pack(">I", adler))
     return b"".join(parts)
+
+
+class _StoredLayout:
+    """What the chunks of ``m`` elements of ``k`` bytes, padded to ``n`` elements, share when
+    their planes are stored deflate blocks: the bytes around and between the planes, and each
+    data byte's weight in the Adler-32 sum ``B`` (how many of the chunk's bytes, itself
+    included, are from it on)."""
+
+    __slots__ = ("k", "length", "prefix", "separator", "suffix", "weights")
+
+    def __init__(self, k: int, m: int, n: int, level: int):
+        header = b"\x00" + struct.pack("<HH", m, m ^ 0xFFFF)
+        zero_run = _zero_run(level, n - m)
+        self.k = k
+        self.length = k * n
+        self.prefix = _ZLIB_HEADER + header
+        self.separator = zero_run + header
+        self.suffix = zero_run + _FINAL_BLOCK
+        # data byte e * k + j (byte j of element e) is byte e of plane j: j * n + e in the chunk
+        self.weights = tuple(self.length - (j * n + e) for e in range(m) for j in range(k))
+
+
+_stored_layouts: dict[tuple[int, int, int, int], _StoredLayout] = {}
+
+
+def _stored_layout(k: int, m: int, n: int, level: int) -> _StoredLayout:
+    """The :class:`_StoredLayout` of these sizes, cached."""
+    key = (k, m, n, level)
+    layout = _stored_layouts.get(key)
+    if layout is None:
+        if len(_stored_layouts) >= _CACHE_SIZE:
+            _stored_layouts.clear()
+        layout = _stored_layouts[key] = _StoredLayout(k, m, n, level)
+    return layout
+
+
+def _stored_planes(raw: bytes, layout: _StoredLayout) -> bytes:
+    """The zlib stream of a chunk whose byte planes are stored blocks. Its Adler-32 checksum is
+    summed in closed form: ``A = 1 + sum of the bytes``, ``B = length + sum of each byte times
+    its weight`` (zeros add nothing), both modulo 65521."""
+    k = layout.k
+    planes = layout.separator.join([raw[j::k] for j in range(k)]) if k > 1 else raw
+    a = (1 + sum(raw)) % _MOD_ADLER
+    b = (layout.length + sum(map(operator.mul, raw, layout.weights))) % _MOD_ADLER
+    return b"".join((layout.prefix, planes, layout.suffix, ((b << 16) | a).to_bytes(4, "big")))
 
 
 _zero_blocks: dict[tuple[int, int], bytes] = {}

@@ -34,11 +34,8 @@ from .fieldmask import FieldMask, FieldMaskSpec
 from .read import read, read_object, select_rows
 
 _ARRAY_KINDS = ("array", "fixedsize_array", "array_of_equalsized_arrays")
-_STRING_DTYPES = {
-    h5t.CSET_ASCII: h5t.string_dtype("ascii"),
-    h5t.CSET_UTF8: h5t.string_dtype("utf-8"),
-}
-_VLEN_ASCII_TYPE = h5t.py_create(_STRING_DTYPES[h5t.CSET_ASCII], logical=True)
+_VLEN_ASCII = h5t.string_dtype("ascii")
+_VLEN_ASCII_MEMORY = h5t.py_create(_VLEN_ASCII)
 
 
 class _FallBack(Exception):
@@ -68,10 +65,18 @@ class TableReader:
         self.general = 0
 
     def read(
-        self, h5f: h5py.File, name: str, start_row: int = 0, n_rows: int = sys.maxsize
+        self,
+        h5f: h5py.File,
+        name: str,
+        start_row: int = 0,
+        n_rows: int = sys.maxsize,
+        total: int | None = None,
     ) -> LGDO:
-        """Rows ``start_row:start_row+n_rows`` of the table ``name``, the mask's columns."""
-        obj = self._read_fast(h5f, name, start_row, n_rows)
+        """Rows ``start_row:start_row+n_rows`` of the table ``name``, the mask's columns.
+
+        ``total``: the table's rows when the caller has counted them already with
+        :func:`table_rows` (they are not counted again)."""
+        obj = self._read_fast(h5f, name, start_row, n_rows, total)
         if obj is not None:
             self.fast += 1
             return obj
@@ -79,7 +84,9 @@ class TableReader:
         return read(name, h5f, start_row, n_rows, field_mask=self.mask)
 
     # --- the fast path ----------------------------------------------------------------------
-    def _read_fast(self, h5f: h5py.File, name: str, start_row: int, n_rows: int) -> Table | None:
+    def _read_fast(
+        self, h5f: h5py.File, name: str, start_row: int, n_rows: int, total: int | None
+    ) -> Table | None:
         """The table, or ``None`` to leave it to the general reader."""
         try:
             gid = h5o.open(h5f.id, name.strip("/").encode("utf8"))
@@ -92,7 +99,8 @@ class TableReader:
             dt, selected = self._selection(attrs.get("datatype"), self.mask)
             if not dt.fields:
                 return None
-            total = _first_field_rows(gid, dt.fields[0])
+            if total is None:
+                total = _first_field_rows(gid, dt.fields[0])
             rows = select_rows(start_row, n_rows, None, total, h5f.filename, name)
             return self._table(h5f, gid, attrs, selected, rows, "")
         except Exception:  # whatever it is, the general reader reads it or reports it
@@ -274,19 +282,17 @@ def _attrs(oid: Any) -> dict[str, Any]:
 
 
 def _value(attr: h5a.AttrID) -> Any:
-    """An attribute's value, read into what ``attr.dtype`` would give, without working that
-    out for the common case of a scalar variable-length string."""
-    ftype = attr.get_type()
-    if ftype == _VLEN_ASCII_TYPE:  # what h5py writes for str and bytes
-        dtype = _STRING_DTYPES[h5t.CSET_ASCII]
-    elif isinstance(ftype, h5t.TypeStringID) and ftype.is_variable_str():
-        dtype = _STRING_DTYPES.get(ftype.get_cset())
-    else:
-        dtype = None
-    if dtype is not None and attr.shape == ():
-        value = np.empty((), dtype=dtype)
-        attr.read(value)
-        return value[()]
+    """An attribute's value, as reading it into ``attr.dtype`` gives it. A scalar one is first
+    read as a variable-length string (what h5py writes for ``str`` and ``bytes``, so no need
+    to look at its type): HDF5 converts nothing else to that, and the read fails instead."""
+    if attr.get_space().get_simple_extent_type() == h5s.SCALAR:
+        value = np.empty((), dtype=_VLEN_ASCII)
+        try:
+            attr.read(value, mtype=_VLEN_ASCII_MEMORY)
+        except (OSError, TypeError, ValueError):
+            pass  # not a variable-length string
+        else:
+            return value[()]
     value = np.empty(attr.shape, dtype=attr.dtype)
     attr.read(value)
     return value[()]

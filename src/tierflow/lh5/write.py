@@ -180,6 +180,67 @@ def _journaled(h5f: h5py.File, run, flush_fast: bool = True) -> None:
         ) from err
 
 
+class BatchWriter:
+    """Writes many objects into one open file that is thrown away if any write fails (such as
+    the temporary file of :func:`~tierflow.dsp.build_dsp`), each as ``write(obj, name, h5f)``
+    would.
+
+    A new object that the fast path can write goes that way without a journal (nothing is
+    undone in a file that is thrown away), and the ``struct{...}`` datatypes of the groups
+    above such objects are brought up to date once, by :meth:`close`, rather than after every
+    object (listing a group of hundreds of channels each time). Anything else is left to
+    :func:`write`. Until :meth:`close`, those datatypes may be out of date.
+
+    >>> import tempfile, os, numpy as np
+    >>> from tierflow.types import Table
+    >>> from tierflow.lh5 import read
+    >>> path = os.path.join(tempfile.mkdtemp(), "b.lh5")
+    >>> with h5py.File(path, "w") as h5f:
+    ...     writer = BatchWriter(h5f)
+    ...     for ch in ("ch1", "ch2"):
+    ...         writer.write(Table({"a": np.arange(3)}), f"{ch}/dsp")
+    ...     writer.close()
+    >>> read("ch2/dsp/a", path).nda.tolist(), h5py.File(path).attrs["datatype"]
+    ([0, 1, 2], 'struct{ch1,ch2}')
+    """
+
+    def __init__(self, h5f: h5py.File):
+        self.h5f = h5f
+        self.file = h5f.filename
+        #: the groups above objects written here, by path
+        self._groups: dict[str, h5py.Group] = {}
+
+    def write(self, obj: LGDO, name: str) -> None:
+        """Write ``obj`` as ``name`` (the fast way if it is new, else with :func:`write`)."""
+        full = str(name).strip("/")
+        if not (isinstance(obj, LGDO) and full and self._write_new(obj, full)):
+            write(obj, name, self.h5f)
+
+    def _write_new(self, obj: LGDO, full: str) -> bool:
+        """Write ``obj`` as the new object ``full`` if the fast path can."""
+        parent_path, _, leaf = full.rpartition("/")
+        journal = Journal()  # not kept: nothing is undone in a file that is thrown away
+        try:
+            groups = _ensure_groups(self.h5f, parent_path, journal)
+            plan = _Plan("append", 0, None, {}, DEFAULT_CHUNK_BYTES, journal, self.file)
+            written = _write_fast(groups[-1], leaf, obj, plan)
+        except LH5Error:
+            raise
+        except Exception as err:
+            raise LH5WriteError(
+                f"write failed ({type(err).__name__}: {err})", file=self.file, obj=full
+            ) from err
+        if written:
+            for group in groups:
+                self._groups.setdefault(group.name, group)
+        return written
+
+    def close(self) -> None:
+        """Bring the datatypes of the groups above the objects written up to date."""
+        _refresh_struct_datatypes(list(self._groups.values()), Journal())
+        self._groups.clear()
+
+
 def _via_temporary(path: str, run) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

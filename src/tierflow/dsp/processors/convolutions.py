@@ -10,6 +10,9 @@ convolution either way (to rounding). Modes are numpy's: ``'f'`` full, ``'v'`` v
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -21,8 +24,17 @@ DIRECT_MAX_TAPS = 48
 #: rows per batched FFT are chosen so that one batch's spectra take about this many bytes
 BATCH_BYTES = 1 << 22
 
-_spectra: dict[tuple, np.ndarray] = {}
-_SPECTRA_MAX = 32
+#: kernel spectra kept (least recently used dropped first), at most this many bytes: every
+#: channel of a cycle has its own CUSP and ZAC kernels, a few hundred spectra in all
+SPECTRA_BYTES = 64 << 20
+
+_spectra: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_spectra_bytes = 0
+_spectra_lock = threading.Lock()
+#: the last rows transformed in this thread, with their spectra
+_recent = threading.local()
+#: unsigned integers as wide as each float type, to compare rows bit for bit
+_BITS = {np.dtype(t).itemsize: np.dtype(t) for t in ("u2", "u4", "u8")}
 
 
 def _placement(mode: int, n: int, m: int) -> tuple[int, int]:
@@ -39,13 +51,19 @@ def _placement(mode: int, n: int, m: int) -> tuple[int, int]:
 
 
 def _spectrum(kernel: np.ndarray, size: int) -> np.ndarray:
+    """The real FFT of ``kernel`` at ``size`` points, cached by the kernel's content."""
+    global _spectra_bytes
     key = (kernel.dtype.str, kernel.shape[-1], size, kernel.tobytes())
-    spec = _spectra.get(key)
-    if spec is None:
-        if len(_spectra) >= _SPECTRA_MAX:
-            _spectra.clear()
+    with _spectra_lock:
+        spec = _spectra.get(key)
+        if spec is not None:
+            _spectra.move_to_end(key)
+            return spec
         spec = _spectra[key] = sfft.rfft(kernel, size)
-    return spec
+        _spectra_bytes += spec.nbytes
+        while _spectra_bytes > SPECTRA_BYTES and len(_spectra) > 1:
+            _spectra_bytes -= _spectra.popitem(last=False)[1].nbytes
+        return spec
 
 
 @gufunc(
@@ -108,11 +126,33 @@ def _convolve(
     batch = max(1, BATCH_BYTES // (size * rows.itemsize * 2))
     for r0 in range(0, rows.shape[0], batch):
         r1 = min(r0 + batch, rows.shape[0])
-        spectra = sfft.rfft(rows[r0:r1], size, axis=-1)
-        spectra *= spec if shared else sfft.rfft(kernels[r0:r1], size, axis=-1)
+        spectra = _row_spectra(rows[r0:r1], size) * (
+            spec if shared else sfft.rfft(kernels[r0:r1], size, axis=-1)
+        )
         flat[r0:r1] = sfft.irfft(spectra, size, axis=-1, overwrite_x=True)[:, start : start + p]
     if target is not w_out:
         w_out[...] = target
+
+
+def _row_spectra(rows: np.ndarray, size: int) -> np.ndarray:
+    """``rfft(rows, size)`` along the last axis, read-only. The last rows transformed (in this
+    thread) are kept with their spectra: a chain convolves the same waveforms with several
+    kernels (CUSP and ZAC filters), and rows equal bit for bit transform alike."""
+    bits = _BITS.get(rows.dtype.itemsize)
+    last = getattr(_recent, "entry", None)
+    if last is not None and bits is not None:
+        last_rows, last_size, spectra = last
+        if (
+            last_size == size
+            and last_rows.shape == rows.shape
+            and last_rows.dtype == rows.dtype
+            and np.array_equal(last_rows.view(bits), rows.view(bits))
+        ):
+            return spectra
+    spectra = sfft.rfft(rows, size, axis=-1)
+    spectra.flags.writeable = False
+    _recent.entry = (rows.copy(), size, spectra)
+    return spectra
 
 
 def _check_length(name: str, mode: int, n: int, m: int, w_out: np.ndarray) -> int:
