@@ -16,4 +16,3 @@ LH5_FILES = sorted(LH5_DATA.rglob("*.lh5"))
 RAW_P14 = next(iter(sorted((LH5_DATA / "raw" / "cal" / "p14").rglob("*.lh5"))), None)
 DSP_CAL = sorted((LH5_DATA / "dsp" / "cal" / "p03" / "r001").glob("*.lh5"))
 HIT_CAL = sorted((LH5_DATA / "hit" / "cal" / "p03" / "r001").glob("*.lh5"))
-
