@@ -12,7 +12,7 @@ D = pytest.importorskip("dspeed.processors")
 N_ROWS, N_SAMPLES = 12, 1500
 
 
-def close(ours, theirs, dtype, exact: bool = False, scale: float | None = None) -> None:
+def assert_close(ours, theirs, dtype, exact: bool = False, scale: float | None = None) -> None:
     """float64: rtol 1e-4; float32: rtol 1e-3; both with an absolute floor of a tiny fraction
     of ``scale`` (by default the largest value: samples near zero, e.g. a subtracted baseline,
     carry the rounding of the large ones); exact for indices and counts. NaN must be in the
@@ -56,11 +56,11 @@ def pz(wf, wf_dtype):
 def test_linear_slope_fit(wf, wf_dtype):
     mine, ref = both("linear_slope_fit", wf[:, :500], outs=[(N_ROWS,)] * 4, dtype=wf_dtype)
     for a, b in zip(mine, ref, strict=True):
-        close(a, b, wf_dtype)
+        assert_close(a, b, wf_dtype)
     mine2, ref2 = both(
         "linear_slope_diff", wf[:, :500], ref[2], ref[3], outs=[(N_ROWS,)] * 2, dtype=wf_dtype
     )
-    close(mine2[1], ref2[1], wf_dtype)
+    assert_close(mine2[1], ref2[1], wf_dtype)
     # the dspeed "mean" (a sum of r_i / (i+1)) is small and noisy: compare on the rms scale
     np.testing.assert_allclose(mine2[0], ref2[0], atol=1e-4 * float(ref2[1].max()))
 
@@ -68,11 +68,11 @@ def test_linear_slope_fit(wf, wf_dtype):
 def test_bl_subtract_and_pole_zero(wf, wf_dtype):
     baseline = wf[:, :500].mean(axis=1).astype(wf_dtype)
     mine, ref = both("bl_subtract", wf, baseline, outs=[wf.shape], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
     blsub = ref[0]
     for tau in (wf_dtype(800.0), wf_dtype(20000.0)):
         mine, ref = both("pole_zero", blsub, tau, outs=[wf.shape], dtype=wf_dtype)
-        close(mine[0], ref[0], wf_dtype)
+        assert_close(mine[0], ref[0], wf_dtype)
     mine, ref = both(
         "double_pole_zero",
         blsub,
@@ -82,7 +82,7 @@ def test_bl_subtract_and_pole_zero(wf, wf_dtype):
         outs=[wf.shape],
         dtype=wf_dtype,
     )
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 @pytest.mark.parametrize(
@@ -98,14 +98,14 @@ def test_bl_subtract_and_pole_zero(wf, wf_dtype):
 )
 def test_trapezoids(pz, wf_dtype, name, params):
     mine, ref = both(name, pz, *params, outs=[pz.shape], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_trap_pickoff(pz, wf_dtype):
     t = np.linspace(560.0, 1499.0, N_ROWS).astype(wf_dtype)
     t[3] = 700.37
     mine, ref = both("trap_pickoff", pz, 250, 60, t, outs=[(N_ROWS,)], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 @pytest.mark.parametrize("mode", list("infclhs"))
@@ -118,16 +118,16 @@ def test_fixed_time_pickoff(pz, wf_dtype, mode):
     mine, ref = both(
         "fixed_time_pickoff", pz, t, np.int8(ord(mode)), outs=[(N_ROWS,)], dtype=wf_dtype
     )
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_min_max(wf, pz, wf_dtype):
     for data in (wf, pz):
         mine, ref = both("min_max", data, outs=[(N_ROWS,)] * 4, dtype=wf_dtype)
         for a, b in zip(mine, ref, strict=True):
-            close(a, b, wf_dtype, exact=True)
+            assert_close(a, b, wf_dtype, exact=True)
     mine, ref = both("min_max_norm", pz, ref[2], ref[3], outs=[pz.shape], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 @pytest.mark.parametrize("frac", [0.01, 0.1, 0.5, 0.9, 0.99])
@@ -143,7 +143,7 @@ def test_time_point_thresh(pz, wf_dtype, frac):
             outs=[(N_ROWS,)],
             dtype=wf_dtype,
         )
-        close(mine[0], ref[0], wf_dtype, exact=True)
+        assert_close(mine[0], ref[0], wf_dtype, exact=True)
         assert np.all(np.isfinite(mine[0]))
 
 
@@ -161,13 +161,13 @@ def test_interpolated_time_point_thresh(pz, wf_dtype, mode):
             outs=[(N_ROWS,)],
             dtype=wf_dtype,
         )
-        close(mine[0], ref[0], wf_dtype)
+        assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_moving_windows_and_current(pz, wf_dtype):
     for name in ("moving_window_left", "moving_window_right"):
         mine, ref = both(name, pz, wf_dtype(48), outs=[pz.shape], dtype=wf_dtype)
-        close(mine[0], ref[0], wf_dtype)
+        assert_close(mine[0], ref[0], wf_dtype)
     for mw_type in (0, 1, 2):
         mine, ref = both(
             "moving_window_multi",
@@ -178,9 +178,9 @@ def test_moving_windows_and_current(pz, wf_dtype):
             outs=[pz.shape],
             dtype=wf_dtype,
         )
-        close(mine[0], ref[0], wf_dtype)
+        assert_close(mine[0], ref[0], wf_dtype)
     mine, ref = both("avg_current", pz, wf_dtype(1), outs=[(N_ROWS, N_SAMPLES - 1)], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_a_max_path(pz, wf_dtype):
@@ -198,7 +198,7 @@ def test_a_max_path(pz, wf_dtype):
         lib.moving_window_multi(up, wf_dtype(48), wf_dtype(3), 0, av)
         outs[lib] = (le, cur, up, av, *lib.min_max(av))
     for a, b in zip(outs[T], outs[D], strict=True):
-        close(a, b, wf_dtype)
+        assert_close(a, b, wf_dtype)
 
 
 @pytest.mark.parametrize("start", [-20.0, 100.0, 1400.0])
@@ -206,7 +206,7 @@ def test_windower(pz, wf_dtype, start):
     mine, ref = both(
         "windower", pz, np.full(N_ROWS, start, wf_dtype), outs=[(N_ROWS, 301)], dtype=wf_dtype
     )
-    close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
 
 
 @pytest.mark.parametrize("do_norm", [0, 1])
@@ -214,8 +214,8 @@ def test_presum(wf, wf_dtype, do_norm):
     mine, ref = both(
         "presum", wf, wf_dtype(do_norm), outs=[(N_ROWS,), (N_ROWS, 374)], dtype=wf_dtype
     )
-    close(mine[0], ref[0], wf_dtype, exact=True)
-    close(mine[1], ref[1], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[1], ref[1], wf_dtype)
 
 
 def test_saturation(wf, wf_dtype):
@@ -224,21 +224,21 @@ def test_saturation(wf, wf_dtype):
     data[:3, 700:750] = 2**16 - 16
     mine, ref = both("saturation", data, wf_dtype(16), outs=[(N_ROWS,)] * 2, dtype=wf_dtype)
     for a, b in zip(mine, ref, strict=True):
-        close(a, b, wf_dtype, exact=True)
+        assert_close(a, b, wf_dtype, exact=True)
 
 
 def test_histograms(wf, wf_dtype):
     base = wf[:, :600]
     mine, ref = both("histogram", base, outs=[(N_ROWS, 64), (N_ROWS, 65)], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype, exact=True)
-    close(mine[1], ref[1], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[1], ref[1], wf_dtype)
     weights, edges = ref
     mine_s = [np.empty(N_ROWS, wf_dtype) for _ in range(3)]
     ref_s = [np.empty(N_ROWS, wf_dtype) for _ in range(3)]
     T.histogram_stats(weights, edges, *mine_s, wf_dtype(np.nan))
     D.histogram_stats(weights, edges, *ref_s, wf_dtype(np.nan))
     for a, b in zip(mine_s, ref_s, strict=True):
-        close(a, b, wf_dtype, exact=True)
+        assert_close(a, b, wf_dtype, exact=True)
     for width_type in range(5):
         for skip in (0, 1):
             mine, ref = both(
@@ -252,7 +252,7 @@ def test_histograms(wf, wf_dtype):
                 dtype=wf_dtype,
             )
             for a, b in zip(mine, ref, strict=True):
-                close(a, b, wf_dtype, exact=True)
+                assert_close(a, b, wf_dtype, exact=True)
     mine, ref = both(
         "histogram_around_mode",
         base,
@@ -261,8 +261,8 @@ def test_histograms(wf, wf_dtype):
         outs=[(N_ROWS, 41), (N_ROWS, 42)],
         dtype=wf_dtype,
     )
-    close(mine[0], ref[0], wf_dtype, exact=True)
-    close(mine[1], ref[1], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[1], ref[1], wf_dtype)
 
 
 @pytest.mark.parametrize(
@@ -277,7 +277,7 @@ def test_histograms(wf, wf_dtype):
 def test_kernels(wf_dtype, name, args, length):
     args = tuple(wf_dtype(a) for a in args)
     mine, ref = both(name, *args, outs=[(length,)], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 @pytest.mark.parametrize("name", ["convolve_wf", "fft_convolve_wf"])
@@ -301,20 +301,20 @@ def test_convolutions(pz, wf_dtype, name, kernel_name, mode):
     )
     # FFT rounding scales with the input and the kernel, not with the (possibly small) output
     scale = float(np.nanmax(np.abs(pz)) * np.abs(kernel.astype(float)).sum())
-    close(mine[0], ref[0], wf_dtype, scale=scale)
+    assert_close(mine[0], ref[0], wf_dtype, scale=scale)
 
 
 def test_reflected_convolve_wf(pz, wf_dtype):
     kernel = np.hanning(101).astype(wf_dtype)
     mine, ref = both("reflected_convolve_wf", pz, kernel, outs=[pz.shape], dtype=wf_dtype)
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_soft_pileup_corr(wf, wf_dtype):
     mine, ref = both(
         "soft_pileup_corr", wf, wf_dtype(500), wf_dtype(800), outs=[wf.shape], dtype=wf_dtype
     )
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
     mine, ref = both(
         "soft_pileup_corr_bl",
         wf,
@@ -324,7 +324,7 @@ def test_soft_pileup_corr(wf, wf_dtype):
         outs=[wf.shape],
         dtype=wf_dtype,
     )
-    close(mine[0], ref[0], wf_dtype)
+    assert_close(mine[0], ref[0], wf_dtype)
 
 
 def test_peak_snr_threshold(pz, wf_dtype):
@@ -333,7 +333,7 @@ def test_peak_snr_threshold(pz, wf_dtype):
     ref = [np.empty((N_ROWS, 4), wf_dtype), np.empty(N_ROWS, np.uint32)]
     T.peak_snr_threshold(pz, idx, wf_dtype(0.5), wf_dtype(20), *mine)
     D.peak_snr_threshold(pz, idx, wf_dtype(0.5), wf_dtype(20), *ref)
-    close(mine[0], ref[0], wf_dtype, exact=True)
+    assert_close(mine[0], ref[0], wf_dtype, exact=True)
     np.testing.assert_array_equal(mine[1], ref[1])
 
 
@@ -341,10 +341,10 @@ def test_rounding_and_where(wf_dtype):
     x = np.random.default_rng(0).normal(0, 5000, 64).astype(wf_dtype)
     x[3] = np.nan
     for name in ("round_to_nearest", "floor_to_nearest", "ceil_to_nearest", "trunc_to_nearest"):
-        close(
+        assert_close(
             getattr(T, name)(x, wf_dtype(16)),
             getattr(D, name)(x, wf_dtype(16)),
             wf_dtype,
             exact=True,
         )
-    close(T.where(x > 0, x, -x), D.where(x > 0, x, -x), wf_dtype, exact=True)
+    assert_close(T.where(x > 0, x, -x), D.where(x > 0, x, -x), wf_dtype, exact=True)
