@@ -16,6 +16,7 @@ from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundErr
 from ..lh5.files import get_object
 from ..lh5.read import datatype_of, read_n_rows
 from ..lh5.store import LH5Store
+from ..lh5.tablereader import rows_of_table
 from ..types import Array, Table
 from .buffer_size import bytes_per_row, rows_for_memory
 from .dask_io import to_dask
@@ -116,6 +117,8 @@ class LH5Iterator(Iterator):
         try:
             h5f = self._store.gimme_file(ds.file)
             rows = _fast_rows(h5f, ds.group, self._reader)
+            if rows is None:
+                rows = rows_of_table(h5f, ds.group)
             if rows is None:
                 rows = read_n_rows(ds.group, h5f)
         except (LH5FileError, LH5ObjectNotFoundError) as err:

@@ -250,6 +250,33 @@ def table_rows(h5f: h5py.File, name: str, first: str) -> int:
         raise ValueError("the first field is not an array") from None
 
 
+def rows_of_table(h5f: h5py.File, name: str) -> int | None:
+    """Rows of the table ``name`` counted as :func:`~tierflow.lh5.read.read_n_rows` counts
+    them (its first field's rows) from the datatype attributes and the first field's shape
+    alone; ``None`` when that takes the general reader (no such object, not a table, a first
+    field that is not an array).
+
+    >>> import os, tempfile, numpy as np
+    >>> from tierflow.lh5 import write
+    >>> from tierflow.types import Table
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.lh5")
+    >>> write(Table({"a": np.arange(3), "b": np.arange(3.0)}), "ch1/hit", path)
+    >>> with h5py.File(path) as f:
+    ...     rows_of_table(f, "ch1/hit"), rows_of_table(f, "ch1/hit/a"), rows_of_table(f, "nope")
+    (3, None, None)
+    """
+    try:
+        gid = h5o.open(h5f.id, name.strip("/").encode("utf8"))
+        if not isinstance(gid, h5g.GroupID):
+            return None
+        dt = parse(_datatype_attr(gid))
+        if dt.kind != "table" or not dt.fields:
+            return None
+        return _first_field_rows(gid, dt.fields[0])
+    except (_FallBack, KeyError, ValueError, UnicodeError):
+        return None
+
+
 def _plain(dt: Datatype) -> bool:
     return dt.element is not None and not dt.element.startswith("enum")
 
