@@ -1,14 +1,17 @@
 """tierflow vs LEGEND's legend-lh5io (and plain h5py) on LH5 reads, writes and waveform codecs.
 
-Run: ``.venv/bin/python benchmarks/bench_lh5.py`` (needs the ``test`` extras for the oracle).
-Prints absolute figures and the ratio tierflow / LEGEND for each case, best of 3.
+Run: ``.venv/bin/python benchmarks/bench_lh5.py [--repeat N] [--clock cpu|wall]`` (needs the
+``test`` extras for the oracle). Prints absolute figures and the ratio tierflow / LEGEND for each
+case: the best of ``--repeat`` rounds (3) in which tierflow and LEGEND run in turn, on wall time
+(tierflow's codecs run on every core, which CPU time would count once per core) unless
+``--clock cpu``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
-import time
 import warnings
 
 import h5py
@@ -18,21 +21,19 @@ warnings.filterwarnings("ignore")
 
 import lgdo  # noqa: E402
 import lh5 as legend_lh5  # noqa: E402
+from _common import clock_name, compare, machine, use_clock  # noqa: E402
 
 from tierflow import lh5  # noqa: E402
 from tierflow.lh5 import codecs  # noqa: E402
 from tierflow.types import ArrayOfEqualSizedArrays, Table  # noqa: E402
 
 RNG = np.random.default_rng(42)
+REPEAT = 3
 
 
-def best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def timed(**cases) -> list[float]:
+    """Best time of each case (keyword order), the cases interleaved round by round."""
+    return [t for t, _ in compare(cases, REPEAT).values()]
 
 
 def report(
@@ -68,16 +69,16 @@ def bench_tables(tmp: str) -> None:
     for comp, label in ((False, "uncompressed"), (None, "gzip-4+shuffle")):
         f_ours, f_theirs = os.path.join(tmp, f"o-{label}.lh5"), os.path.join(tmp, f"t-{label}.lh5")
         kw = {} if comp is None else {"compression": None}
-        w_ours = best(
-            lambda f=f_ours, c=comp: lh5.write(ours_tb, "tb", f, wo_mode="of", compression=c), 2
-        )
-        w_theirs = best(
-            lambda f=f_theirs, k=kw: legend_lh5.write(theirs_tb, "tb", f, wo_mode="of", **k), 2
+        w_ours, w_theirs = timed(
+            ours=lambda f=f_ours, c=comp: lh5.write(ours_tb, "tb", f, wo_mode="of", compression=c),
+            theirs=lambda f=f_theirs, k=kw: legend_lh5.write(theirs_tb, "tb", f, wo_mode="of", **k),
         )
         mb = 5 * n * 4 / 1e6
         report(f"write 5 x 1e6 float32, {label}", "MB/s", mb, w_ours, w_theirs)
-        r_ours = best(lambda f=f_ours: lh5.read("tb", f))
-        r_theirs = best(lambda f=f_ours: legend_lh5.read("tb", f))
+        r_ours, r_theirs = timed(
+            ours=lambda f=f_ours: lh5.read("tb", f),
+            theirs=lambda f=f_ours: legend_lh5.read("tb", f),
+        )
         report(f"read 5 x 1e6 float32, {label}", "Mrows/s", n / 1e6, r_ours, r_theirs)
 
         def plain(f=f_ours):
@@ -85,9 +86,12 @@ def bench_tables(tmp: str) -> None:
                 for c in "ab":
                     h[f"tb/{c}"][()]
 
-        m_ours = best(lambda f=f_ours: lh5.read("tb", f, field_mask=["a", "b"]))
-        m_theirs = best(lambda f=f_ours: legend_lh5.read("tb", f, field_mask=["a", "b"]))
-        report(f"read 2 of 5 columns, {label}", "Mrows/s", n / 1e6, m_ours, m_theirs, best(plain))
+        m_ours, m_theirs, m_plain = timed(
+            ours=lambda f=f_ours: lh5.read("tb", f, field_mask=["a", "b"]),
+            theirs=lambda f=f_ours: legend_lh5.read("tb", f, field_mask=["a", "b"]),
+            plain=plain,
+        )
+        report(f"read 2 of 5 columns, {label}", "Mrows/s", n / 1e6, m_ours, m_theirs, m_plain)
 
 
 def bench_many_groups(tmp: str) -> None:
@@ -95,10 +99,12 @@ def bench_many_groups(tmp: str) -> None:
     for g in range(500):
         lh5.write(Table({"a": RNG.normal(size=2000).astype("float32")}), f"ch{g:07d}/dsp", path)
     names = [f"ch{g:07d}/dsp" for g in range(500)]
-    ours = best(lambda: [lh5.read(n, path) for n in names])
-    theirs = best(lambda: [legend_lh5.read(n, path) for n in names])
     store = lh5.LH5Store()
-    cached = best(lambda: [store.read(n, path) for n in names])
+    ours, theirs, cached = timed(
+        ours=lambda: [lh5.read(n, path) for n in names],
+        theirs=lambda: [legend_lh5.read(n, path) for n in names],
+        cached=lambda: [store.read(n, path) for n in names],
+    )
     print(
         f"{'read 500 groups x 2000 rows, per read':<44} tierflow {ours / 500 * 1e3:6.3f} ms | LEGEND {theirs / 500 * 1e3:6.3f} ms | ratio {theirs / ours:5.2f}x | LH5Store {cached / 500 * 1e3:6.3f} ms"
     )
@@ -123,20 +129,32 @@ def bench_codecs() -> None:
     theirs_in = lgdo.ArrayOfEqualSizedArrays(nda=wfs)
     for name, ours_codec, theirs_codec in legend_codecs:
         codecs.encode(ours_in, ours_codec)  # compile
-        enc_ours = best(lambda c=ours_codec: codecs.encode(ours_in, c))
-        enc_theirs = best(lambda c=theirs_codec: legend_lh5.compression.encode(theirs_in, c))
+        enc_ours, enc_theirs = timed(
+            ours=lambda c=ours_codec: codecs.encode(ours_in, c),
+            theirs=lambda c=theirs_codec: legend_lh5.compression.encode(theirs_in, c),
+        )
         report(f"encode {name} 20k x 1000 uint16", "MB/s", mb, enc_ours, enc_theirs)
         ours_enc = codecs.encode(ours_in, ours_codec)
         theirs_enc = legend_lh5.compression.encode(theirs_in, theirs_codec)
         codecs.decode(ours_enc)
-        dec_ours = best(lambda e=ours_enc: codecs.decode(e))
-        dec_theirs = best(lambda e=theirs_enc: legend_lh5.compression.decode(e))
+        dec_ours, dec_theirs = timed(
+            ours=lambda e=ours_enc: codecs.decode(e),
+            theirs=lambda e=theirs_enc: legend_lh5.compression.decode(e),
+        )
         report(f"decode {name} 20k x 1000 uint16", "MB/s", mb, dec_ours, dec_theirs)
 
 
 def main() -> None:
+    global REPEAT
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--repeat", type=int, default=REPEAT)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="wall")
+    args = ap.parse_args()
+    REPEAT = args.repeat
+    use_clock(args.clock)
     print(
-        f"tierflow vs legend-lh5io {legend_lh5.__version__}, h5py {h5py.__version__}, {os.cpu_count()} cores"
+        f"tierflow vs legend-lh5io {legend_lh5.__version__}, h5py {h5py.__version__}; "
+        f"{machine()}; best of {REPEAT}, {clock_name()} time"
     )
     with tempfile.TemporaryDirectory() as tmp:
         bench_codecs()
