@@ -90,19 +90,41 @@ class Prepared:
         self.channel = channel
         specs: dict[str, ProcessorSpec] = {}
         missing: dict[str, ProcessorSpec] = {}
+        needs: dict[str, tuple[str, ...]] = {}
         for key, spec in cfg.processors.items():
             vals = values.get(key, {})
-            if any(v is MISSING for v in vals.values()):
+            if vals and any(v is MISSING for v in vals.values()):
                 missing[key] = spec
                 vals = {k: (0 if v is MISSING else v) for k, v in vals.items()}
-            specs[key] = spec.substituted(vals, channel) if spec.db_refs else spec
-        needs = {key: _requirements(spec) for key, spec in specs.items()}
+            specs[key], needs[key] = _substituted(cfg, key, spec, vals, channel)
         self.order, self.leaves = _order(cfg, specs, needs)
         self.values: tuple = ()
         for key in self.order:
             if key in missing:
                 missing[key].substituted(values.get(key, {}), channel)  # raises, naming it
         self.specs = specs
+
+
+#: (config fingerprint, processor key, its db values) -> (the spec, the spec with those values
+#: put in, the names that one needs)
+_SUBSTITUTED: dict[tuple, tuple[ProcessorSpec, ProcessorSpec, tuple[str, ...]]] = {}
+
+
+def _substituted(
+    cfg: ChainConfig, key: str, spec: ProcessorSpec, vals: Mapping[str, Any], channel: str | None
+) -> tuple[ProcessorSpec, tuple[str, ...]]:
+    """``spec`` (the processor ``key`` of ``cfg``) with the db values ``vals`` put in, and the
+    names it needs; cached by content, since most processors get the same values for every
+    channel."""
+    cache_key = (cfg.fingerprint, key, tuple(vals.items()))
+    found = _SUBSTITUTED.get(cache_key)
+    if found is None or found[0] is not spec:
+        new = spec.substituted(vals, channel) if spec.db_refs else spec
+        found = (spec, new, _requirements(new))
+        if len(_SUBSTITUTED) >= 8192:
+            _SUBSTITUTED.clear()
+        _SUBSTITUTED[cache_key] = found
+    return found[1], found[2]
 
 
 def _requirements(spec: ProcessorSpec) -> tuple[str, ...]:
@@ -232,18 +254,20 @@ class _Binder:
                 f"{spec.function!r} is a factory: give its set-up constants in 'init_args'",
                 key="init_args",
             )
-        args: list[tuple[str, Any]] = []
+        keys: list[str] = []
+        values: list[Any] = []
         kwargs: dict[str, tuple[str, Any]] = {}
         for i, arg in enumerate(spec.args):
-            self.key = f"args[{i}]"
+            self.key = key = f"args[{i}]"
             value = self.evaluate(arg) if isinstance(arg, str) else _literal(arg)
             if isinstance(value, dict):
                 for name, val in value.items():
-                    kwargs[name] = (self.key, val)
+                    kwargs[name] = (key, val)
             else:
-                args.append((self.key, value))
+                keys.append(key)
+                values.append(value)
         self.key = "args"
-        self.call(spec, func, args, kwargs)
+        self.call(spec, func, keys, values, kwargs)
         for var in fresh:
             if not var.ready and self.names.get(var.name) is var:
                 raise self.error(
@@ -320,13 +344,17 @@ class _Binder:
         self,
         spec: ProcessorSpec,
         func: Callable,
-        args: list[tuple[str, Any]],
+        keys: list[str],
+        values: list[Any],
         kwargs: dict[str, tuple[str, Any]],
     ) -> None:
+        """Bind one call of ``func``: ``values`` are its positional arguments (given as the
+        config keys ``keys``), ``kwargs`` maps keyword names to (config key, value); both lists
+        get the keyword arguments appended."""
         fname = spec.function or getattr(func, "__name__", "function")
         info_sig, info_types, fast = _function_info(func)
         signature = spec.signature or info_sig
-        types = list(spec.types) if spec.types else info_types
+        types = tuple(spec.types) if spec.types else info_types
         if signature is None or not types:
             raise self.error(
                 f"{fname!r} is not a gufunc: give its 'signature' (e.g. '(n),()->()') and "
@@ -337,82 +365,72 @@ class _Binder:
         if kwargs and hasattr(func, "ufunc") and not isinstance(func, np.ufunc):
             first = next(iter(kwargs.values()))[0]
             raise self.error(f"{fname!r} takes no keyword arguments", key=first)
-        self.check_keywords(func, fname, kwargs)
-        values = [v for _, v in args] + [v for _, v in kwargs.values()]
-        keys = [k for k, _ in args] + [k for k, _ in kwargs.values()]
+        n_pos = len(values)
+        if kwargs:
+            self.check_keywords(func, fname, kwargs)
+            for key, value in kwargs.values():
+                keys.append(key)
+                values.append(value)
+        n = len(values)
         dims_all = ins_dims + outs_dims
-        if len(values) != len(dims_all):
+        if n != len(dims_all):
             raise self.error(
                 f"{fname} takes {len(ins_dims)} inputs and {len(outs_dims)} outputs (signature "
-                f"{signature}); got {len(values)} arguments",
+                f"{signature}); got {n} arguments",
                 key="args",
             )
         if "->" in signature:
-            is_out = [i >= len(ins_dims) for i in range(len(values))]
+            is_out, in_idx, out_idx = _split_outputs(len(ins_dims), n)
         else:  # in-place style "(n),(m),(p)": the variables this processor makes are outputs
-            is_out = [isinstance(v, Var) and not v.ready for v in values]
+            is_out = tuple(isinstance(v, Var) and not v.ready for v in values)
+            in_idx = tuple(i for i in range(n) if not is_out[i])
+            out_idx = tuple(i for i in range(n) if is_out[i])
         for k, value, out in zip(keys, values, is_out, strict=True):
-            if out and (not isinstance(value, Var) or value.ready):
-                what = value.name if isinstance(value, Var) else repr(value)
+            if isinstance(value, Var):
+                if out == value.ready:
+                    if out:
+                        raise self.error(
+                            f"argument {value.name} is an output of {fname} ({signature}) but "
+                            "it is already computed",
+                            key=k,
+                        )
+                    raise self.error(f"{value.name!r} is used before it is computed", key=k)
+            elif out:
                 raise self.error(
-                    f"argument {what} is an output of {fname} ({signature}) but it is "
-                    + ("already computed" if isinstance(value, Var) else "not a column name"),
+                    f"argument {value!r} is an output of {fname} ({signature}) but it is "
+                    "not a column name",
                     key=k,
                 )
-            if not out and isinstance(value, Var) and not value.ready:
-                raise self.error(f"{value.name!r} is used before it is computed", key=k)
-        ins = [v for v, o in zip(values, is_out, strict=True) if not o]
-        outs = [v for v, o in zip(values, is_out, strict=True) if o]
+        ins = [values[i] for i in in_idx]
+        outs = [values[i] for i in out_idx]
 
         grid = self.processor_grid(spec, ins)
         sig = self.choose_types(fname, types, values, is_out)
 
         # inputs: casts, time conversions, constants; then the dimensions they fix
         prepared: list[Any] = list(values)
-        for i, (k, value, ch, dims) in enumerate(zip(keys, values, sig, dims_all, strict=True)):
-            if not is_out[i]:
-                self.key = k
-                prepared[i] = self.prepare_input(value, ch, dims, grid, fname)
-        in_idx = [i for i in range(len(values)) if not is_out[i]]
-        dims_bound = self.bind_dims(
-            fname,
-            [prepared[i] for i in in_idx],
-            [dims_all[i] for i in in_idx],
-            [keys[i] for i in in_idx],
-        )
+        for i in in_idx:
+            self.key = keys[i]
+            prepared[i] = self.prepare_input(values[i], sig[i], dims_all[i], grid, fname)
+        ins = [prepared[i] for i in in_idx]
+        ins_dims = [dims_all[i] for i in in_idx]
+        dims_bound = self.bind_dims(fname, ins, ins_dims, [keys[i] for i in in_idx])
         # outputs: shapes, dtypes, grids, times
-        for i, (k, value, ch, dims) in enumerate(zip(keys, values, sig, dims_all, strict=True)):
-            if is_out[i]:
-                self.key = k
-                self.prepare_output(
-                    value,
-                    ch,
-                    dims,
-                    dims_bound,
-                    grid,
-                    [prepared[j] for j in in_idx],
-                    [dims_all[j] for j in in_idx],
-                    fname,
-                )
-
-        self.key = "args"
-        n_pos = len(args)
-        pos, kw = prepared[:n_pos], dict(zip(list(kwargs), prepared[n_pos:], strict=True))
-        label = self.label
-
-        def text() -> str:
-            shown = ", ".join(_show(a) for a in pos)
-            return (
-                f"{label}: {fname}({shown}"
-                + "".join(f", {k}={_show(v)}" for k, v in kw.items())
-                + ")"
+        for i in out_idx:
+            self.key = keys[i]
+            self.prepare_output(
+                values[i], sig[i], dims_all[i], dims_bound, grid, ins, ins_dims, fname
             )
 
+        self.key = "args"
+        pos = tuple(prepared[:n_pos])
+        kw = dict(zip(list(kwargs), prepared[n_pos:], strict=True)) if kwargs else {}
+        text = _CallText(self.label, fname, pos, kw)
         target = func if kw else _loop(func, sig, fast)
-        if all(not isinstance(prepared[i], Var) or prepared[i].kind == "const" for i in in_idx):
+        if all(not isinstance(v, Var) or v.kind == "const" for v in ins):
             self.run_constant(target, pos, kw, outs, text)
         else:
-            self.steps.append(Step(self.label, text, target, tuple(pos), kw))
+            self.steps.append(Step(self.label, text, target, pos, kw))
         for out in outs:
             out.ready = True
 
@@ -455,10 +473,12 @@ class _Binder:
                 return value.grid
         return None
 
-    def choose_types(self, fname: str, types: list[str], values: list, is_out: list[bool]) -> str:
+    def choose_types(
+        self, fname: str, types: Sequence[str], values: list, is_out: Sequence[bool]
+    ) -> str:
         """The first type signature the arguments cast to (an exact match of the outputs'
         declared types first), remembered by the arguments' kinds and dtypes."""
-        key = (tuple(types), tuple(is_out), tuple(_type_key(v) for v in values))
+        key = (types, is_out, *_type_keys(values))
         found = _CHOSEN_TYPES.get(key)
         if found is None:
             found = self._choose_types(fname, types, values, is_out)
@@ -467,12 +487,14 @@ class _Binder:
             _CHOSEN_TYPES[key] = found
         return found
 
-    def _choose_types(self, fname: str, types: list[str], values: list, is_out: list[bool]) -> str:
+    def _choose_types(
+        self, fname: str, types: Sequence[str], values: list, is_out: Sequence[bool]
+    ) -> str:
         sigs = [t.replace("->", "") for t in types]
         n = len(values)
         sigs = [s for s in sigs if len(s) == n]
         if not sigs:
-            raise self.error(f"the types of {fname} ({types}) do not match its {n} arguments")
+            raise self.error(f"the types of {fname} ({list(types)}) do not match its {n} arguments")
         found = sigs
         for i, value in enumerate(values):
             if (isinstance(value, Var) and value.dtype is not None) or isinstance(
@@ -501,7 +523,7 @@ class _Binder:
         return (exact or found)[0]
 
     def prepare_input(self, value: Any, ch: str, dims: tuple, grid: Grid | None, fname: str) -> Any:
-        dtype = np.dtype(ch)
+        dtype = _dtype(ch)
         if isinstance(value, Var):
             if value.shape is not None and len(value.shape) < len(dims):
                 raise self.error(
@@ -630,7 +652,7 @@ class _Binder:
                     break
 
     def run_constant(
-        self, func: Callable, pos: list, kw: dict, outs: list[Var], text: Callable
+        self, func: Callable, pos: Sequence, kw: dict, outs: list[Var], text: Callable
     ) -> None:
         arrays = {id(o): np.zeros(o.shape, o.dtype) for o in outs}
 
@@ -819,54 +841,51 @@ class _Binder:
     # --- expressions ---------------------------------------------------------------------------
     def evaluate(self, text: str) -> Any:
         try:
-            tree = parse_source(text)
+            kind, target, node = _statement(text)
         except SyntaxError as err:
             raise self.error(f"cannot parse {text!r}: {err.msg}") from None
-        if len(tree.body) != 1:
+        if kind is _SEVERAL:
             raise self.error(f"{text!r} must be one expression")
-        stmt = tree.body[0]
         self.text = text
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-        ):
-            return {stmt.targets[0].id: self.expr(stmt.value)}
-        if isinstance(stmt, ast.Expr):
-            return self.expr(stmt.value)
+        if kind is _EXPRESSION:
+            return self.expr(node)
+        if kind is _ASSIGNMENT:
+            return {target: self.expr(node)}
         raise self.error(f"{text!r} is not an expression")
 
     def expr(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
+        kind = type(node)  # ast.parse makes these classes, never subclasses of them
+        if kind is ast.Name:
             return self.name(node.id)
-        if isinstance(node, ast.List | ast.Tuple):
+        if kind is ast.Constant:
+            return node.value
+        if kind is ast.BinOp:
+            return self.binop(node.op, self.expr(node.left), self.expr(node.right))
+        if kind is ast.Call:
+            return self.call_expr(node)
+        if kind is ast.Attribute:
+            return self.attribute(node)
+        if kind is ast.Subscript:
+            return self.subscript(node)
+        if kind is ast.UnaryOp:
+            return self.unary(node.op, self.expr(node.operand))
+        if kind is ast.List or kind is ast.Tuple:
             try:
                 return np.array(ast.literal_eval(node))
             except ValueError:
                 raise self.error(f"list {ast.unparse(node)!r} must hold constants only") from None
-        if isinstance(node, ast.BinOp):
-            return self.binop(node.op, self.expr(node.left), self.expr(node.right))
-        if isinstance(node, ast.UnaryOp):
-            return self.unary(node.op, self.expr(node.operand))
-        if isinstance(node, ast.Compare):
+        if kind is ast.Compare:
             if len(node.ops) != 1:
                 raise self.error("chained comparisons are not supported")
             return self.compare(node.ops[0], self.expr(node.left), self.expr(node.comparators[0]))
-        if isinstance(node, ast.Subscript):
-            return self.subscript(node)
-        if isinstance(node, ast.Attribute):
-            return self.attribute(node)
-        if isinstance(node, ast.Call):
-            return self.call_expr(node)
-        if isinstance(node, ast.IfExp):
+        if kind is ast.IfExp:
             return self.where(self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
         raise self.error(f"unsupported syntax {ast.unparse(node)!r}")
 
     def name(self, name: str) -> Any:
-        if name in self.names:
-            return self.names[name]
+        found = self.names.get(name)
+        if found is not None:
+            return found
         if name in self.schema:
             return self.input(name)
         if is_unit_name(name):
@@ -942,15 +961,8 @@ class _Binder:
         unit: str | None,
     ) -> Var:
         try:
-            shape = tuple(np.broadcast_shapes(*[_shape_of(v) or () for v in operands]))
+            shape, dtype = _ufunc_result(ufunc, operands)
             operands = tuple(self.expand(v, len(shape)) for v in operands)
-            samples = [
-                np.zeros((0, *v.shape), v.dtype)
-                if isinstance(v, Var) and v.kind != "const"
-                else _unwrap_value(v)
-                for v in operands
-            ]
-            dtype = ufunc(*samples).dtype
         except Exception as err:
             raise self.error(f"cannot compute {name}: {err}") from None
         out = self.new_var(name, shape=shape, dtype=dtype, unit=unit, grid=grid, time=time)
@@ -958,12 +970,8 @@ class _Binder:
             out.kind = "const"
             out.value = np.asarray(ufunc(*[_unwrap_value(v) for v in operands])).astype(dtype)
             return out
-        label = self.label
-
-        def text() -> str:
-            return f"{label}: {ufunc.__name__}({', '.join(_show(v) for v in operands)})"
-
-        self.steps.append(Step(self.label, text, ufunc, (*operands, out)))
+        args = (*operands, out)
+        self.steps.append(Step(self.label, _UfuncText(self.label, ufunc, args), ufunc, args))
         return out
 
     def expand(self, value: Any, ndim: int) -> Any:
@@ -1376,7 +1384,7 @@ def _literal(value: Any) -> Any:
 _FUNCTION_INFO: dict[Any, tuple] = {}
 
 
-def _function_info(func: Callable) -> tuple[str | None, list[str], Callable]:
+def _function_info(func: Callable) -> tuple[str | None, tuple[str, ...], Callable]:
     """(signature, types, the callable to run) of a processor, cached: for a numba gufunc the
     callable is the numpy ufunc under it (skipping numba's Python-level dispatch)."""
     try:
@@ -1387,7 +1395,7 @@ def _function_info(func: Callable) -> tuple[str | None, list[str], Callable]:
         return found
     signature = getattr(func, "signature", None)
     types = getattr(func, "types", None)
-    types = list(types) if types else []
+    types = tuple(types) if types else ()
     nin, nout = getattr(func, "nin", None), getattr(func, "nout", None)
     if signature is None and isinstance(nin, int) and isinstance(nout, int):
         signature = ",".join(["()"] * nin) + "->" + ",".join(["()"] * nout)
@@ -1399,24 +1407,118 @@ def _function_info(func: Callable) -> tuple[str | None, list[str], Callable]:
     return found
 
 
+_LOOPS: dict[tuple[Callable, str], Callable] = {}
+
+
 def _loop(func: Callable, types: str, fast: Callable) -> Callable:
     """The compiled loop ``types`` of a processor that compiles loops on demand (it has a
-    ``loop`` method), else ``fast``."""
+    ``loop`` method), else ``fast`` (remembered: a compiled loop does not change)."""
+    try:
+        found = _LOOPS.get((func, types))
+    except TypeError:  # unhashable
+        found = None
+    if found is not None:
+        return found
     loop = getattr(func, "loop", None)
-    return loop(types) if callable(loop) else fast
+    found = loop(types) if callable(loop) else fast
+    with contextlib.suppress(TypeError):
+        if len(_LOOPS) >= 4096:
+            _LOOPS.clear()
+        _LOOPS[(func, types)] = found
+    return found
+
+
+_UFUNC_RESULTS: dict[tuple, tuple[tuple[int, ...], np.dtype]] = {}
+
+
+def _ufunc_result(ufunc: np.ufunc, operands: tuple) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape per row and the dtype of ``ufunc`` on ``operands`` (variables and constants),
+    as numpy works them out on empty rows; remembered by the variables' shapes and dtypes and
+    the constants' types and values (not for arrays)."""
+    key: list[Any] = [ufunc]
+    for v in operands:
+        if isinstance(v, Var):
+            if v.kind == "const":
+                key = []
+                break
+            key.append((v.shape, v.dtype))
+        elif type(v) in _SCALAR_TYPES:
+            key.append((type(v), v))
+        else:
+            key = []
+            break
+    cache_key = tuple(key) if key else None
+    found = _UFUNC_RESULTS.get(cache_key) if cache_key is not None else None
+    if found is None:
+        shape = tuple(np.broadcast_shapes(*[_shape_of(v) or () for v in operands]))
+        samples = [  # no rows, with the new axes _Binder.expand gives variables
+            np.zeros((0, *(1,) * (len(shape) - len(v.shape)), *v.shape), v.dtype)
+            if isinstance(v, Var) and v.kind != "const"
+            else _unwrap_value(v)
+            for v in operands
+        ]
+        found = (shape, ufunc(*samples).dtype)
+        if cache_key is not None:
+            if len(_UFUNC_RESULTS) >= 4096:
+                _UFUNC_RESULTS.clear()
+            _UFUNC_RESULTS[cache_key] = found
+    return found
+
+
+#: constants whose type and value decide a ufunc's result type
+_SCALAR_TYPES = frozenset({int, float, bool, np.float32, np.float64, np.int32, np.int64})
+
+
+@functools.lru_cache(maxsize=256)
+def _split_outputs(n_in: int, n: int) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...]]:
+    """Which of ``n`` arguments are outputs when the first ``n_in`` are inputs, and the
+    indices of the inputs and of the outputs."""
+    return (
+        tuple(i >= n_in for i in range(n)),
+        tuple(range(min(n_in, n))),
+        tuple(range(n_in, n)),
+    )
+
+
+#: the kinds of statement :func:`_statement` tells apart
+_EXPRESSION, _ASSIGNMENT, _SEVERAL, _OTHER = "expression", "assignment", "several", "other"
+
+
+@functools.lru_cache(maxsize=4096)
+def _statement(text: str) -> tuple[str, str | None, ast.AST | None]:
+    """What an argument's text is: ``(kind, target, node)``, ``kind`` one of an expression
+    (``node``), a keyword assignment ``target=node``, several statements or another statement;
+    raises ``SyntaxError``."""
+    tree = parse_source(text)
+    if len(tree.body) != 1:
+        return _SEVERAL, None, None
+    stmt = tree.body[0]
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
+        return _ASSIGNMENT, stmt.targets[0].id, stmt.value
+    if isinstance(stmt, ast.Expr):
+        return _EXPRESSION, None, stmt.value
+    return _OTHER, None, None
 
 
 _CHOSEN_TYPES: dict[tuple, str] = {}
 
 
-def _type_key(value: Any) -> tuple | None:
-    """What :meth:`_Binder.choose_types` looks at in an argument: a variable's or an array's
+def _type_keys(values: Sequence[Any]) -> list[tuple | None]:
+    """What :meth:`_Binder.choose_types` looks at in each argument: a variable's or an array's
     dtype (``None`` for a variable whose type is not fixed yet); nothing of anything else."""
-    if isinstance(value, Var):
-        return ("var", value.dtype)
-    if isinstance(value, np.ndarray):
-        return ("array", value.dtype)
-    return None
+    keys: list[tuple | None] = []
+    for value in values:
+        if isinstance(value, Var):
+            keys.append(("var", value.dtype))
+        elif isinstance(value, np.ndarray):
+            keys.append(("array", value.dtype))
+        else:
+            keys.append(None)
+    return keys
 
 
 _LIBRARY_FUNCTIONS: dict[str, Callable] = {}
@@ -1534,8 +1636,14 @@ def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str
 def _used_inputs(steps: list[Step], outputs: list[Output]) -> set[int]:
     """The ids of the variables the steps and outputs use, and of the ones those view."""
     used: set[int] = set()
-    values: list[Any] = [a for step in steps for a in (*step.args, *step.kwargs.values())]
-    values += [v for out in outputs for v in (out.var, out.t0_var)]
+    values: list[Any] = []
+    for step in steps:
+        values += step.args
+        if step.kwargs:
+            values += step.kwargs.values()
+    for out in outputs:
+        values.append(out.var)
+        values.append(out.t0_var)
     for value in values:
         while isinstance(value, Var) and id(value) not in used:
             used.add(id(value))
@@ -1549,6 +1657,37 @@ def _copy(src: np.ndarray, out: np.ndarray) -> None:
 
 def _where(condition: np.ndarray, a: Any, b: Any, out: np.ndarray) -> None:
     np.copyto(out, np.where(condition, a, b), casting="unsafe")
+
+
+class _CallText:
+    """The text of a processor's step, ``label: function(args, name=value)``, made when asked
+    for (one small object per step, where a closure would make several)."""
+
+    __slots__ = ("args", "fname", "kwargs", "label")
+
+    def __init__(self, label: str, fname: str, args: tuple, kwargs: dict):
+        self.label, self.fname, self.args, self.kwargs = label, fname, args, kwargs
+
+    def __call__(self) -> str:
+        shown = ", ".join(_show(a) for a in self.args)
+        return (
+            f"{self.label}: {self.fname}({shown}"
+            + "".join(f", {k}={_show(v)}" for k, v in self.kwargs.items())
+            + ")"
+        )
+
+
+class _UfuncText:
+    """The text of an arithmetic step, ``label: ufunc(operands)``; ``args`` are the step's
+    arguments, the operands and then the output."""
+
+    __slots__ = ("args", "label", "ufunc")
+
+    def __init__(self, label: str, ufunc: np.ufunc, args: tuple):
+        self.label, self.ufunc, self.args = label, ufunc, args
+
+    def __call__(self) -> str:
+        return f"{self.label}: {self.ufunc.__name__}({', '.join(_show(v) for v in self.args[:-1])})"
 
 
 class _Round:

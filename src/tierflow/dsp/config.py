@@ -280,19 +280,31 @@ def lookup(db: Any, ref: str) -> Any:
     (5, MISSING)
     """
     node = db
-    for part in ref.split(".")[1:]:
-        if not isinstance(node, Mapping) or part not in node:
+    for part in _ref_parts(ref):
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return MISSING
         node = node[part]
     return node
 
 
+@functools.lru_cache(maxsize=4096)
+def _ref_parts(ref: str) -> tuple[str, ...]:
+    """The keys of ``db.a.b``: ``("a", "b")``."""
+    return tuple(ref.split(".")[1:])
+
+
 def _freeze(value: Any) -> Any:
+    if type(value) in _ATOMS:
+        return value
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, Mapping):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     return value
+
+
+#: database values that :func:`_freeze` keeps as they are, told apart by their exact type
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def split_names(key: str) -> tuple[str, ...]:

@@ -59,17 +59,16 @@ def aligned_arrays(layouts: list[tuple[tuple[int, ...], np.dtype]]) -> list[np.n
     >>> b.ctypes.data % 64, b.ctypes.data - a.ctypes.data, b.shape
     (0, 64, (2, 2))
     """
-    sizes = [math.prod(shape) * dtype.itemsize for shape, dtype in layouts]
     starts = []
     total = 0
-    for size in sizes:
+    for shape, dtype in layouts:
         starts.append(total)
-        total += -(-size // _ALIGN) * _ALIGN
+        total += -(-math.prod(shape) * dtype.itemsize // _ALIGN) * _ALIGN
     raw = np.empty(total + _ALIGN, np.uint8)
     base = (-raw.ctypes.data) % _ALIGN
     return [
-        raw[base + start : base + start + size].view(dtype).reshape(shape)
-        for (shape, dtype), start, size in zip(layouts, starts, sizes, strict=True)
+        np.ndarray(shape, dtype, buffer=raw, offset=base + start)
+        for (shape, dtype), start in zip(layouts, starts, strict=True)
     ]
 
 
@@ -122,23 +121,23 @@ class Executor:
         ]
 
     def _buffered_vars(self) -> list[Var]:
-        seen: dict[int, Var] = {}
-
-        def visit(value: Any) -> None:
-            while isinstance(value, Var):
-                if value.kind in ("input", "buffer") and id(value) not in seen:
-                    seen[id(value)] = value
+        """The variables that need a buffer (inputs and steps' outputs), each once, in the order
+        the plan's inputs, steps and outputs first name them (directly or as a view's base)."""
+        seen: dict[int, Var | None] = {}  # every variable met, None for those without buffer
+        plan = self.plan
+        values: list[Any] = list(plan.inputs)
+        for step in plan.steps:
+            values += step.args
+            if step.kwargs:
+                values += step.kwargs.values()
+        for out in plan.outputs:
+            values.append(out.var)
+            values.append(out.t0_var)
+        for value in values:
+            while isinstance(value, Var) and id(value) not in seen:  # (its bases were met too)
+                seen[id(value)] = value if value.kind in ("input", "buffer") else None
                 value = value.base
-
-        for var in self.plan.inputs:
-            visit(var)
-        for step in self.plan.steps:
-            for arg in (*step.args, *step.kwargs.values()):
-                visit(arg)
-        for out in self.plan.outputs:
-            visit(out.var)
-            visit(out.t0_var)
-        return list(seen.values())
+        return [var for var in seen.values() if var is not None]
 
     # --- arguments ------------------------------------------------------------------------------
     def array(self, value: Any, lo: int, hi: int, seen: dict | None = None) -> Any:
@@ -164,15 +163,23 @@ class Executor:
         key = (lo, hi)
         found = self._args.get(key)
         if found is None:
-            seen: dict[int, Any] = {}
-            found = [
-                (
-                    step.func,
-                    tuple(self.array(a, lo, hi, seen) for a in step.args),
-                    {k: self.array(v, lo, hi, seen) for k, v in step.kwargs.items()},
-                )
-                for step in self.plan.steps
-            ]
+            # every buffer's rows first (whole buffers for a whole block): most arguments
+            if lo == 0 and hi == self.width:
+                seen: dict[int, Any] = dict(self.buffers)
+            else:
+                seen = {var_id: buffer[lo:hi] for var_id, buffer in self.buffers.items()}
+            get, array = seen.get, self.array
+            found = []
+            for step in self.plan.steps:
+                args = []
+                for a in step.args:
+                    value = get(id(a))
+                    args.append(array(a, lo, hi, seen) if value is None else value)
+                kwargs = {}
+                for k, a in step.kwargs.items():
+                    value = get(id(a))
+                    kwargs[k] = array(a, lo, hi, seen) if value is None else value
+                found.append((step.func, tuple(args), kwargs))
             if lo == 0:  # whole blocks and the last, shorter one are reused
                 self._args[key] = found
         return found

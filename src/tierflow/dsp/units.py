@@ -43,9 +43,20 @@ def Quantity(value: Any, units: Any = None) -> Any:
     return registry().Quantity(value, units)
 
 
+#: :func:`_is_pint` of a type and the kinds asked for (it depends on nothing else)
+_PINT_TYPES: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
 def _is_pint(value: Any, kinds: tuple[str, ...] = ("Quantity", "Unit")) -> bool:
     cls = type(value)
-    return cls.__module__.startswith("pint") and any(k in cls.__name__ for k in kinds)
+    key = (cls, kinds)
+    found = _PINT_TYPES.get(key)
+    if found is None:
+        found = cls.__module__.startswith("pint") and any(k in cls.__name__ for k in kinds)
+        if len(_PINT_TYPES) >= 1024:
+            _PINT_TYPES.clear()
+        _PINT_TYPES[key] = found
+    return found
 
 
 def __getattr__(name: str) -> Any:
