@@ -97,32 +97,30 @@ def _axis_pass(x, start, stop, fp, ip, k, buf, first, c_under, c_over):  # pragm
     m = xs.shape[0]
     if first:
         for i in range(m):
-            z = (np.float64(xs[i]) - mn) / dl
-            c = c_over  # z > 1, +inf and NaN
-            if z < 1.0:
-                if z >= 0.0:
-                    j = np.int64(z * fsize)
-                    if j < isize:
-                        c = (j + off) * stride
-                else:
-                    c = c_under
-            elif z == 1.0:
-                c = c_one
-            buf[i] = c
+            buf[i] = _contribution(xs[i], mn, dl, fsize, isize, off, stride, c_under, c_over, c_one)
     else:
         for i in range(m):
-            z = (np.float64(xs[i]) - mn) / dl
-            c = c_over
-            if z < 1.0:
-                if z >= 0.0:
-                    j = np.int64(z * fsize)
-                    if j < isize:
-                        c = (j + off) * stride
-                else:
-                    c = c_under
-            elif z == 1.0:
-                c = c_one
-            buf[i] += c
+            buf[i] += _contribution(
+                xs[i], mn, dl, fsize, isize, off, stride, c_under, c_over, c_one
+            )
+
+
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _contribution(x, mn, dl, fsize, isize, off, stride, c_under, c_over, c_one):  # pragma: no cover
+    """One value's contribution to its entry's flat index on one axis (see :func:`_axis_pass`):
+    boost's ``regular::index`` in double precision."""
+    z = (np.float64(x) - mn) / dl
+    c = c_over  # z > 1, +inf and NaN
+    if z < 1.0:
+        if z >= 0.0:
+            j = np.int64(z * fsize)
+            if j < isize:
+                c = (j + off) * stride
+        else:
+            c = c_under
+    elif z == 1.0:
+        c = c_one
+    return c
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
