@@ -127,3 +127,15 @@ def test_aligned_arrays_do_not_overlap():
     arrays[0][:] = 1
     arrays[2][:] = 2.0
     assert arrays[0].tolist() == [1, 1, 1] and arrays[2].sum() == 24.0
+
+
+def test_equal_database_values_of_different_types_give_different_chains():
+    # 2, 2.0 and True are equal in Python; the chains they make are not (x * 2 of an integer
+    # column is an integer, x * 2.0 a float): the caches must not give one for the other
+    cfg = {"outputs": ["y"], "processors": {"y": {"function": "x * db.gain"}}}
+    tb = Table({"x": np.arange(3, dtype="i4")})
+    dtypes = [
+        compile_chain(cfg, tb, database={"gain": gain}).run(tb).table["y"].nda.dtype
+        for gain in (2, 2.0, 2, 2.0)
+    ]
+    assert dtypes == [np.dtype("i4"), np.dtype("f8"), np.dtype("i4"), np.dtype("f8")]

@@ -190,7 +190,7 @@ def compile_chain(
         if prepared is None or prepared.cfg is not cfg:
             prepared = prepare(cfg, database, channel)
         read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
-        key = (cfg.fingerprint, prepared.values, schema.key(read))
+        key = (cfg.fingerprint, prepared.values_key, schema.key(read))
         found = _COMPILED.get(key)
         if found is not None:
             _STATS["hits"] += 1

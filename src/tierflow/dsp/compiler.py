@@ -39,6 +39,7 @@ from .config import (
     ChainConfig,
     ProcessorSpec,
     parse_source,
+    value_key,
 )
 from .graph import order, requirements
 from .plan import ColumnInfo, Output, Plan, Schema, Step, Var
@@ -99,6 +100,8 @@ class Prepared:
             specs[key], needs[key] = _substituted(cfg, key, spec, vals, channel)
         self.order, self.leaves = _order(cfg, specs, needs)
         self.values: tuple = ()
+        #: ``values`` as a cache key (:func:`~tierflow.dsp.config.value_key`)
+        self.values_key: tuple = ()
         for key in self.order:
             if key in missing:
                 missing[key].substituted(values.get(key, {}), channel)  # raises, naming it
@@ -116,7 +119,7 @@ def _substituted(
     """``spec`` (the processor ``key`` of ``cfg``) with the db values ``vals`` put in, and the
     names it needs; cached by content, since most processors get the same values for every
     channel."""
-    cache_key = (cfg.fingerprint, key, tuple(vals.items()))
+    cache_key = (cfg.fingerprint, key, value_key(tuple(vals.items())))
     found = _SUBSTITUTED.get(cache_key)
     if found is None or found[0] is not spec:
         new = spec.substituted(vals, channel) if spec.db_refs else spec
@@ -181,11 +184,12 @@ def prepare(cfg: ChainConfig, db: Mapping | None = None, channel: str | None = N
     'x * (2)'
     """
     values = database_values(cfg, db)
-    key = (cfg.fingerprint, values, channel if _any_missing(values) else None)
+    key = (cfg.fingerprint, value_key(values), channel if _any_missing(values) else None)
     found = _PREPARED.get(key)
     if found is None:
         found = Prepared(cfg, {k: dict(v) for k, v in values}, channel)
         found.values = values
+        found.values_key = key[1]
         if len(_PREPARED) > 1024:
             _PREPARED.clear()
         _PREPARED[key] = found

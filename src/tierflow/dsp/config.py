@@ -303,6 +303,19 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def value_key(value: Any) -> Any:
+    """A cache key for frozen database values that tells equal values of different types apart:
+    ``2``, ``2.0`` and ``True`` give different chains (``x * 2`` of an integer column is an
+    integer, ``x * 2.0`` a float).
+
+    >>> value_key((("db.gain", 2),)) == value_key((("db.gain", 2.0),))
+    False
+    """
+    if type(value) is tuple:
+        return tuple(value_key(v) for v in value)
+    return (type(value), value)
+
+
 #: database values that :func:`_freeze` keeps as they are, told apart by their exact type
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
