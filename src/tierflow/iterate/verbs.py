@@ -21,6 +21,7 @@ from ..types import LGDO, Table
 from ..types.concat import concat
 from ..types.expression import MODULES, names_in
 from . import hist_fill
+from .direct import DirectHistWork, direct_columns
 from .work import ChunkWork, detach, run_chunks
 
 if TYPE_CHECKING:
@@ -366,6 +367,12 @@ def fill_hist(
             _check_axes(it, h)
         source = it.reading(_hist_columns(it, h, where, filler.keys, weights))
     work = ChunkWork(source, _FillChunk(filler), _HistAccumulator(), h)
+    if not where:
+        columns = direct_columns(source, _axis_columns(source, h, filler.keys), weights)
+        if columns is not None:
+            work = DirectHistWork(
+                source, _FillChunk(filler), _HistAccumulator(), h, columns, bool(weights)
+            )
     partials = run_chunks(source, work, executor, progress, "hist")
     total = h
     for part in partials:
@@ -374,6 +381,21 @@ def fill_hist(
         axes += total  # filled in place, as LEGEND's hist does
         return axes
     return total
+
+
+def _axis_columns(it: LH5Iterator, h: hist_module.Hist, keys: list | None) -> list[str] | None:
+    """The column each axis is filled from, where every axis takes a column as it is (by its
+    key, else by its name or label); ``None`` where some key is an expression."""
+    known = it.known_fields()
+    if keys is not None:
+        return list(keys) if all(k in known for k in keys) else None
+    columns = []
+    for ax in h.axes:
+        found = [c for c in (ax.name, ax.label) if c and c in known]
+        if not found:
+            return None
+        columns.append(found[0])
+    return columns
 
 
 def _check_axes(it: LH5Iterator, h: hist_module.Hist) -> None:

@@ -1,0 +1,161 @@
+"""Histograms filled straight from the files' pages, without reading rows into a buffer.
+
+``hist`` of plain columns (no ``where``, keys and weights that are column names) only looks at
+each value once. Where the columns are stored without filters, :class:`DirectHistWork` fills
+from read-only views of the files (:mod:`tierflow.lh5.direct`) instead of copying rows into
+the iterator's buffer first, so filling costs what the fill kernel costs. Any work item the
+direct route cannot serve (compressed or filtered columns, entry lists, missing groups, a
+file that cannot be mapped) is read and filled chunk by chunk as usual; the histogram is the
+same either way, bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from ..lh5.direct import ByteRuns, FileMaps, byte_runs, row_views
+from . import hist_fill
+from .work import ChunkWork, EntryRange
+
+if TYPE_CHECKING:
+    from .iterator import LH5Iterator
+
+__all__ = ["DirectHistWork", "aligned_pieces", "direct_columns"]
+
+
+def direct_columns(
+    it: LH5Iterator,
+    axis_columns: Sequence[str] | None,
+    weights: str | None,
+) -> list[str] | None:
+    """The columns to view for a hist of ``axis_columns`` (one per axis, then ``weights``),
+    or ``None`` where the chunked route must fill (friends, ``group_data`` columns, names
+    that are not plain columns of the tables)."""
+    if axis_columns is None or it.friends:
+        return None
+    columns = [*axis_columns, *([weights] if weights else [])]
+    own = set(it.available_fields())
+    if any(c not in own or c in it.group_data for c in columns):
+        return None
+    return columns
+
+
+class DirectColumns:
+    """Entries of an iterator as views of its files, one list of aligned arrays per piece."""
+
+    def __init__(self, it: LH5Iterator, columns: Sequence[str]):
+        self.it = it
+        self.columns = list(columns)
+        self.maps = FileMaps()
+        self._runs: dict[tuple[str, str, str], ByteRuns | None] = {}
+
+    def pieces(self, first: int, n: int) -> list[list[np.ndarray]] | None:
+        """Entries ``[first, first + n)``: per piece, one array per column (equal lengths),
+        or ``None`` where some of them cannot be viewed."""
+        out: list[list[np.ndarray]] = []
+        for i, rows in self.it.selection.segments(first, n):
+            if not isinstance(rows, slice):
+                return None
+            ds = self.it.datasets[i]
+            per_column = []
+            for column in self.columns:
+                runs = self.runs(ds.file, ds.group, column)
+                if runs is None or rows.stop > runs.n_rows:
+                    return None
+                try:
+                    mapped = self.maps.get(self._path(ds.file))
+                    per_column.append(row_views(mapped, runs, rows.start, rows.stop))
+                except (OSError, ValueError):  # not mappable, or shorter than HDF5 says
+                    return None
+            out.extend(aligned_pieces(per_column))
+        return out
+
+    def runs(self, file: str, group: str, column: str) -> ByteRuns | None:
+        """The byte runs of ``group/column`` in ``file`` (looked up once)."""
+        key = (file, group, column)
+        if key not in self._runs:
+            self._runs[key] = self._find_runs(file, group, column)
+        return self._runs[key]
+
+    def _find_runs(self, file: str, group: str, column: str) -> ByteRuns | None:
+        try:
+            h5f = self.it._store.gimme_file(file)
+            obj = h5f.get(f"{group}/{column}")
+        except Exception:  # the chunked route reports what is wrong
+            return None
+        if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
+            return None
+        return byte_runs(obj.id)
+
+    def _path(self, file: str) -> str:
+        return self.it._store.gimme_file(file).filename
+
+
+def aligned_pieces(columns: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Views of several columns over the same rows, cut where any column's views end, so that
+    each piece has one array per column, all of one length.
+
+    >>> a = [np.arange(5), np.arange(5, 8)]
+    >>> b = [np.arange(10, 12), np.arange(12, 18)]
+    >>> [[p.tolist() for p in piece] for piece in aligned_pieces([a, b])]
+    [[[0, 1], [10, 11]], [[2, 3, 4], [12, 13, 14]], [[5, 6, 7], [15, 16, 17]]]
+    """
+    if len(columns) == 1:
+        return [[v] for v in columns[0] if len(v)]
+    ends = sorted({int(e) for views in columns for e in np.cumsum([len(v) for v in views])})
+    pieces: list[list[np.ndarray]] = []
+    start = 0
+    for end in ends:
+        if end > start:
+            pieces.append([_rows(views, start, end) for views in columns])
+        start = end
+    return pieces
+
+
+def _rows(views: Sequence[np.ndarray], start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of the concatenation of ``views``, lying within one of them."""
+    offset = 0
+    for v in views:
+        if start < offset + len(v):
+            return v[start - offset : stop - offset]
+        offset += len(v)
+    return views[-1][len(views[-1]) :]
+
+
+class DirectHistWork(ChunkWork):
+    """hist's work on one item: filled from views of the files where they can serve it,
+    else chunk by chunk as :class:`~tierflow.iterate.work.ChunkWork` does.
+
+    ``columns`` are the axes' columns, then the weights' if ``weighted``.
+    """
+
+    def __init__(
+        self,
+        iterator: LH5Iterator,
+        fun: Any,
+        aggregate: Any,
+        init: Any,
+        columns: Sequence[str],
+        weighted: bool,
+    ):
+        super().__init__(iterator, fun, aggregate, init)
+        self.columns = list(columns)
+        self.weighted = weighted
+
+    def _run(self, item: EntryRange, it: LH5Iterator) -> Any:
+        pieces = DirectColumns(it, self.columns).pieces(item.first, item.n)
+        if pieces is None:
+            return super()._run(item, it)
+        h = copy.deepcopy(self.init)
+        filler = hist_fill.Filler(h)
+        for arrays in pieces:
+            if self.weighted:
+                filler(arrays[:-1], arrays[-1])
+            else:
+                filler(arrays)
+        return h

@@ -1,0 +1,232 @@
+"""hist filled straight from the files' pages (``tierflow.iterate.direct``,
+``tierflow.lh5.direct``): where each dataset's rows lie in its file, which datasets the direct
+route serves, and histograms equal bit for bit to the chunked route's, on generated files
+(uncompressed chunked, contiguous, gzip), with entry lists, weights, two axes, pools, and on
+the real LEGEND hit files (whose columns are stored without filters)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import h5py
+import hist
+import numpy as np
+import pytest
+
+import tierflow.iterate.verbs as verbs
+from testdata import HIT_CAL
+from tierflow import lh5
+from tierflow.iterate import direct
+from tierflow.lh5 import LH5Iterator
+from tierflow.lh5.direct import FileMaps, byte_runs, row_views
+from tierflow.types import Table
+
+GROUPS = ["ch0/hit", "ch1/hit", "ch2/hit"]
+SIZES = [40_000, 0, 25_000]
+
+
+def _columns(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {
+        "e": rng.normal(0.0, 2.0, n).astype(np.float32),
+        "w": rng.uniform(0.5, 2.0, n),
+        "k": rng.integers(-3, 12, n).astype(np.int16),
+        "flag": rng.random(n) < 0.3,
+    }
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    """The same tables written uncompressed (chunked, as tierflow writes), gzip, and as
+    contiguous datasets (the LH5 attributes copied onto datasets made by h5py)."""
+    tmp = tmp_path_factory.mktemp("direct")
+    rng = np.random.default_rng(7)
+    tables = [_columns(rng, n) for n in SIZES]
+    paths = {}
+    for label, compression in (("none", False), ("gzip", "gzip")):
+        path = str(tmp / f"{label}.lh5")
+        for group, cols in zip(GROUPS, tables, strict=True):
+            lh5.write(Table(dict(cols)), group, path, wo_mode="a", compression=compression)
+        paths[label] = path
+    contiguous = str(tmp / "contiguous.lh5")
+    with h5py.File(paths["none"], "r") as src, h5py.File(contiguous, "w") as dst:
+
+        def copy(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(obj.attrs)
+            else:
+                dst.create_dataset(name, data=obj[()]).attrs.update(obj.attrs)
+
+        src.visititems(copy)
+    paths["contiguous"] = contiguous
+    paths["tables"] = tables
+    return paths
+
+
+def _chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make hist take the chunked route."""
+    monkeypatch.setattr(verbs, "direct_columns", lambda *args: None)
+
+
+def _views_served(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, per work item, whether the direct route served it."""
+    served: list[bool] = []
+    pieces = direct.DirectColumns.pieces
+
+    def spy(self, first, n):
+        out = pieces(self, first, n)
+        served.append(out is not None)
+        return out
+
+    monkeypatch.setattr(direct.DirectColumns, "pieces", spy)
+    return served
+
+
+def _same(a: hist.Hist, b: hist.Hist) -> bool:
+    return np.array_equal(a.view(flow=True), b.view(flow=True))
+
+
+@pytest.mark.parametrize("label", ["none", "contiguous"])
+def test_direct_fill_equals_numpy_and_the_chunked_route(files, label, monkeypatch):
+    it = LH5Iterator(files[label], GROUPS, buffer_len=7_000)
+    axis = hist.axis.Regular(50, -4.0, 4.0, name="e")
+    with monkeypatch.context() as m:
+        served = _views_served(m)
+        h = it.hist(axis, progress=False)
+    assert served and all(served)
+    e = np.concatenate([t["e"] for t in files["tables"]])
+    counts, _ = np.histogram(e, bins=50, range=(-4.0, 4.0))
+    assert h.values().tolist() == counts.tolist()
+    assert h.sum(flow=True) == len(e)
+    _chunked(monkeypatch)
+    assert _same(h, it.hist(axis, progress=False))
+
+
+def test_direct_fill_two_axes_weights_ints_and_bools(files, monkeypatch):
+    it = LH5Iterator(files["none"], GROUPS, buffer_len=10_000)
+    axes = [
+        hist.axis.Regular(20, -4.0, 4.0, name="e"),
+        hist.axis.Regular(15, -3.0, 12.0, name="k"),
+        hist.axis.Regular(2, 0.0, 2.0, name="flag", underflow=False, overflow=False),
+    ]
+    kwargs = {"weights": "w", "storage": hist.storage.Weight(), "progress": False}
+    with monkeypatch.context() as m:
+        served = _views_served(m)
+        h = it.hist(axes, **kwargs)
+    assert all(served)
+    cols = {k: np.concatenate([t[k] for t in files["tables"]]) for k in ("e", "k", "flag", "w")}
+    expected = hist.Hist(*axes, storage=hist.storage.Weight())
+    expected.fill(cols["e"], cols["k"], cols["flag"], weight=cols["w"])
+    assert _same(h, expected)
+    _chunked(monkeypatch)
+    assert _same(h, it.hist(axes, **kwargs))
+
+
+def test_keys_and_labels_name_the_viewed_columns(files, monkeypatch):
+    it = LH5Iterator(files["none"], GROUPS)
+    served = _views_served(monkeypatch)
+    by_key = it.hist(hist.axis.Regular(30, -4, 4), keys="e", progress=False)
+    by_label = it.hist(hist.axis.Regular(30, -4, 4, label="e"), progress=False)
+    assert served == [True, True]
+    assert _same(by_key, by_label)
+    assert by_key.sum(flow=True) == sum(SIZES)
+
+
+def test_expressions_entry_lists_and_gzip_take_the_chunked_route(files, monkeypatch):
+    axis = hist.axis.Regular(40, -4.0, 4.0, name="e")
+    served = _views_served(monkeypatch)
+    e = np.concatenate([t["e"] for t in files["tables"]])
+    picked = np.arange(5, len(e), 3)
+    cases = {
+        "gzip": (LH5Iterator(files["gzip"], GROUPS), {}),
+        "entry list": (LH5Iterator(files["none"], GROUPS, entry_list=picked), {}),
+        "key expression": (LH5Iterator(files["none"], GROUPS), {"keys": "e * 1"}),
+        "where": (LH5Iterator(files["none"], GROUPS), {"where": "e > 0"}),
+    }
+    results = {name: it.hist(axis, progress=False, **kw) for name, (it, kw) in cases.items()}
+    assert not any(served)  # the gzip file and the entry list were asked and declined
+    assert results["gzip"].sum(flow=True) == len(e)
+    assert results["entry list"].sum(flow=True) == len(picked)
+    assert results["key expression"].sum(flow=True) == len(e)
+    assert results["where"].sum(flow=True) == int((e > 0).sum())
+
+
+def test_i_start_and_n_entries_cut_the_views(files, monkeypatch):
+    it = LH5Iterator(files["none"], GROUPS, i_start=39_990, n_entries=20, buffer_len=7)
+    served = _views_served(monkeypatch)
+    h = it.hist(hist.axis.Regular(40, -4.0, 4.0, name="e"), progress=False)
+    assert all(served)
+    e = np.concatenate([t["e"] for t in files["tables"]])[39_990:40_010]
+    counts, _ = np.histogram(e, bins=40, range=(-4.0, 4.0))
+    assert h.values().tolist() == counts.tolist()
+
+
+def test_pools_give_the_serial_histogram(files):
+    axis = hist.axis.Regular(64, -4.0, 4.0, name="e")
+    it = LH5Iterator(files["none"], GROUPS, buffer_len=4_000)
+    serial = it.hist(axis, progress=False)
+    with ThreadPoolExecutor(2) as pool:
+        threads = it.hist(axis, executor=pool, progress=False)
+    processes = it.hist(axis, processes=2, progress=False)
+    assert _same(serial, threads) and _same(serial, processes)
+
+
+def test_byte_runs_of_layouts(tmp_path):
+    path = str(tmp_path / "layouts.h5")
+    x = np.arange(100, dtype=np.float32)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("contiguous", data=x)
+        f.create_dataset("gzip", data=x, chunks=(10,), compression="gzip")
+        f.create_dataset("matrix", data=x.reshape(10, 10))
+        f.create_dataset("strings", data=np.array([b"a", b"b"]))
+        partial = f.create_dataset("partial", shape=(100,), dtype="f4", chunks=(10,))
+        partial[:15] = x[:15]  # chunks 2..9 never written: their rows are not in the file
+        a = f.create_dataset("a", shape=(0,), maxshape=(None,), dtype="f4", chunks=(10,))
+        b = f.create_dataset("b", shape=(0,), maxshape=(None,), dtype="f4", chunks=(10,))
+        for start in range(0, 100, 10):  # appended in turns: a's chunks are not neighbours
+            for ds in (a, b):
+                ds.resize((start + 10,))
+                ds[start:] = x[start : start + 10]
+                f.flush()
+    with h5py.File(path, "r") as f:
+        runs = {name: byte_runs(f[name].id) for name in f}
+    assert runs["gzip"] is None and runs["matrix"] is None and runs["strings"] is None
+    assert runs["partial"] is None
+    assert runs["contiguous"].starts.tolist() == [0] and runs["contiguous"].n_rows == 100
+    assert len(runs["a"].starts) > 1 and runs["a"].n_rows == 100
+    maps = FileMaps()
+    for name in ("contiguous", "a", "b"):
+        views = row_views(maps.get(path), runs[name], 7, 93)
+        assert np.concatenate(views).tolist() == x[7:93].tolist()
+        # views of the map are read-only; an unaligned run is copied
+        assert all(not v.flags.writeable or v.flags.owndata for v in views)
+
+
+def test_aligned_pieces_cut_where_any_column_breaks():
+    a = [np.arange(0, 4), np.arange(4, 10)]
+    b = [np.arange(0, 7), np.arange(7, 10)]
+    pieces = direct.aligned_pieces([a, b])
+    assert [len(p[0]) for p in pieces] == [4, 3, 3]
+    for p in pieces:
+        assert p[0].tolist() == p[1].tolist()
+
+
+@pytest.mark.skipif(not HIT_CAL, reason="the prod-ref-l200 hit files are missing")
+def test_real_hit_files_fill_from_views(monkeypatch):
+    """The LEGEND hit tier stores its columns without filters: hist reads them in place."""
+    with h5py.File(HIT_CAL[0], "r", locking=False) as f:
+        groups = sorted(f"{ch}/hit" for ch in f if ch.startswith("ch"))
+    it = LH5Iterator([str(p) for p in HIT_CAL], groups)
+    axis = hist.axis.Regular(300, 0.0, 3000.0, name="cuspEmax_ctc_cal")
+    with monkeypatch.context() as m:
+        served = _views_served(m)
+        h = it.hist(axis, progress=False)
+    assert served and all(served)
+    values = []
+    for path in HIT_CAL:
+        with h5py.File(path, "r", locking=False) as f:
+            values += [f[f"{g}/cuspEmax_ctc_cal"][()] for g in groups]
+    e = np.concatenate(values)
+    assert h.sum(flow=True) == len(e)
+    assert h.values().tolist() == np.histogram(e, bins=300, range=(0.0, 3000.0))[0].tolist()
+    _chunked(monkeypatch)
+    assert _same(h, it.hist(axis, progress=False))
