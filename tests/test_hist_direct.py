@@ -6,6 +6,7 @@ the real LEGEND hit files (whose columns are stored without filters)."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
@@ -18,7 +19,7 @@ from testdata import HIT_CAL
 from tierflow import lh5
 from tierflow.iterate import direct
 from tierflow.lh5 import LH5Iterator
-from tierflow.lh5.direct import FileMaps, byte_runs, row_views
+from tierflow.lh5.direct import byte_runs, end_byte, row_views
 from tierflow.types import Table
 
 GROUPS = ["ch0/hit", "ch1/hit", "ch2/hit"]
@@ -193,12 +194,14 @@ def test_byte_runs_of_layouts(tmp_path):
     assert runs["partial"] is None
     assert runs["contiguous"].starts.tolist() == [0] and runs["contiguous"].n_rows == 100
     assert len(runs["a"].starts) > 1 and runs["a"].n_rows == 100
-    maps = FileMaps()
+    fd = os.open(path, os.O_RDONLY)
+    assert os.fstat(fd).st_size >= max(end_byte(runs[n]) for n in ("contiguous", "a", "b"))
     for name in ("contiguous", "a", "b"):
-        views = row_views(maps.get(path), runs[name], 7, 93)
+        views = row_views(fd, runs[name], 7, 93)
         assert np.concatenate(views).tolist() == x[7:93].tolist()
         # views of the map are read-only; an unaligned run is copied
         assert all(not v.flags.writeable or v.flags.owndata for v in views)
+    os.close(fd)
 
 
 def test_aligned_pieces_cut_where_any_column_breaks():
@@ -230,3 +233,24 @@ def test_real_hit_files_fill_from_views(monkeypatch):
     assert h.values().tolist() == np.histogram(e, bins=300, range=(0.0, 3000.0))[0].tolist()
     _chunked(monkeypatch)
     assert _same(h, it.hist(axis, progress=False))
+
+
+def test_a_file_shorter_than_its_runs_is_not_viewed(files, monkeypatch):
+    """Where the file is shorter than where HDF5 says the rows are (damaged), nothing is
+    mapped (a map past the end would end the process): the chunked route reads and reports."""
+    served = _views_served(monkeypatch)
+    monkeypatch.setattr(direct.os.path, "getsize", lambda path: 4096)
+    h = LH5Iterator(files["none"], GROUPS).hist(hist.axis.Regular(10, -4.0, 4.0, name="e"))
+    assert served == [False]
+    assert h.sum(flow=True) == sum(SIZES)
+
+
+def test_small_windows_give_the_same_histogram(files, monkeypatch):
+    """Rows are mapped a window at a time; cutting them into many windows changes nothing."""
+    axes = [hist.axis.Regular(30, -4.0, 4.0, name="e"), hist.axis.Regular(15, -3, 12, name="k")]
+    it = LH5Iterator(files["none"], GROUPS, buffer_len=1_000)
+    whole = it.hist(axes, weights="w", progress=False)
+    monkeypatch.setattr(direct, "MIN_WINDOW", 999)
+    served = _views_served(monkeypatch)
+    assert _same(whole, it.hist(axes, weights="w", progress=False))
+    assert served == [True]

@@ -12,13 +12,14 @@ same either way, bit for bit.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
-from ..lh5.direct import ByteRuns, FileMaps, byte_runs, row_views
+from ..lh5.direct import ByteRuns, byte_runs, end_byte, row_views
 from . import hist_fill
 from .work import ChunkWork, EntryRange
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from .iterator import LH5Iterator
 
 __all__ = ["DirectHistWork", "aligned_pieces", "direct_columns"]
+
+#: fewest rows mapped at once (16 MiB of float32): a map and its page faults per window cost
+#: about 0.1 ms, which small windows would pay again and again
+MIN_WINDOW = 1 << 22
 
 
 def direct_columns(
@@ -46,34 +51,48 @@ def direct_columns(
 
 
 class DirectColumns:
-    """Entries of an iterator as views of its files, one list of aligned arrays per piece."""
+    """Entries of an iterator as views of its files: pieces of aligned arrays, one per column.
+
+    Views are made ``window`` rows at a time (the iterator's ``buffer_len``, at least
+    :data:`MIN_WINDOW`) and unmapped once used: the pages they map are the page cache's own
+    (clean, shared with every reader of the file), at most a window's worth per column at once.
+    """
 
     def __init__(self, it: LH5Iterator, columns: Sequence[str]):
         self.it = it
         self.columns = list(columns)
-        self.maps = FileMaps()
+        self.window = max(int(it.buffer_len), MIN_WINDOW)
         self._runs: dict[tuple[str, str, str], ByteRuns | None] = {}
 
-    def pieces(self, first: int, n: int) -> list[list[np.ndarray]] | None:
-        """Entries ``[first, first + n)``: per piece, one array per column (equal lengths),
+    def pieces(self, first: int, n: int) -> Iterator[list[np.ndarray]] | None:
+        """Entries ``[first, first + n)`` as pieces (one array per column, of equal lengths),
         or ``None`` where some of them cannot be viewed."""
-        out: list[list[np.ndarray]] = []
+        plan = []
         for i, rows in self.it.selection.segments(first, n):
             if not isinstance(rows, slice):
                 return None
             ds = self.it.datasets[i]
-            per_column = []
-            for column in self.columns:
-                runs = self.runs(ds.file, ds.group, column)
-                if runs is None or rows.stop > runs.n_rows:
-                    return None
-                try:
-                    mapped = self.maps.get(self._path(ds.file))
-                    per_column.append(row_views(mapped, runs, rows.start, rows.stop))
-                except (OSError, ValueError):  # not mappable, or shorter than HDF5 says
-                    return None
-            out.extend(aligned_pieces(per_column))
-        return out
+            runs = [self.runs(ds.file, ds.group, column) for column in self.columns]
+            if any(r is None or rows.stop > r.n_rows for r in runs):
+                return None
+            path = self._path(ds.file)
+            try:
+                if os.path.getsize(path) < max(end_byte(r) for r in runs):
+                    return None  # damaged: the chunked route says so
+            except OSError:
+                return None
+            plan.append((path, rows, runs))
+        return self._views(plan)
+
+    def _views(self, plan: list) -> Iterator[list[np.ndarray]]:
+        for path, rows, runs in plan:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                for a in range(rows.start, rows.stop, self.window):
+                    b = min(a + self.window, rows.stop)
+                    yield from aligned_pieces([row_views(fd, r, a, b) for r in runs])
+            finally:
+                os.close(fd)
 
     def runs(self, file: str, group: str, column: str) -> ByteRuns | None:
         """The byte runs of ``group/column`` in ``file`` (looked up once)."""

@@ -5,15 +5,17 @@ exactly as they are in memory: in one block (contiguous layout) or in chunks. :f
 finds where its rows lie (neighbouring chunks merged into one run), and :class:`FileMaps` maps
 files into memory read-only, so :func:`row_views` gives rows as NumPy arrays that are views of
 the operating system's page cache. Consumers that only look at values once (a histogram fill)
-skip the copy a read makes.
+skip the copy a read makes. Each view maps only its own bytes and is unmapped when it goes, so
+memory stays bounded by the rows looked at together.
 
 Anything the direct route cannot serve gives ``None``, and the caller reads as usual:
 filtered, external, virtual or compact datasets, chunks never written (their rows hold the fill
 value, which is not in the file), files with a user block.
 
-Files must not be truncated while views of them are alive (reading a page that is gone ends
-the process with SIGBUS, as with any memory map); LH5 files are written once and renamed
-into place by tierflow, so this only matters for files rewritten in place by other tools.
+A file shorter than its datasets' byte runs (damaged) must not be viewed (:func:`end_byte`),
+nor one truncated while views of it are alive: reading a page that is gone ends the process
+with SIGBUS, as with any memory map. LH5 files are written once and renamed into place by
+tierflow, so the latter only matters for files rewritten in place by other tools.
 
 >>> import os, tempfile, h5py, numpy as np
 >>> path = os.path.join(tempfile.mkdtemp(), "d.h5")
@@ -21,21 +23,23 @@ into place by tierflow, so this only matters for files rewritten in place by oth
 ...     _ = f.create_dataset("x", data=np.arange(10.0), chunks=(4,), maxshape=(None,))
 >>> with h5py.File(path, "r") as f:
 ...     runs = byte_runs(f["x"].id)
->>> maps = FileMaps()
->>> [v.tolist() for v in row_views(maps.get(path), runs, 3, 7)]
+>>> fd = os.open(path, os.O_RDONLY)
+>>> os.fstat(fd).st_size >= end_byte(runs)
+True
+>>> [v.tolist() for v in row_views(fd, runs, 3, 7)]
 [[3.0, 4.0, 5.0, 6.0]]
+>>> os.close(fd)
 """
 
 from __future__ import annotations
 
 import mmap
-import os
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
-__all__ = ["ByteRuns", "FileMaps", "byte_runs", "row_views"]
+__all__ = ["ByteRuns", "byte_runs", "end_byte", "row_views"]
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,20 @@ def _chunk_runs(dsid: h5py.h5d.DatasetID, dtype: np.dtype, n: int, chunk: int) -
     return ByteRuns(dtype, np.array(starts), np.array(offsets), np.array(lengths))
 
 
-def row_views(mapped: mmap.mmap, runs: ByteRuns, start: int, stop: int) -> list[np.ndarray]:
-    """Rows ``start:stop`` as read-only views of ``mapped`` (the dataset's file), one per run
-    they touch."""
+def end_byte(runs: ByteRuns) -> int:
+    """The first byte after the dataset's last run: a file shorter than this is damaged."""
+    if not len(runs.starts):
+        return 0
+    return int((runs.offsets + runs.lengths * runs.dtype.itemsize).max())
+
+
+def row_views(fd: int, runs: ByteRuns, start: int, stop: int) -> list[np.ndarray]:
+    """Rows ``start:stop`` of the dataset in the open file ``fd``, one read-only view per run
+    they touch, each of its own memory map of just those bytes (unmapped when the view goes).
+
+    The caller checks that the file is at least :func:`end_byte` long: a map past its end
+    would end the process when read.
+    """
     views = []
     first = max(int(np.searchsorted(runs.starts, start, side="right")) - 1, 0)
     size = runs.dtype.itemsize
@@ -121,30 +136,15 @@ def row_views(mapped: mmap.mmap, runs: ByteRuns, start: int, stop: int) -> list[
             break
         a, b = max(start, lo), min(stop, lo + int(runs.lengths[k]))
         if a < b:
-            view = np.frombuffer(
-                mapped, runs.dtype, count=b - a, offset=int(runs.offsets[k]) + (a - lo) * size
-            )
-            views.append(view if view.flags.aligned else view.copy())
+            views.append(_mapped(fd, int(runs.offsets[k]) + (a - lo) * size, b - a, runs.dtype))
     return views
 
 
-class FileMaps:
-    """Files mapped into memory read-only, one map per path (kept until this object goes).
-
-    A map is never closed by hand: the views made from it keep it alive, and it is released
-    when the last of them is.
-    """
-
-    def __init__(self) -> None:
-        self._maps: dict[str, mmap.mmap] = {}
-
-    def get(self, path: str) -> mmap.mmap:
-        """The map of ``path`` (made on first use); ``OSError`` if it cannot be mapped."""
-        found = self._maps.get(path)
-        if found is None:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                found = self._maps[path] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            finally:
-                os.close(fd)
-        return found
+def _mapped(fd: int, offset: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """``count`` values of ``dtype`` at byte ``offset`` of ``fd``, as a view of a memory map."""
+    skip = offset % mmap.ALLOCATIONGRANULARITY
+    mapped = mmap.mmap(
+        fd, skip + count * dtype.itemsize, access=mmap.ACCESS_READ, offset=offset - skip
+    )
+    view = np.frombuffer(mapped, dtype, count=count, offset=skip)
+    return view if view.flags.aligned else view.copy()
