@@ -62,8 +62,9 @@ def groups_of(n: int) -> list[str]:
 def _write_groups(
     path: str, n_groups: int, make: Callable[[np.random.Generator], object], compression
 ) -> None:
-    """Write ``n_groups`` tables made by ``make`` into ``path`` (once; kept as a cache)."""
-    if os.path.exists(path):
+    """Write ``n_groups`` tables made by ``make`` into ``path`` (once; kept as a cache, and
+    written again when tierflow would now choose other chunks for it)."""
+    if os.path.exists(path) and _chunks_current(path):
         return
     from tierflow import lh5
 
@@ -77,6 +78,26 @@ def _write_groups(
             lh5.write(make(rng), name, f, wo_mode="a", compression=compression)
     os.replace(tmp, path)
     print(f"  wrote {path} in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def _chunks_current(path: str) -> bool:
+    """Whether the datasets of the first group of ``path`` (each written in one go) have the
+    chunks ``lh5.write`` gives them now."""
+    from tierflow.lh5.settings import chunk_shape
+
+    stale: list[str] = []
+
+    def check(name: str, obj) -> None:
+        if (
+            isinstance(obj, h5py.Dataset)
+            and obj.chunks is not None
+            and obj.chunks != chunk_shape(obj.shape, obj.dtype.itemsize)
+        ):
+            stale.append(name)
+
+    with h5py.File(path, "r") as f:
+        f[groups_of(1)[0]].visititems(check)
+    return not stale
 
 
 def wide_file(data_dir: str, n_groups: int, rows: int, comp: str) -> str:

@@ -406,6 +406,7 @@ class _Writer:
             data.shape[1:],
             data.dtype,
             node.filters_key,
+            self.chunk_shape(data.shape, data.dtype.itemsize, self.chunk_bytes)[0],
             self.chunk_shape,
             self.chunk_bytes,
             self.track_order,
@@ -442,7 +443,8 @@ class _Writer:
         # datasets without rows have no chunk index, which the first row written makes: a
         # template for each pattern of empty datasets copies alike whatever it held before
         empty = tuple(not leaf.data.size for leaf in leaves)
-        key = (node.form, empty, self.chunk_shape, self.chunk_bytes, self.track_order)
+        chunk_rows = tuple(layout.rows for layout in layouts)
+        key = (node.form, empty, chunk_rows, self.chunk_shape, self.chunk_bytes, self.track_order)
         with _templates_lock:
             templates = _template_file(parent_id)
             if templates is None:

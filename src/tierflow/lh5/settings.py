@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import hdf5plugin
-import numpy as np
 
 #: LEGEND's writers' default: gzip level 4 with byte shuffling
 DEFAULT_HDF5_SETTINGS: dict[str, Any] = {
@@ -24,6 +24,9 @@ DEFAULT_HDF5_SETTINGS: dict[str, Any] = {
 #: Small enough that reading a few rows of a compressed dataset decompresses little,
 #: large enough that full passes run at the filter's speed.
 DEFAULT_CHUNK_BYTES = 64 * 1024
+#: the smallest chunk a first write of few rows gets: a dataset first written one row at a time
+#: must not get one-row chunks (LEGEND's writer does, and reading them back crawls)
+MIN_CHUNK_BYTES = 8 * 1024
 
 CompressionSpec = str | bool | Mapping[str, Any] | None
 
@@ -60,13 +63,20 @@ def hdf5_filters(spec: CompressionSpec) -> dict[str, Any]:
 def chunk_shape(
     shape: tuple[int, ...], itemsize: int, target_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> tuple[int, ...]:
-    """Chunks of about ``target_bytes`` that hold whole rows, whatever the first write's size.
+    """Chunks of whole rows: about ``target_bytes``; for rows of a few values (not waveforms),
+    the rows of the first write (``shape``) when they are fewer, but never under
+    :data:`MIN_CHUNK_BYTES`.
 
-    >>> chunk_shape((20000, 1000), 2)
-    (32, 1000)
-    >>> chunk_shape((1,), 4)
-    (16384,)
+    A small table then reads (and inflates) only its own rows rather than a mostly empty 64 KiB
+    chunk, and a dataset first written a row at a time still gets chunks of useful size.
+
+    >>> chunk_shape((20000, 1000), 2), chunk_shape((1, 8192), 2)
+    ((32, 1000), (4, 8192))
+    >>> chunk_shape((2000,), 4), chunk_shape((1,), 4), chunk_shape((10**6,), 4)
+    ((2048,), (2048,), (16384,))
     """
-    row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
+    row_bytes = max(1, itemsize * math.prod(shape[1:]))
     rows = max(1, target_bytes // row_bytes)
+    if shape and shape[0] < rows and 2 * row_bytes <= MIN_CHUNK_BYTES:
+        rows = max(shape[0], MIN_CHUNK_BYTES // row_bytes)
     return (int(rows), *shape[1:])
