@@ -43,8 +43,8 @@ from ..lh5.tablereader import TableReader, datatype_attr, table_rows
 from ..lh5.write import BatchWriter
 from ..parallel import count_workers, is_serial, run_tasks
 from ..types import Table, concat
-from .chain import compile_chain, prepared_columns
-from .compiler import Prepared, prepare
+from .chain import ChainResult, compile_chain, prepared_columns, run_together
+from .compiler import Prepared, prepare_per_row
 from .config import ChainConfig, load_config, load_mapping
 from .units import is_unit_name
 
@@ -133,6 +133,7 @@ class _TableJob:
     start: int
     prepared: Prepared | None = None  # the config prepared for this channel's database entry
     total: int | None = None  # the table's rows
+    parameters: tuple | None = None  # this channel's per-row database values (of ``prepared``)
 
 
 class _Worker:
@@ -179,45 +180,71 @@ class _Worker:
         if store is None:
             store = self._local.store = lh5.LH5Store(keep_open=True)
         h5f = store.gimme_file(self.raw_file)
-        inputs = self._read_ahead(h5f, task)
-        results = []
-        for seg in task.segments:
-            job = self.jobs[seg.table]
-            parts, failed, failed_rows, first_error = [], 0, [], None
-            for lo in range(seg.start, seg.stop, self.buffer_len):
-                table = next(inputs)
-                chain = compile_chain(
-                    job.config, table, job.database, job.channel, prepared=job.prepared
+        done: dict[int, list[tuple[int, ChainResult]]] = {}  # segment -> (first row, result)
+        for batch in self._read_ahead(h5f, task):
+            chains = []
+            for i_seg, _lo, table in batch:
+                job = self.jobs[task.segments[i_seg].table]
+                chains.append(
+                    compile_chain(
+                        job.config,
+                        table,
+                        job.database,
+                        job.channel,
+                        prepared=job.prepared,
+                        parameters=job.parameters,
+                    )
                 )
-                result = chain.run(table, block_width=self.block_width)
-                parts.append(result.table)
-                failed += result.failed
-                failed_rows += [lo + r for r in result.failed_rows]
-                first_error = first_error or result.first_error
-            if not parts:
-                continue
-            out = parts[0] if len(parts) == 1 else _concat_tables(parts)
-            results.append((seg.table, seg.start, out, failed, failed_rows, first_error))
+            results = self._run(chains, [table for _, _, table in batch])
+            for (i_seg, lo, _), result in zip(batch, results, strict=True):
+                done.setdefault(i_seg, []).append((lo, result))
+        out = []
+        for i_seg, parts in done.items():
+            seg = task.segments[i_seg]
+            tables = [r.table for _, r in parts]
+            failed_rows = [lo + row for lo, r in parts for row in r.failed_rows]
+            first_error = next((r.first_error for _, r in parts if r.first_error), None)
+            table = tables[0] if len(tables) == 1 else _concat_tables(tables)
+            failed = sum(r.failed for _, r in parts)
+            out.append((seg.table, seg.start, table, failed, failed_rows, first_error))
+        return out
+
+    def _run(self, chains: list, tables: list[Table]) -> list[ChainResult]:
+        """Each table through its chain; neighbours whose chains share a plan (channels that
+        differ only in per-row database values) through one run."""
+        results: list[ChainResult] = []
+        i = 0
+        while i < len(chains):
+            j = i + 1
+            while j < len(chains) and chains[j].plan is chains[i].plan:
+                j += 1
+            if j - i == 1:
+                results.append(chains[i].run(tables[i], block_width=self.block_width))
+            else:
+                results += run_together(chains[i:j], tables[i:j], self.block_width)
+            i = j
         return results
 
-    def _read_ahead(self, h5f: Any, task: _Task) -> Iterator[Table]:
-        """The rows of each buffer of ``task`` in turn (what ``store.read(job.table, ...,
-        field_mask=job.columns)`` gives, read faster), read a batch of at most ``buffer_len``
-        rows at a time before any of them is processed: reading many small tables one after
-        another is faster than reading and processing them in turn."""
-        batch: list[Table] = []
+    def _read_ahead(self, h5f: Any, task: _Task) -> Iterator[list[tuple[int, int, Table]]]:
+        """The rows of ``task`` in batches of at most ``buffer_len`` rows (whole buffers), each
+        buffer as (segment index, first row, rows read): what ``store.read(job.table, ...,
+        field_mask=job.columns)`` gives, read faster. Reading many small tables one after
+        another is faster than reading and processing them in turn, and a batch of small
+        tables can run through one chain."""
+        batch: list[tuple[int, int, Table]] = []
         rows = 0
-        for seg in task.segments:
+        for i_seg, seg in enumerate(task.segments):
             job = self.jobs[seg.table]
             reader = self._reader(job.columns)
             for lo in range(seg.start, seg.stop, self.buffer_len):
                 n = min(self.buffer_len, seg.stop - lo)
                 if batch and rows + n > self.buffer_len:
-                    yield from batch
+                    yield batch
                     batch, rows = [], 0
-                batch.append(reader.read(h5f, job.table, lo, n, total=job.total))
+                batch.append((i_seg, lo, reader.read(h5f, job.table, lo, n, total=job.total)))
                 rows += n
-        yield from batch
+        if batch:
+            yield batch
 
 
 def _concat_tables(parts: list[Table]) -> Table:
@@ -544,7 +571,7 @@ def _plan_jobs(
             entry = None
             if db is not None:
                 entry = db.get(channel) if channel is not None else db
-            prepared = prepare(config, entry, channel)
+            prepared, parameters = prepare_per_row(config, entry, channel)
             missing = [
                 n
                 for n in (*prepared.leaves, *config.outputs)
@@ -578,6 +605,7 @@ def _plan_jobs(
                     start,
                     prepared,
                     total if counted else None,
+                    parameters,
                 )
             )
     finally:

@@ -31,8 +31,8 @@ import numpy as np
 from ..errors import DSPConfigError, DSPInputError
 from ..types import LGDO, Array, ArrayOfEqualSizedArrays, Table, WaveformTable
 from . import legacy
-from .compiler import Prepared, bind, prepare
-from .config import ChainConfig, load_config
+from .compiler import Prepared, bind, prepare, prepare_per_row
+from .config import ChainConfig, load_config, value_key
 from .executor import Executor, RunReport
 from .plan import Plan, Schema
 from .units import unit_in_ns
@@ -45,6 +45,7 @@ __all__ = [
     "compile_chain",
     "process",
     "required_columns",
+    "run_together",
 ]
 
 
@@ -62,14 +63,47 @@ class CompiledChain:
     """A config bound to one input schema and one channel's database values.
 
     Build it with :func:`compile_chain` (cached). ``columns`` are the input columns it reads.
+    Database values that are numbers or times are read per row (``plan.parameters``):
+    ``parameters`` holds this channel's, and chains that differ only in them share their plan
+    and executors (``shared``), so :func:`run_together` runs their rows in one go.
     """
 
-    def __init__(self, plan: Plan, config: ChainConfig, key: tuple, setup_seconds: float = 0.0):
+    def __init__(
+        self,
+        plan: Plan,
+        config: ChainConfig,
+        key: tuple,
+        setup_seconds: float = 0.0,
+        parameters: tuple = (),
+        shared: CompiledChain | None = None,
+    ):
         self.plan = plan
         self.config = config
         self.key = key
         self.setup_seconds = setup_seconds
+        self.parameters = parameters
+        self.shared = shared
+        self._channels: dict[tuple, CompiledChain] = {}
         self._local = threading.local()  # buffers are per thread: threads may share a chain
+
+    def for_parameters(self, values: tuple) -> CompiledChain:
+        """This chain with the per-row database values ``values`` (cached by value)."""
+        key = value_key(values)
+        found = self._channels.get(key)
+        if found is None:
+            if len(self._channels) >= _COMPILED_SIZE:
+                self._channels.clear()
+            found = self._channels[key] = CompiledChain(
+                self.plan, self.config, self.key, self.setup_seconds, values, self
+            )
+        return found
+
+    def parameter_columns(self, n_rows: int) -> dict[str, np.ndarray]:
+        """This chain's per-row database values as columns of ``n_rows`` rows."""
+        return {
+            p.name: np.full(n_rows, v, p.dtype)
+            for p, v in zip(self.plan.parameters, self.parameters, strict=True)
+        }
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -82,7 +116,10 @@ class CompiledChain:
         return [o.name for o in self.plan.outputs]
 
     def executor(self, block_width: int = 16) -> Executor:
-        """The executor with buffers ``block_width`` rows deep (made once per thread)."""
+        """The executor with buffers ``block_width`` rows deep (made once per thread, shared
+        by the chains of every channel of the same plan)."""
+        if self.shared is not None:
+            return self.shared.executor(block_width)
         executors = getattr(self._local, "executors", None)
         if executors is None:
             executors = self._local.executors = {}
@@ -92,10 +129,11 @@ class CompiledChain:
         return ex
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_local", "_channels")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._channels = {}
         self._local = threading.local()
 
     def describe(self) -> str:
@@ -122,7 +160,7 @@ class CompiledChain:
         stop = total if n_rows is None else min(total, start + n_rows)
         start = min(max(start, 0), total)
         n = max(stop - start, 0)
-        columns = input_arrays(table, self.plan, start, stop)
+        columns = input_arrays(table, self.plan, start, stop, self.parameter_columns(n))
         # fewer rows than a block: buffers of just those rows (the same single block)
         ex = self.executor(min(block_width, max(n, 1)))
         out = ex.allocate(n)
@@ -165,14 +203,20 @@ def compile_chain(
     outputs: Sequence[str] | None = None,
     *,
     prepared: Prepared | None = None,
+    parameters: tuple | None = None,
+    per_row: bool = True,
 ) -> CompiledChain:
     """The chain for ``config`` bound to the columns of ``table`` (a Table, a
     :class:`~tierflow.dsp.plan.Schema` or a dict of numpy columns) and to ``database``, the
     channel's entry (``db.pz.tau`` looks up ``database["pz"]["tau"]``).
 
     Compiled once and cached: the same config, input shapes and database values give the same
-    object. ``prepared``, when given, is ``prepare(config, database, channel)`` worked out
-    already (it is not looked up again).
+    object. Database values that are numbers or times are read per row (``per_row``, see
+    :mod:`~tierflow.dsp.parameters`), so channels that differ only in them share one bound
+    plan; a config that needs such a value as a constant while binding is bound per channel
+    instead, as with ``per_row=False``. ``prepared`` and ``parameters``, when given, are
+    ``prepare_per_row(config, database, channel)`` (or ``prepare(...)`` and ``None`` without
+    ``per_row``) worked out already.
 
     >>> import numpy as np
     >>> from tierflow.types import Table
@@ -187,7 +231,15 @@ def compile_chain(
     with _LOCK:
         cfg = load_config(config, outputs)
         schema = _schema(table)
-        if prepared is None or prepared.cfg is not cfg:
+        if per_row:
+            if prepared is None or prepared.cfg is not cfg or parameters is None:
+                prepared, parameters = prepare_per_row(cfg, database, channel)
+            if prepared.params:
+                shared = _shared_chain(cfg, schema, database, channel, prepared, started)
+                if shared is not None:
+                    return shared.for_parameters(parameters)
+                prepared = None  # bound with constants
+        if prepared is None or prepared.cfg is not cfg or prepared.params:
             prepared = prepare(cfg, database, channel)
         read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
         key = (cfg.fingerprint, prepared.values_key, schema.key(read))
@@ -204,6 +256,86 @@ def compile_chain(
         while len(_COMPILED) > _COMPILED_SIZE:
             _COMPILED.popitem(last=False)
         return chain
+
+
+#: keys of plans whose per-row binding failed: bound with constants for each channel
+_CONSTANTS_ONLY: set[tuple] = set()
+
+
+def _shared_chain(
+    cfg: ChainConfig,
+    schema: Schema,
+    database: Mapping | None,
+    channel: str | None,
+    prepared: Prepared,
+    started: float,
+) -> CompiledChain | None:
+    """The chain of ``prepared`` (with per-row parameters), bound once for every channel, or
+    ``None`` when the config needs its database values as constants."""
+    read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
+    key = (cfg.fingerprint, prepared.values_key, schema.key(read))
+    found = _COMPILED.get(key)
+    if found is not None:
+        _STATS["hits"] += 1
+        _COMPILED.move_to_end(key)
+        return found
+    if key in _CONSTANTS_ONLY:
+        return None
+    try:
+        plan = bind(cfg, schema, database, channel, prepared=prepared)
+    except Exception:  # a value needed as a constant, or an error the constants report
+        if len(_CONSTANTS_ONLY) >= 4096:
+            _CONSTANTS_ONLY.clear()
+        _CONSTANTS_ONLY.add(key)
+        return None
+    _STATS["misses"] += 1
+    plan.key = key
+    chain = _COMPILED[key] = CompiledChain(plan, cfg, key, time.perf_counter() - started)
+    while len(_COMPILED) > _COMPILED_SIZE:
+        _COMPILED.popitem(last=False)
+    return chain
+
+
+def run_together(
+    chains: Sequence[CompiledChain], tables: Sequence[Table], block_width: int = 16
+) -> list[ChainResult]:
+    """Run each table with its chain, all of them through one executor: the chains must share
+    a plan (channels that differ only in per-row database values). The results are those of
+    ``chain.run(table)`` for each pair.
+
+    >>> import numpy as np
+    >>> from tierflow.types import Table
+    >>> cfg = {"outputs": ["y"], "processors": {"y": {"function": "x * db.gain",
+    ...        "defaults": {"db.gain": 1}}}}
+    >>> tables = [Table({"x": np.arange(2.0)}), Table({"x": np.arange(3.0)})]
+    >>> chains = [compile_chain(cfg, t, {"gain": g}) for t, g in zip(tables, (2.0, 10.0))]
+    >>> [r.table["y"].nda.tolist() for r in run_together(chains, tables)]
+    [[0.0, 2.0], [0.0, 10.0, 20.0]]
+    """
+    plan = chains[0].plan
+    if any(chain.plan is not plan for chain in chains):
+        raise DSPInputError("run_together needs chains that share one plan")
+    sizes = [len(t) for t in tables]
+    total = sum(sizes)
+    parts = [
+        input_arrays(t, plan, 0, n, chain.parameter_columns(n))
+        for chain, t, n in zip(chains, tables, sizes, strict=True)
+    ]
+    columns = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    ex = chains[0].executor(min(block_width, max(total, 1)))
+    out = ex.allocate(total)
+    report = ex.run(columns, total, out) if total else RunReport()
+    results = []
+    lo = 0
+    failed = np.asarray(report.failed_rows, dtype=np.int64)
+    for table, n in zip(tables, sizes, strict=True):
+        hi = lo + n
+        rows = (failed[(failed >= lo) & (failed < hi)] - lo).tolist()
+        error = report.first_error if rows else None
+        part = {name: array[lo:hi] for name, array in out.items()}
+        results.append(ChainResult(output_table(plan, part, table, 0, n), len(rows), rows, error))
+        lo = hi
+    return results
 
 
 def required_columns(
@@ -271,10 +403,13 @@ def _column(table: Any, path: str) -> Any:
     return node
 
 
-def input_arrays(table: Any, plan: Plan, start: int, stop: int) -> dict[str, np.ndarray]:
-    """The numpy arrays of the columns a plan reads (rows ``start:stop``), decoded; checks that
-    waveforms keep the ``dt`` the plan was compiled for."""
-    arrays: dict[str, np.ndarray] = {}
+def input_arrays(
+    table: Any, plan: Plan, start: int, stop: int, parameters: Mapping | None = None
+) -> dict[str, np.ndarray]:
+    """The numpy arrays of the columns a plan reads (rows ``start:stop``), decoded, with the
+    per-row database values ``parameters`` (given for those rows); checks that waveforms keep
+    the ``dt`` the plan was compiled for."""
+    arrays: dict[str, np.ndarray] = dict(parameters or {})
     for var in plan.inputs:
         if var.column in arrays:
             continue

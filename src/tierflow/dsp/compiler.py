@@ -26,7 +26,9 @@ import importlib
 import inspect
 import operator
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,7 @@ from .config import (
     value_key,
 )
 from .graph import order, requirements
+from .parameters import PLACEHOLDER, Parameter, kind_of
 from .plan import ColumnInfo, Output, Plan, Schema, Step, Var
 from .units import (
     Grid,
@@ -56,7 +59,7 @@ from .units import (
     unit_in_ns,
 )
 
-__all__ = ["bind", "prepare"]
+__all__ = ["bind", "prepare", "prepare_per_row"]
 
 #: the absolute time frame of input columns with a time unit (values in ns from 0)
 _ABSOLUTE = Grid(1.0)
@@ -86,9 +89,18 @@ _DECLARE_ORDER = ("shape", "dtype", "grid", "unit", "is_coord", "period", "offse
 class Prepared:
     """A config with one channel's database values put in, ordered for its outputs."""
 
-    def __init__(self, cfg: ChainConfig, values: Mapping[str, Mapping], channel: str | None):
+    def __init__(
+        self,
+        cfg: ChainConfig,
+        values: Mapping[str, Mapping],
+        channel: str | None,
+        params: tuple[Parameter, ...] = (),
+    ):
         self.cfg = cfg
         self.channel = channel
+        #: the database values read per row (their names stand in for them in ``specs``)
+        self.params = params
+        placeholders = {p.name for p in params}
         specs: dict[str, ProcessorSpec] = {}
         missing: dict[str, ProcessorSpec] = {}
         needs: dict[str, tuple[str, ...]] = {}
@@ -98,6 +110,8 @@ class Prepared:
                 missing[key] = spec
                 vals = {k: (0 if v is MISSING else v) for k, v in vals.items()}
             specs[key], needs[key] = _substituted(cfg, key, spec, vals, channel)
+            if placeholders:
+                needs[key] = tuple(n for n in needs[key] if n not in placeholders)
         self.order, self.leaves = _order(cfg, specs, needs)
         self.values: tuple = ()
         #: ``values`` as a cache key (:func:`~tierflow.dsp.config.value_key`)
@@ -196,6 +210,65 @@ def prepare(cfg: ChainConfig, db: Mapping | None = None, channel: str | None = N
     return found
 
 
+@dataclass(frozen=True)
+class _PerRow:
+    """A database value read per row, in the cache key of a :class:`Prepared` (its kind only)."""
+
+    kind: str
+
+
+def prepare_per_row(
+    cfg: ChainConfig, db: Mapping | None = None, channel: str | None = None
+) -> tuple[Prepared, tuple]:
+    """``cfg`` prepared with its number and time database values as per-row parameters
+    (:mod:`~tierflow.dsp.parameters`), and this channel's values of them, in the order of
+    ``Prepared.params``. Channels whose other values are equal share the :class:`Prepared`.
+
+    >>> from tierflow.dsp.config import load_config
+    >>> cfg = load_config({"outputs": ["y"], "processors": {
+    ...     "y": {"function": "x * db.gain", "defaults": {"db.gain": 2}}}})
+    >>> a, values_a = prepare_per_row(cfg, {"gain": 3})
+    >>> b, values_b = prepare_per_row(cfg, {"gain": 5})
+    >>> a is b, a.specs["y"].expression, values_a, values_b
+    (True, 'x * (__db0)', (3,), (5,))
+    """
+    values = database_values(cfg, db)
+    params: list[Parameter] = []
+    numbers: list[int | float] = []
+    keyed = []
+    substituted: dict[str, dict[str, Any]] = {}
+    for key, vals in values:
+        keyed_vals = []
+        subs = substituted[key] = {}
+        for ref, value in vals:
+            found = kind_of(value)
+            if found is None:
+                keyed_vals.append((ref, value))
+                subs[ref] = value
+                continue
+            param = Parameter(PLACEHOLDER.format(len(params)), key, ref, found[0])
+            params.append(param)
+            numbers.append(found[1])
+            keyed_vals.append((ref, _PerRow(param.kind)))
+            subs[ref] = param.name
+        keyed.append((key, tuple(keyed_vals)))
+    if not params:
+        return prepare(cfg, db, channel), ()
+    key = (cfg.fingerprint, value_key(tuple(keyed)), channel if _any_missing(values) else None)
+    found = _PER_ROW.get(key)
+    if found is None:
+        found = Prepared(cfg, substituted, channel, tuple(params))
+        found.values = tuple(keyed)
+        found.values_key = ("per row", key[1])
+        if len(_PER_ROW) > 1024:
+            _PER_ROW.clear()
+        _PER_ROW[key] = found
+    return found, tuple(numbers)
+
+
+_PER_ROW: dict[tuple, Prepared] = {}
+
+
 def _any_missing(values: tuple) -> bool:
     return any(v is MISSING for _, vals in values for _, v in vals)
 
@@ -210,15 +283,19 @@ def bind(
 ) -> Plan:
     """Bind ``cfg`` to ``schema`` with the database entry ``db`` of ``channel``."""
     prepared = prepared or prepare(cfg, db, channel)
-    binder = _Binder(schema)
+    binder = _Binder(schema, prepared.params)
     for key in prepared.order:
         binder.bind_processor(prepared.specs[key])
     return binder.finish(cfg, prepared)
 
 
 class _Binder:
-    def __init__(self, schema: Schema):
+    def __init__(self, schema: Schema, params: Sequence[Parameter] = ()):
         self.schema = schema
+        self.params = {p.name: p for p in params}
+        #: ids of the variables computed from per-row database values alone: the same for
+        #: every row of a channel
+        self.per_channel: set[int] = set()
         self.names: dict[str, Var] = {}
         self.inputs: dict[tuple, Var] = {}
         self.steps: list[Step] = []
@@ -433,6 +510,11 @@ class _Binder:
         target = func if kw else _loop(func, sig, fast)
         if all(not isinstance(v, Var) or v.kind == "const" for v in ins):
             self.run_constant(target, pos, kw, outs, text)
+        elif not kw and self.per_channel_values(ins):
+            rows = tuple(i for i, v in enumerate(pos) if isinstance(v, Var) and v.kind != "const")
+            outputs = tuple(i for i, v in enumerate(pos) if any(v is o for o in outs))
+            self.steps.append(Step(self.label, text, _DistinctRows(target, rows, outputs), pos))
+            self.per_channel.update(id(o) for o in outs)
         else:
             self.steps.append(Step(self.label, text, target, pos, kw))
         for out in outs:
@@ -501,9 +583,9 @@ class _Binder:
             raise self.error(f"the types of {fname} ({list(types)}) do not match its {n} arguments")
         found = sigs
         for i, value in enumerate(values):
-            if (isinstance(value, Var) and value.dtype is not None) or isinstance(
-                value, np.ndarray
-            ):
+            if (
+                isinstance(value, Var) and value.dtype is not None and value.weak is None
+            ) or isinstance(value, np.ndarray):
                 found = [s for s in found if _can_cast(value.dtype, s[i])]
         if not found:
             have = ", ".join(
@@ -528,6 +610,8 @@ class _Binder:
 
     def prepare_input(self, value: Any, ch: str, dims: tuple, grid: Grid | None, fname: str) -> Any:
         dtype = _dtype(ch)
+        if isinstance(value, Var) and value.weak is not None:
+            return self.prepare_weak_input(value, dtype, grid)
         if isinstance(value, Var):
             if value.shape is not None and len(value.shape) < len(dims):
                 raise self.error(
@@ -566,6 +650,21 @@ class _Binder:
         if dtype.kind in "fcb?":
             return dtype.type(value)
         return value
+
+    def prepare_weak_input(self, value: Var, dtype: np.dtype, grid: Grid | None) -> Var:
+        """A per-row database value as a processor's argument of type ``dtype``: converted as
+        its constant would be (times to samples of ``grid``, rounded to the nearest integer
+        for an integer argument)."""
+        if value.time == "span":
+            if grid is None:
+                raise self.per_row_unsupported("a time without a waveform's grid")
+            if value.grid.period != grid.period:
+                value = self.rescale(value, grid)
+        elif value.time is not None:
+            raise self.per_row_unsupported("a time point")
+        if dtype.kind in "iu" and value.dtype.kind == "f":
+            value = self.round_step("round", value, 1.0)
+        return self.cast(value, dtype) if value.dtype != dtype else value
 
     def bind_dims(
         self, fname: str, values: list[Any], ins_dims: list[tuple], keys: list[str]
@@ -705,6 +804,7 @@ class _Binder:
         else:
             out = self.new_var(name, **attrs)
             self.steps.append(Step(self.label, f"{self.label}: {name}", _copy, (var, out)))
+        self.per_channel_values([var], [out])
         self.memo[key] = out
         return out
 
@@ -737,12 +837,22 @@ class _Binder:
         return out
 
     def rescale(self, var: Var, grid: Grid) -> Var:
+        if var.weak is not None:  # as to_samples converts a constant: divided by the period
+            divisor = grid.period / var.grid.period
+            out = self.binop_vars(ast.Div(), var, divisor, f"({var.name}/{divisor:g})")
+            out.time, out.grid = "span", grid
+            return self.snapped(out)
         factor = var.grid.period / grid.period
         out = self.binop_vars(ast.Mult(), var, factor, f"({var.name}*{factor:g})")
         out.time, out.grid = "span", grid
         return out
 
     def alias(self, name: str, value: Any, unit: str | None) -> Var:
+        if isinstance(value, Var) and value.weak is not None:
+            if value.time is not None:
+                raise self.per_row_unsupported(f"{name!r}, a time,")
+            if value.weak is int and value.dtype.kind == "f":  # a constant would be an int
+                value = self.cast(value, np.dtype("int64"))
         if isinstance(value, Var):
             out = Var(
                 name,
@@ -842,6 +952,42 @@ class _Binder:
         self.names[name] = var
         return var
 
+    def parameter(self, param: Parameter) -> Var:
+        """The per-row column of a database value, typed as the constant it stands for (a
+        Python ``int`` or ``float``: "weak"); times are spans in ns."""
+        key = ("param", param.name)
+        found = self.inputs.get(key)
+        if found is None:
+            time = param.kind == "time"
+            found = self.inputs[key] = Var(
+                param.name,
+                shape=(),
+                dtype=param.dtype,
+                unit="ns" if time else None,
+                grid=_ABSOLUTE if time else None,
+                time="span" if time else None,
+                kind="input",
+                column=param.name,
+                ready=True,
+                weak=int if param.kind == "int" else float,
+            )
+            self.per_channel.add(id(found))
+        return found
+
+    def per_channel_values(self, values: Sequence[Any], outs: Sequence[Var] = ()) -> bool:
+        """Whether the variables among ``values`` come from per-row database values alone
+        (and there is one at least); if so, ``outs`` are such values too."""
+        found = [v for v in values if isinstance(v, Var) and v.kind != "const"]
+        if not found or not all(id(v) in self.per_channel for v in found):
+            return False
+        self.per_channel.update(id(o) for o in outs)
+        return True
+
+    def per_row_unsupported(self, what: str) -> Exception:
+        """The error for a use of a per-row database value that only a constant supports (the
+        chain is then bound with the values as constants)."""
+        return self.error(f"{what} needs the database value as a constant")
+
     # --- expressions ---------------------------------------------------------------------------
     def evaluate(self, text: str) -> Any:
         try:
@@ -892,6 +1038,8 @@ class _Binder:
             return found
         if name in self.schema:
             return self.input(name)
+        if name in self.params:
+            return self.parameter(self.params[name])
         if is_unit_name(name):
             return unit(name)
         known = list(self.names) + list(self.schema.names)
@@ -936,11 +1084,16 @@ class _Binder:
         return value
 
     def binop_vars(self, op: ast.operator, a: Any, b: Any, name: str | None = None) -> Var:
-        ufunc, _, sym = _BINOPS[type(op)]
-        var = a if isinstance(a, Var) else b
         for v in (a, b):
             if isinstance(v, Var) and not v.ready:
                 raise self.error(f"{v.name!r} is used before it is computed")
+        if any(_weak_time(v) for v in (a, b)):
+            return self.weak_time_binop(op, a, b, name)
+        return self.plain_binop(op, a, b, name)
+
+    def plain_binop(self, op: ast.operator, a: Any, b: Any, name: str | None = None) -> Var:
+        ufunc, _, sym = _BINOPS[type(op)]
+        var = a if isinstance(a, Var) else b
         a = a if isinstance(a, Var) else self.as_operand(a, var)
         b = b if isinstance(b, Var) else self.as_operand(b, var)
         if (
@@ -950,10 +1103,41 @@ class _Binder:
             and a.grid != b.grid
         ):
             b = self.regrid(b, a.grid)
-        time, grid, unit = _arith_units(type(op), a, b)
+        time, grid, unit = _arith_units(type(op), _as_constant(a), _as_constant(b))
         return self.ufunc_step(
             ufunc, (a, b), name or f"({_show(a)}{sym}{_show(b)})", time, grid, unit
         )
+
+    def weak_time_binop(self, op: ast.operator, a: Any, b: Any, name: str | None) -> Var:
+        """Arithmetic on a per-row database time (a span), with the units its constant has:
+        times add to times (on the other's grid), scale by numbers, divide by a time into a
+        number. Anything else is left to constants."""
+        kind = type(op)
+        span_first = _weak_time(a)
+        span, other = (a, b) if span_first else (b, a)
+        unitless = (isinstance(other, int | float) and not isinstance(other, bool)) or (
+            isinstance(other, Var) and other.weak is not None and other.time is None
+        )
+        if kind in (ast.Add, ast.Sub):
+            if isinstance(other, TimeQuantity) and other.power == 1:
+                return self.plain_binop(op, a, b, name)
+            if not isinstance(other, Var) or other.time is None:
+                raise self.per_row_unsupported("adding a time and a number")
+            if other.grid is not None and other.grid.period != span.grid.period:
+                if _weak_time(other):
+                    other = self.rescale(other, span.grid)
+                else:
+                    span = self.rescale(span, other.grid)
+            return self.plain_binop(op, *((span, other) if span_first else (other, span)), name)
+        if unitless and (kind is ast.Mult or (kind is ast.Div and span_first)):
+            out = self.plain_binop(op, a, b, name)
+            out.time, out.grid, out.unit = "span", span.grid, span.unit
+            return out
+        if kind is ast.Div and span_first and isinstance(other, TimeQuantity) and other.power == 1:
+            out = self.plain_binop(op, a, b, name)
+            out.time, out.grid, out.unit = None, None, None
+            return self.snapped(out)
+        raise self.per_row_unsupported(f"{kind.__name__} on a time")
 
     def ufunc_step(
         self,
@@ -964,19 +1148,53 @@ class _Binder:
         grid: Grid | None,
         unit: str | None,
     ) -> Var:
+        weak = None
+        if any(isinstance(v, Var) and v.weak is not None for v in operands):
+            operands, weak = self.weak_operands(ufunc, operands)
         try:
             shape, dtype = _ufunc_result(ufunc, operands)
             operands = tuple(self.expand(v, len(shape)) for v in operands)
         except Exception as err:
             raise self.error(f"cannot compute {name}: {err}") from None
-        out = self.new_var(name, shape=shape, dtype=dtype, unit=unit, grid=grid, time=time)
+        out = self.new_var(
+            name, shape=shape, dtype=dtype, unit=unit, grid=grid, time=time, weak=weak
+        )
         if all(not isinstance(v, Var) or v.kind == "const" for v in operands):
             out.kind = "const"
             out.value = np.asarray(ufunc(*[_unwrap_value(v) for v in operands])).astype(dtype)
             return out
         args = (*operands, out)
         self.steps.append(Step(self.label, _UfuncText(self.label, ufunc, args), ufunc, args))
+        self.per_channel_values(operands, [out])
         return out
+
+    def weak_operands(self, ufunc: np.ufunc, operands: tuple) -> tuple[tuple, type | None]:
+        """``operands`` with the per-row database values cast to the type numpy gives their
+        constants in this ufunc (a Python number adopts the other operand's type), and the
+        Python type of the result when every operand is such a value or a number (then the
+        result stands for a constant too), else ``None``."""
+        types: list[Any] = []
+        for v in operands:
+            if isinstance(v, Var):
+                types.append(v.weak if v.weak is not None else v.dtype)
+            elif type(v) in (int, float):
+                types.append(type(v))
+            else:
+                types.append(np.asarray(v).dtype)
+        try:
+            loop = ufunc.resolve_dtypes((*types, *(None,) * ufunc.nout))
+        except Exception as err:
+            raise self.error(f"cannot compute {ufunc.__name__}: {err}") from None
+        cast = tuple(
+            self.cast(v, loop[i])
+            if isinstance(v, Var) and v.weak is not None and v.dtype != loop[i]
+            else v
+            for i, v in enumerate(operands)
+        )
+        if not all(t in (int, float) for t in types):
+            return cast, None
+        kind = loop[-1].kind
+        return cast, (float if kind == "f" else int if kind in "iu" else None)
 
     def expand(self, value: Any, ndim: int) -> Any:
         """A per-row variable with new axes after the row axis, to broadcast to ``ndim``."""
@@ -985,7 +1203,7 @@ class _Binder:
         extra = ndim - len(value.shape)
         index = (None,) * extra + (slice(None),) * len(value.shape)
         shape = (1,) * extra + value.shape
-        return self.new_var(
+        view = self.new_var(
             value.name,
             shape=shape,
             dtype=value.dtype,
@@ -996,6 +1214,8 @@ class _Binder:
             base=value,
             index=index,
         )
+        self.per_channel_values([value], [view])
+        return view
 
     def unary(self, op: ast.unaryop, a: Any) -> Any:
         a = _unwrap_const(a)
@@ -1010,6 +1230,8 @@ class _Binder:
     def compare(self, op: ast.cmpop, a: Any, b: Any) -> Any:
         ufunc, func, sym = _COMPARE[type(op)]
         a, b = _unwrap_const(a), _unwrap_const(b)
+        if any(isinstance(v, Var) and v.weak is not None for v in (a, b)):
+            raise self.per_row_unsupported("a comparison")
         if not isinstance(a, Var) and not isinstance(b, Var):
             return self.fold(func, a, b)
         var = a if isinstance(a, Var) else b
@@ -1169,6 +1391,8 @@ class _Binder:
             ufunc = np.isnan if fname == "isnan" else np.isfinite
             if not isinstance(value, Var):
                 return bool(ufunc(value))
+            if value.weak is not None:
+                raise self.per_row_unsupported(f"{fname}()")
             return self.ufunc_step(ufunc, (value,), f"{fname}({value.name})", None, None, None)
         return self.declare(fname, args, kwargs)
 
@@ -1253,6 +1477,8 @@ class _Binder:
             elif isinstance(result, float) and result.is_integer():
                 result = int(result)
             return result
+        if value.weak is not None:
+            return self.weak_rounding(mode, value, to_nearest, dtype)
         if isinstance(to_nearest, Grid):
             if value.time != "point":
                 raise self.error(f"{mode}({value.name}, grid) needs a time, not {value.name!r}")
@@ -1268,8 +1494,46 @@ class _Binder:
         self.steps.append(Step(self.label, text, _Round(func, float(step)), (value, out)))
         return out
 
+    def weak_rounding(self, mode: str, value: Var, to_nearest: Any, dtype: Any) -> Var:
+        """``round()`` and the like of a per-row database number; its result stands for an
+        ``int`` constant when the step is an integer (as the constant's would be)."""
+        if value.time is not None or not isinstance(to_nearest, int | float):
+            raise self.per_row_unsupported(f"{mode}() of a time")
+        out = self.round_step(mode, value, float(to_nearest))
+        if dtype is not None:
+            return self.cast(out, np.dtype(dtype))
+        out.weak = int if float(to_nearest).is_integer() else float
+        return out
+
+    def snapped(self, var: Var) -> Var:
+        """``var`` without the last-bit error of unit conversions, as
+        :func:`~tierflow.dsp.units.snap` gives a constant converted to a number."""
+        out = self.new_var(
+            f"snap({var.name})",
+            shape=var.shape,
+            dtype=var.dtype,
+            unit=var.unit,
+            grid=var.grid,
+            time=var.time,
+            weak=var.weak,
+        )
+        self.steps.append(Step(self.label, f"{self.label}: {out.name}", _snap, (var, out)))
+        self.per_channel_values([var], [out])
+        return out
+
+    def round_step(self, mode: str, value: Var, step: float) -> Var:
+        """A step rounding ``value`` to a multiple of ``step``, in its dtype."""
+        name = f"{mode}({value.name}, {step:g})"
+        out = self.new_var(name, shape=value.shape, dtype=value.dtype)
+        text = f"{self.label}: {name}"
+        self.steps.append(Step(self.label, text, _Round(_ROUNDING[mode], step), (value, out)))
+        self.per_channel_values([value], [out])
+        return out
+
     def where(self, condition: Any, a: Any, b: Any, dtype: Any = None) -> Any:
         condition = _unwrap_const(condition)
+        if any(isinstance(v, Var) and v.weak is not None for v in (condition, a, b)):
+            raise self.per_row_unsupported("where()")
         if not isinstance(condition, Var):
             return a if condition else b
         if condition.dtype != np.dtype(bool):
@@ -1335,6 +1599,7 @@ class _Binder:
             columns=columns,
             waveforms=dict(self.waveforms),
             label=cfg.source or "",
+            parameters=tuple(prepared.params),
         )
 
     def output(self, name: str, var: Var, spec: ProcessorSpec) -> Output:
@@ -1517,7 +1782,7 @@ def _type_keys(values: Sequence[Any]) -> list[tuple | None]:
     keys: list[tuple | None] = []
     for value in values:
         if isinstance(value, Var):
-            keys.append(("var", value.dtype))
+            keys.append(("var", value.dtype) if value.weak is None else None)
         elif isinstance(value, np.ndarray):
             keys.append(("array", value.dtype))
         else:
@@ -1637,6 +1902,18 @@ def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str
     return var.time, var.grid, var.unit
 
 
+def _weak_time(value: Any) -> bool:
+    """Whether ``value`` is a per-row database time."""
+    return isinstance(value, Var) and value.weak is not None and value.time is not None
+
+
+def _as_constant(value: Any) -> Any:
+    """A per-row database number as the constant it stands for, where units are worked out."""
+    if isinstance(value, Var) and value.weak is not None and value.time is None:
+        return value.weak(1)
+    return value
+
+
 def _used_inputs(steps: list[Step], outputs: list[Output]) -> set[int]:
     """The ids of the variables the steps and outputs use, and of the ones those view."""
     used: set[int] = set()
@@ -1653,6 +1930,11 @@ def _used_inputs(steps: list[Step], outputs: list[Output]) -> set[int]:
             used.add(id(value))
             value = value.base
     return used
+
+
+def _snap(values: np.ndarray, out: np.ndarray) -> None:
+    """:func:`~tierflow.dsp.units.snap` of each value (a few per row: database values)."""
+    out[...] = np.reshape([snap(v) for v in np.ravel(values).tolist()], np.shape(values))
 
 
 def _copy(src: np.ndarray, out: np.ndarray) -> None:
@@ -1692,6 +1974,45 @@ class _UfuncText:
 
     def __call__(self) -> str:
         return f"{self.label}: {self.ufunc.__name__}({', '.join(_show(v) for v in self.args[:-1])})"
+
+
+class _DistinctRows:
+    """A processor call whose per-row arguments (at ``rows``) are the same for every row of a
+    channel, such as a filter kernel made from its database values: called once per run of
+    equal rows, its outputs (at ``outputs``) copied to the rest of the run. The outputs of the
+    last :data:`DISTINCT_CACHE` distinct inputs are kept (a file's channels, run again)."""
+
+    def __init__(self, func: Callable, rows: tuple[int, ...], outputs: tuple[int, ...]):
+        self.func, self.rows, self.outputs = func, rows, outputs
+        self.inputs = tuple(i for i in rows if i not in outputs)
+        self.__name__ = getattr(func, "__name__", "processor")
+        self._done: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_done": OrderedDict()}
+
+    def __call__(self, *args: Any) -> None:
+        n = len(args[self.rows[0]])
+        starts = [0]
+        for r in range(1, n):
+            if any(not np.array_equal(args[i][r], args[i][r - 1]) for i in self.inputs):
+                starts.append(r)
+        for start, stop in zip(starts, [*starts[1:], n], strict=True):
+            key = tuple(args[i][start].tobytes() for i in self.inputs)
+            found = self._done.get(key)
+            if found is None:
+                one = [a[start : start + 1] if i in self.rows else a for i, a in enumerate(args)]
+                self.func(*one)
+                found = tuple(args[i][start].copy() for i in self.outputs)
+                self._done[key] = found
+                if len(self._done) > DISTINCT_CACHE:
+                    self._done.popitem(last=False)
+            for i, value in zip(self.outputs, found, strict=True):
+                args[i][start:stop] = value
+
+
+#: distinct inputs whose outputs each :class:`_DistinctRows` step keeps
+DISTINCT_CACHE = 512
 
 
 class _Round:

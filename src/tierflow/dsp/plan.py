@@ -31,7 +31,8 @@ class Var:
     row, ``scale`` multiplies), ``buffer`` (written by a step), ``view`` (``base[..., index]``,
     no copy) or ``const`` (``value``, the same for every row). ``time`` is ``"point"`` or
     ``"span"`` for times counted in samples of ``grid``; otherwise ``grid`` is the sampling of a
-    waveform.
+    waveform. ``weak`` (``int`` or ``float``) marks a per-row database value, or a value
+    computed from such values alone: it is typed as the Python number it stands for.
     """
 
     name: str
@@ -47,6 +48,7 @@ class Var:
     base: Var | None = None
     value: Any = None
     ready: bool = False
+    weak: type | None = None
 
     def describe(self) -> str:
         """``name(shape, dtype)`` for error messages."""
@@ -217,6 +219,9 @@ class Plan:
     columns: tuple[str, ...]
     waveforms: dict[str, float]
     label: str = ""
+    #: the database values read per row (:class:`~tierflow.dsp.parameters.Parameter`), whose
+    #: columns the caller supplies
+    parameters: tuple = ()
 
     def describe(self) -> str:
         """The steps, one per line.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.fft as sfft
@@ -126,12 +127,27 @@ def _convolve(
     batch = max(1, BATCH_BYTES // (size * rows.itemsize * 2))
     for r0 in range(0, rows.shape[0], batch):
         r1 = min(r0 + batch, rows.shape[0])
-        spectra = _row_spectra(rows[r0:r1], size) * (
-            spec if shared else sfft.rfft(kernels[r0:r1], size, axis=-1)
-        )
+        if shared:
+            spectra = _row_spectra(rows[r0:r1], size) * spec
+        else:
+            spectra = _row_spectra(rows[r0:r1], size).copy()
+            kernel_spectra = _kernel_spectra(kernels[r0:r1], size)
+            for row, kernel_spectrum in zip(spectra, kernel_spectra, strict=True):
+                row *= kernel_spectrum  # row by row, as a shared kernel's broadcast multiplies
         flat[r0:r1] = sfft.irfft(spectra, size, axis=-1, overwrite_x=True)[:, start : start + p]
     if target is not w_out:
         w_out[...] = target
+
+
+def _kernel_spectra(kernels: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """The spectrum of each row's kernel as :func:`_spectrum` gives a constant kernel's, so a
+    kernel that differs per row (made from each channel's decay time, say) convolves exactly
+    as that kernel given as a constant; equal neighbours are transformed once."""
+    last, spectrum = None, None
+    for kernel in kernels:
+        if last is None or not np.array_equal(kernel, last):
+            last, spectrum = kernel, _spectrum(kernel, size)
+        yield spectrum
 
 
 def _row_spectra(rows: np.ndarray, size: int) -> np.ndarray:

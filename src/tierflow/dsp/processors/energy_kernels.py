@@ -58,19 +58,22 @@ def _fill(
     lt = int((length - flat) / 2)
     sigma = np.float64(sigma)
     norm = np.sinh(lt / sigma)
+    shape = np.empty(length)  # each sinh once: the ZAC needs the shape twice
+    for i in range(length):
+        shape[i] = _cusp_value(i, length, lt, f, sigma, norm)
     scale = 0.0
     if zero_area:
         area_cusp = 0.0
         area_par = 0.0
         for i in range(length):
-            area_cusp += _cusp_value(i, length, lt, f, sigma, norm)
+            area_cusp += shape[i]
             area_par += _parabola(i, length, lt, f)
         scale = -area_cusp / area_par
     # deconvolve the preamplifier's exponential: k[i] = s[i] - exp(-1/decay) s[i-1]
     c = np.exp(-1.0 / np.float64(decay)) if decay > 0 else 0.0
     prev = 0.0
     for i in range(length):
-        cur = _cusp_value(i, length, lt, f, sigma, norm)
+        cur = shape[i]
         if zero_area:
             cur += scale * _parabola(i, length, lt, f)
         kernel[i] = cur - c * prev
