@@ -28,7 +28,6 @@ import operator
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -210,13 +209,6 @@ def prepare(cfg: ChainConfig, db: Mapping | None = None, channel: str | None = N
     return found
 
 
-@dataclass(frozen=True)
-class _PerRow:
-    """A database value read per row, in the cache key of a :class:`Prepared` (its kind only)."""
-
-    kind: str
-
-
 def prepare_per_row(
     cfg: ChainConfig, db: Mapping | None = None, channel: str | None = None
 ) -> tuple[Prepared, tuple]:
@@ -238,27 +230,25 @@ def prepare_per_row(
     keyed = []
     substituted: dict[str, dict[str, Any]] = {}
     for key, vals in values:
-        keyed_vals = []
         subs = substituted[key] = {}
         for ref, value in vals:
             found = kind_of(value)
             if found is None:
-                keyed_vals.append((ref, value))
+                keyed.append((key, ref, value_key(value)))
                 subs[ref] = value
                 continue
             param = Parameter(PLACEHOLDER.format(len(params)), key, ref, found[0])
             params.append(param)
             numbers.append(found[1])
-            keyed_vals.append((ref, _PerRow(param.kind)))
+            keyed.append((key, ref, param.kind))
             subs[ref] = param.name
-        keyed.append((key, tuple(keyed_vals)))
     if not params:
         return prepare(cfg, db, channel), ()
-    key = (cfg.fingerprint, value_key(tuple(keyed)), channel if _any_missing(values) else None)
+    key = (cfg.fingerprint, tuple(keyed), channel if _any_missing(values) else None)
     found = _PER_ROW.get(key)
     if found is None:
         found = Prepared(cfg, substituted, channel, tuple(params))
-        found.values = tuple(keyed)
+        found.values = values
         found.values_key = ("per row", key[1])
         if len(_PER_ROW) > 1024:
             _PER_ROW.clear()

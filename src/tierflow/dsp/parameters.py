@@ -54,6 +54,13 @@ def kind_of(value: Any) -> tuple[str, int | float] | None:
 
     Times are given in ns, as the binder would compute them from the text.
     """
+    kind = type(value)
+    if kind is str:
+        return _parse(value.strip())
+    if kind is float:
+        return "float", value
+    if kind is int:
+        return "int", value
     if value is MISSING or isinstance(value, bool | np.bool_):
         return None
     if isinstance(value, int | np.integer):
