@@ -76,8 +76,17 @@ class Table(Struct):
             col_dict = {str(k): col_dict[k].to_numpy() for k in col_dict.columns}
         self._size = size
         super().__init__(attrs=attrs)
-        for name, data in (col_dict or {}).items():
-            self.add_field(str(name), column_from(data))
+        for name, data in (col_dict or {}).items():  # add_field's checks, one datatype update
+            name, obj = str(name), column_from(data)
+            self._check_column(name, obj)
+            if not self._fields:
+                self._size = len(obj)
+            elif len(obj) != self._size:
+                msg = f"column {name!r} has {len(obj)} rows but the table has {self._size}"
+                raise ValueError(msg)
+            self._fields[name] = obj
+        if self._fields:
+            self.update_datatype()
         if size is not None and self._fields and self._size != size:
             msg = f"the columns have {self._size} rows, not size={size}"
             raise ValueError(msg)
@@ -101,10 +110,7 @@ class Table(Struct):
 
         With ``use_obj_size=True`` the table takes the new column's length.
         """
-        if isinstance(obj, Struct) and not isinstance(obj, Table):
-            msg = f"column {name!r}: a Table holds columns and tables, not a plain Struct"
-            raise TypeError(msg)
-        self._check_field(name, obj)
+        self._check_column(name, obj)
         n = len(obj)
         others = [k for k in self._fields if k != name]
         if not others:
@@ -119,6 +125,12 @@ class Table(Struct):
         super().add_field(name, obj)
 
     add_column = add_field
+
+    def _check_column(self, name: str, obj: Any) -> None:
+        if isinstance(obj, Struct) and not isinstance(obj, Table):
+            msg = f"column {name!r}: a Table holds columns and tables, not a plain Struct"
+            raise TypeError(msg)
+        self._check_field(name, obj)
 
     def remove_column(self, name: str, delete: bool = False) -> None:
         """Remove a column (``KeyError`` listing the columns if absent)."""
