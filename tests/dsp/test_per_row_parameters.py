@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,10 @@ def test_channels_share_one_plan_with_the_outputs_of_constants(raw_tables):
     first, second, third = (chains[ch] for ch in CHANNELS)
     assert first.plan is second.plan and third.plan is not first.plan
     assert first.plan.parameters and first.shared is not None
-    assert first is compile_chain(FULL, raw_tables[CHANNELS[0]], DATABASE[CHANNELS[0]], CHANNELS[0])
+    again = compile_chain(
+        FULL, raw_tables[CHANNELS[0]], DATABASE[CHANNELS[0]], CHANNELS[0], per_row=True
+    )
+    assert first is again
     for ch, tb in raw_tables.items():
         constants = compile_chain(FULL, tb, DATABASE[ch], ch, per_row=False)
         assert not constants.plan.parameters
@@ -84,7 +88,8 @@ def test_tables_run_together_as_they_run_alone(raw_tables):
     tables = [raw_tables[ch] for ch in CHANNELS] * 2  # a channel twice: equal kernels reused
     channels = CHANNELS * 2
     chains = [
-        compile_chain(FULL, tb, database[ch], ch) for ch, tb in zip(channels, tables, strict=True)
+        compile_chain(FULL, tb, database[ch], ch, per_row=True)
+        for ch, tb in zip(channels, tables, strict=True)
     ]
     assert len({id(c.plan) for c in chains}) == 1
     for block_width in (16, 5):
@@ -133,7 +138,7 @@ def test_values_are_typed_as_the_constants_they_replace(dtype, gain, expected):
     }
     tb = _table(np.arange(5, dtype=dtype))
     database = {"gain": gain, "span": "40*ns"}
-    per_row = compile_chain(config, tb, database)
+    per_row = compile_chain(config, tb, database, per_row=True)
     assert per_row.plan.parameters
     out = per_row.run(tb).table
     assert out["y"].nda.dtype == np.dtype(expected)
@@ -157,7 +162,7 @@ def test_values_needed_as_constants_are_bound_per_channel(processor):
     tb = _table(np.arange(5, dtype="float32"))
     outputs = []
     for n in (3, 6):
-        chain = compile_chain(config, tb, {"n": n})
+        chain = compile_chain(config, tb, {"n": n}, per_row=True)
         assert not chain.plan.parameters and chain.shared is None
         out = chain.run(tb).table
         _assert_same(out, compile_chain(config, tb, {"n": n}, per_row=False).run(tb).table)
@@ -178,7 +183,7 @@ def test_a_window_length_per_row_is_rounded_as_its_constant():
     }
     tb = _table(np.arange(3, dtype="float32"))
     lengths = ("40*ns", "72*ns")  # 2.5 and 4.5 samples: rounded half to even, to 2 and 4
-    chains = [compile_chain(config, tb, {"length": n}) for n in lengths]
+    chains = [compile_chain(config, tb, {"length": n}, per_row=True) for n in lengths]
     assert chains[0].plan is chains[1].plan
     results = [chain.run(tb).table for chain in chains]
     for result, n in zip(results, lengths, strict=True):
@@ -190,7 +195,7 @@ def test_a_window_length_per_row_is_rounded_as_its_constant():
 def test_missing_value_without_default_names_the_channel():
     config = {"outputs": ["y"], "processors": {"y": "x * db.gain"}}
     with pytest.raises(DSPConfigError, match=r"db\.gain is not in channel 'ch7'"):
-        compile_chain(config, _table(np.arange(3.0)), {"other": 1}, "ch7")
+        compile_chain(config, _table(np.arange(3.0)), {"other": 1}, "ch7", per_row=True)
 
 
 def test_prepared_config_is_shared_and_pickles():
@@ -201,3 +206,18 @@ def test_prepared_config_is_shared_and_pickles():
     assert "db." not in repr([s.args for s in a.specs.values()])
     copy = pickle.loads(pickle.dumps(a))
     assert copy.params == a.params and copy.order == a.order
+
+
+def test_large_tables_compile_their_values_in(tmp_path, monkeypatch, raw_tables):
+    module = sys.modules["tierflow.dsp.build_dsp"]  # the package exports the function
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tables larger than PER_ROW_MAX_ROWS do not run together")
+
+    monkeypatch.setattr(module, "PER_ROW_MAX_ROWS", 5)  # the tables have 10 rows
+    monkeypatch.setattr(module, "run_together", refuse)
+    out = tmp_path / "dsp.lh5"
+    build_dsp(RAW_FILE, out, FULL, lh5_tables=CHANNELS, database=DATABASE, n_max=40, progress=False)
+    for ch, tb in raw_tables.items():
+        expected = compile_chain(FULL, tb, DATABASE[ch], ch).run(tb).table
+        _assert_same(lh5.read(f"{ch}/dsp", out), expected)

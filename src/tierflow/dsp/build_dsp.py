@@ -3,7 +3,9 @@
 For each table of a raw file (``ch*/raw`` by default; tables without the columns a chain
 needs, such as DAQ configuration tables, are skipped), only the columns the chain reads are
 read, ``buffer_len`` rows at a time; the chain is compiled once per config, input shape and
-database values and reused for every channel. Work is split into tasks of whole tables or row
+database values and reused for every channel. Small tables (a DAQ cycle's few waveforms per
+channel) read their number and time database values per row: channels share one compiled chain,
+and the tables of a buffer run through it together. Work is split into tasks of whole tables or row
 ranges and run serially, in processes or on a dask ``Client``
 (:func:`tierflow.parallel.run_tasks`). All tables are written into a temporary file next to
 the output, which is renamed to it at the end: no half-written file ever exists at that path.
@@ -44,7 +46,7 @@ from ..lh5.write import BatchWriter
 from ..parallel import count_workers, is_serial, run_tasks
 from ..types import Table, concat
 from .chain import ChainResult, compile_chain, prepared_columns, run_together
-from .compiler import Prepared, prepare_per_row
+from .compiler import Prepared, prepare, prepare_per_row
 from .config import ChainConfig, load_config, load_mapping
 from .units import is_unit_name
 
@@ -53,6 +55,10 @@ __all__ = ["DSPSummary", "TableSummary", "build_dsp", "dsp_name", "find_tables"]
 log = logging.getLogger(__name__)
 
 WRITE_MODES = (None, "r", "a")
+#: tables of at most this many rows read their number and time database values per row, so
+#: that many channels share a chain and run together; larger ones (which gain nothing from
+#: running together) have them compiled in, which makes each block of rows cheaper
+PER_ROW_MAX_ROWS = 256
 
 
 @dataclass
@@ -134,6 +140,7 @@ class _TableJob:
     prepared: Prepared | None = None  # the config prepared for this channel's database entry
     total: int | None = None  # the table's rows
     parameters: tuple | None = None  # this channel's per-row database values (of ``prepared``)
+    per_row: bool = True  # database values read per row (else compiled in)
 
 
 class _Worker:
@@ -193,6 +200,7 @@ class _Worker:
                         job.channel,
                         prepared=job.prepared,
                         parameters=job.parameters,
+                        per_row=job.per_row,
                     )
                 )
             results = self._run(chains, [table for _, _, table in batch])
@@ -593,6 +601,9 @@ def _plan_jobs(
             stop = total if n_rows is None else min(total, start + n_rows)
             if n_max is not None:
                 stop = min(stop, start + n_max)
+            per_row = stop - start <= PER_ROW_MAX_ROWS
+            if not per_row:
+                prepared, parameters = prepare(config, entry, channel), None
             jobs.append(
                 _TableJob(
                     table,
@@ -606,6 +617,7 @@ def _plan_jobs(
                     prepared,
                     total if counted else None,
                     parameters,
+                    per_row,
                 )
             )
     finally:

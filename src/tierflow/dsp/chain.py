@@ -204,17 +204,18 @@ def compile_chain(
     *,
     prepared: Prepared | None = None,
     parameters: tuple | None = None,
-    per_row: bool = True,
+    per_row: bool = False,
 ) -> CompiledChain:
     """The chain for ``config`` bound to the columns of ``table`` (a Table, a
     :class:`~tierflow.dsp.plan.Schema` or a dict of numpy columns) and to ``database``, the
     channel's entry (``db.pz.tau`` looks up ``database["pz"]["tau"]``).
 
     Compiled once and cached: the same config, input shapes and database values give the same
-    object. Database values that are numbers or times are read per row (``per_row``, see
+    object. With ``per_row``, database values that are numbers or times are read per row (see
     :mod:`~tierflow.dsp.parameters`), so channels that differ only in them share one bound
-    plan; a config that needs such a value as a constant while binding is bound per channel
-    instead, as with ``per_row=False``. ``prepared`` and ``parameters``, when given, are
+    plan and :func:`run_together` runs many small tables at once; a config that needs such a
+    value as a constant while binding is bound per channel, as without ``per_row`` (which runs
+    each block of rows a little faster). ``prepared`` and ``parameters``, when given, are
     ``prepare_per_row(config, database, channel)`` (or ``prepare(...)`` and ``None`` without
     ``per_row``) worked out already.
 
@@ -308,7 +309,8 @@ def run_together(
     >>> cfg = {"outputs": ["y"], "processors": {"y": {"function": "x * db.gain",
     ...        "defaults": {"db.gain": 1}}}}
     >>> tables = [Table({"x": np.arange(2.0)}), Table({"x": np.arange(3.0)})]
-    >>> chains = [compile_chain(cfg, t, {"gain": g}) for t, g in zip(tables, (2.0, 10.0))]
+    >>> chains = [compile_chain(cfg, t, {"gain": g}, per_row=True)
+    ...           for t, g in zip(tables, (2.0, 10.0))]
     >>> [r.table["y"].nda.tolist() for r in run_together(chains, tables)]
     [[0.0, 2.0], [0.0, 10.0, 20.0]]
     """

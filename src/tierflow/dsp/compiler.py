@@ -26,6 +26,7 @@ import importlib
 import inspect
 import operator
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -1977,26 +1978,36 @@ class _DistinctRows:
         self.inputs = tuple(i for i in rows if i not in outputs)
         self.__name__ = getattr(func, "__name__", "processor")
         self._done: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._lock = threading.Lock()  # threads may share a chain
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_done": OrderedDict()}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_done", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._done = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, *args: Any) -> None:
         n = len(args[self.rows[0]])
-        starts = [0]
-        for r in range(1, n):
-            if any(not np.array_equal(args[i][r], args[i][r - 1]) for i in self.inputs):
-                starts.append(r)
+        changed = np.zeros(n, bool)
+        changed[0] = True
+        for i in self.inputs if n > 1 else ():
+            a = args[i]
+            changed[1:] |= (a[1:] != a[:-1]).reshape(n - 1, -1).any(axis=1)
+        starts = np.flatnonzero(changed).tolist()
         for start, stop in zip(starts, [*starts[1:], n], strict=True):
             key = tuple(args[i][start].tobytes() for i in self.inputs)
-            found = self._done.get(key)
+            with self._lock:
+                found = self._done.get(key)
             if found is None:
                 one = [a[start : start + 1] if i in self.rows else a for i, a in enumerate(args)]
                 self.func(*one)
                 found = tuple(args[i][start].copy() for i in self.outputs)
-                self._done[key] = found
-                if len(self._done) > DISTINCT_CACHE:
-                    self._done.popitem(last=False)
+                with self._lock:
+                    self._done[key] = found
+                    if len(self._done) > DISTINCT_CACHE:
+                        self._done.popitem(last=False)
             for i, value in zip(self.outputs, found, strict=True):
                 args[i][start:stop] = value
 
