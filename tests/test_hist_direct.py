@@ -1,15 +1,18 @@
-"""hist filled straight from the files' pages (``tierflow.iterate.direct``,
-``tierflow.lh5.direct``): where each dataset's rows lie in its file, which datasets the direct
-route serves, and histograms equal bit for bit to the chunked route's, on generated files
-(uncompressed chunked, contiguous, gzip), with entry lists, weights, two axes, pools, and on
-the real LEGEND hit files (whose columns are stored without filters)."""
+"""hist filled straight from the files (``tierflow.iterate.direct``, ``tierflow.lh5.direct``):
+where each dataset's rows lie in its file, which datasets the direct route serves (views of
+uncompressed pages, gzip chunks inflated directly), and histograms equal bit for bit to the
+chunked route's, on generated files (uncompressed chunked, contiguous, gzip with and without
+shuffling), with entry lists, weights, two axes, pools, damaged chunks, and on the real LEGEND
+hit files (whose columns are stored without filters)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
+import hdf5plugin
 import hist
 import numpy as np
 import pytest
@@ -17,9 +20,10 @@ import pytest
 import tierflow.iterate.verbs as verbs
 from testdata import HIT_CAL
 from tierflow import lh5
+from tierflow.errors import LH5DecodeError, TierflowError
 from tierflow.iterate import direct
 from tierflow.lh5 import LH5Iterator
-from tierflow.lh5.direct import byte_runs, end_byte, row_views
+from tierflow.lh5.direct import byte_runs, decode_rows, deflated_chunks, end_byte, row_views
 from tierflow.types import Table
 
 GROUPS = ["ch0/hit", "ch1/hit", "ch2/hit"]
@@ -43,7 +47,13 @@ def files(tmp_path_factory) -> dict[str, str]:
     rng = np.random.default_rng(7)
     tables = [_columns(rng, n) for n in SIZES]
     paths = {}
-    for label, compression in (("none", False), ("gzip", "gzip")):
+    settings = (
+        ("none", False),
+        ("gzip", "gzip"),  # shuffle + gzip, LH5's default
+        ("deflate", {"compression": "gzip", "compression_opts": 6}),  # no shuffle
+        ("lzf", "lzf"),
+    )
+    for label, compression in settings:
         path = str(tmp / f"{label}.lh5")
         for group, cols in zip(GROUPS, tables, strict=True):
             lh5.write(Table(dict(cols)), group, path, wo_mode="a", compression=compression)
@@ -132,20 +142,20 @@ def test_keys_and_labels_name_the_viewed_columns(files, monkeypatch):
     assert by_key.sum(flow=True) == sum(SIZES)
 
 
-def test_expressions_entry_lists_and_gzip_take_the_chunked_route(files, monkeypatch):
+def test_expressions_entry_lists_and_lzf_take_the_chunked_route(files, monkeypatch):
     axis = hist.axis.Regular(40, -4.0, 4.0, name="e")
     served = _views_served(monkeypatch)
     e = np.concatenate([t["e"] for t in files["tables"]])
     picked = np.arange(5, len(e), 3)
     cases = {
-        "gzip": (LH5Iterator(files["gzip"], GROUPS), {}),
+        "lzf": (LH5Iterator(files["lzf"], GROUPS), {}),
         "entry list": (LH5Iterator(files["none"], GROUPS, entry_list=picked), {}),
         "key expression": (LH5Iterator(files["none"], GROUPS), {"keys": "e * 1"}),
         "where": (LH5Iterator(files["none"], GROUPS), {"where": "e > 0"}),
     }
     results = {name: it.hist(axis, progress=False, **kw) for name, (it, kw) in cases.items()}
-    assert not any(served)  # the gzip file and the entry list were asked and declined
-    assert results["gzip"].sum(flow=True) == len(e)
+    assert not any(served)  # the lzf file and the entry list were asked and declined
+    assert results["lzf"].sum(flow=True) == len(e)
     assert results["entry list"].sum(flow=True) == len(picked)
     assert results["key expression"].sum(flow=True) == len(e)
     assert results["where"].sum(flow=True) == int((e > 0).sum())
@@ -161,9 +171,10 @@ def test_i_start_and_n_entries_cut_the_views(files, monkeypatch):
     assert h.values().tolist() == counts.tolist()
 
 
-def test_pools_give_the_serial_histogram(files):
+@pytest.mark.parametrize("label", ["none", "gzip"])
+def test_pools_give_the_serial_histogram(files, label):
     axis = hist.axis.Regular(64, -4.0, 4.0, name="e")
-    it = LH5Iterator(files["none"], GROUPS, buffer_len=4_000)
+    it = LH5Iterator(files[label], GROUPS, buffer_len=4_000)
     serial = it.hist(axis, progress=False)
     with ThreadPoolExecutor(2) as pool:
         threads = it.hist(axis, executor=pool, progress=False)
@@ -254,3 +265,98 @@ def test_small_windows_give_the_same_histogram(files, monkeypatch):
     served = _views_served(monkeypatch)
     assert _same(whole, it.hist(axes, weights="w", progress=False))
     assert served == [True]
+
+
+@pytest.mark.parametrize("label", ["gzip", "deflate"])
+def test_gzip_chunks_inflate_straight_into_the_fill(files, label, monkeypatch):
+    """Values of 1, 2, 4 and 8 bytes (bool, int16, float32, float64), shuffled or not, rows
+    cut at buffer and entry-range boundaries that are not the chunks'."""
+    axes = [
+        hist.axis.Regular(20, -4.0, 4.0, name="e"),
+        hist.axis.Regular(15, -3.0, 12.0, name="k"),
+        hist.axis.Regular(2, 0.0, 2.0, name="flag", underflow=False, overflow=False),
+    ]
+    kwargs = {"weights": "w", "storage": hist.storage.Weight(), "progress": False}
+    cols = {k: np.concatenate([t[k] for t in files["tables"]]) for k in ("e", "k", "flag", "w")}
+    with h5py.File(files[label], "r", locking=False) as f:
+        plist = f["ch0/hit/e"].id.get_create_plist()
+        filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+        assert (h5py.h5z.FILTER_SHUFFLE in filters) == (label == "gzip")
+    for start, n, buffer_len in ((0, None, 7_000), (12_345, 40_000, 3_333)):
+        it = LH5Iterator(files[label], GROUPS, buffer_len=buffer_len, i_start=start, n_entries=n)
+        with monkeypatch.context() as m:
+            served = _views_served(m)
+            h = it.hist(axes, **kwargs)
+        assert served and all(served)
+        rows = slice(start, None if n is None else start + n)
+        expected = hist.Hist(*axes, storage=hist.storage.Weight())
+        expected.fill(cols["e"][rows], cols["k"][rows], cols["flag"][rows], weight=cols["w"][rows])
+        assert _same(h, expected)
+        with monkeypatch.context() as m:
+            _chunked(m)
+            assert _same(h, it.hist(axes, **kwargs))
+
+
+def test_decode_rows_of_every_item_size(tmp_path):
+    path = str(tmp_path / "sizes.h5")
+    values = {
+        "u1": np.arange(100, dtype=np.uint8),
+        "i2": np.arange(-50, 50, dtype=np.int16),
+        "f4": np.linspace(-1, 1, 100, dtype=np.float32),
+        "f8": np.linspace(-1, 1, 100),
+        "big": np.arange(100, dtype=">i4"),
+    }
+    with h5py.File(path, "w") as f:
+        for name, data in values.items():
+            f.create_dataset(name, data=data, chunks=(16,), compression="gzip", shuffle=True)
+        f.create_dataset("zstd", data=values["f4"], chunks=(16,), **hdf5plugin.Zstd())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with h5py.File(path, "r") as f:
+            assert deflated_chunks(f["zstd"].id) is None
+            for name, data in values.items():
+                chunks = deflated_chunks(f[name].id)
+                assert chunks.shuffled and chunks.chunk == 16 and chunks.n_rows == 100
+                got = decode_rows(fd, chunks, 7, 93, np.empty(90, data.dtype))
+                assert got.dtype == data.dtype and got.tolist() == data[7:93].tolist()
+    finally:
+        os.close(fd)
+
+
+def test_mixed_plain_and_gzip_columns_take_the_chunked_route(files, tmp_path, monkeypatch):
+    mixed = str(tmp_path / "mixed.lh5")
+    with h5py.File(files["gzip"], "r", locking=False) as src, h5py.File(mixed, "w") as dst:
+
+        def copy(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(obj.attrs)
+            elif name.endswith("/w"):  # the weights uncompressed
+                dst.create_dataset(name, data=obj[()], maxshape=(None,)).attrs.update(obj.attrs)
+            else:
+                src.copy(obj, dst, name)
+
+        src.visititems(copy)
+    served = _views_served(monkeypatch)
+    h = LH5Iterator(mixed, GROUPS).hist(hist.axis.Regular(10, -4, 4, name="e"), weights="w")
+    assert served == [False]
+    cols = {k: np.concatenate([t[k] for t in files["tables"]]) for k in ("e", "w")}
+    assert h.sum(flow=True) == pytest.approx(cols["w"].sum())
+
+
+def test_a_chunk_that_does_not_inflate_is_reported_by_the_chunked_route(files, tmp_path):
+    damaged = str(tmp_path / "damaged.lh5")
+    shutil.copy(files["gzip"], damaged)
+    with h5py.File(damaged, "r", locking=False) as f:
+        chunks = deflated_chunks(f["ch2/hit/e"].id)
+    with open(damaged, "r+b") as f:
+        f.seek(int(chunks.offsets[0]) + 2)  # past the zlib header: the deflate stream
+        f.write(b"\xff" * 64)
+    fd = os.open(damaged, os.O_RDONLY)
+    try:
+        with pytest.raises(LH5DecodeError, match="chunk 0"):
+            decode_rows(fd, chunks, 0, 10, np.empty(10, np.float32))
+    finally:
+        os.close(fd)
+    it = LH5Iterator(damaged, GROUPS)
+    with pytest.raises(TierflowError, match="ch2/hit"):
+        it.hist(hist.axis.Regular(10, -4, 4, name="e"), progress=False)

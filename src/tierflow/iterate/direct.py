@@ -1,11 +1,13 @@
-"""Histograms filled straight from the files' pages, without reading rows into a buffer.
+"""Histograms filled straight from the files, without reading rows into a buffer.
 
 ``hist`` of plain columns (no ``where``, keys and weights that are column names) only looks at
 each value once. Where the columns are stored without filters, :class:`DirectHistWork` fills
 from read-only views of the files (:mod:`tierflow.lh5.direct`) instead of copying rows into
-the iterator's buffer first, so filling costs what the fill kernel costs. Any work item the
-direct route cannot serve (compressed or filtered columns, entry lists, missing groups, a
-file that cannot be mapped) is read and filled chunk by chunk as usual; the histogram is the
+the iterator's buffer first, so filling costs what the fill kernel costs; where they are
+compressed with gzip (shuffled or not), from their chunks inflated straight into a scratch
+array, without HDF5's chunk cache. Any work item the direct route cannot serve (other
+filters, a mix of both kinds, entry lists, missing groups, a file that cannot be mapped or a
+chunk that does not inflate) is read and filled chunk by chunk as usual; the histogram is the
 same either way, bit for bit.
 """
 
@@ -19,7 +21,17 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from ..lh5.direct import ByteRuns, byte_runs, end_byte, row_views
+from ..errors import LH5DecodeError
+from ..lh5.direct import (
+    ByteRuns,
+    DeflatedChunks,
+    byte_runs,
+    decode_rows,
+    deflated_chunks,
+    deflated_end_byte,
+    end_byte,
+    row_views,
+)
 from . import hist_fill
 from .work import ChunkWork, EntryRange
 
@@ -62,11 +74,12 @@ class DirectColumns:
         self.it = it
         self.columns = list(columns)
         self.window = max(int(it.buffer_len), MIN_WINDOW)
-        self._runs: dict[tuple[str, str, str], ByteRuns | None] = {}
+        self._runs: dict[tuple[str, str, str], ByteRuns | DeflatedChunks | None] = {}
 
     def pieces(self, first: int, n: int) -> Iterator[list[np.ndarray]] | None:
         """Entries ``[first, first + n)`` as pieces (one array per column, of equal lengths),
-        or ``None`` where some of them cannot be viewed."""
+        or ``None`` where some of them cannot be viewed or decoded. Decoded pieces are
+        scratch arrays, overwritten by the next piece."""
         plan = []
         for i, rows in self.it.selection.segments(first, n):
             if not isinstance(rows, slice):
@@ -75,33 +88,61 @@ class DirectColumns:
             runs = [self.runs(ds.file, ds.group, column) for column in self.columns]
             if any(r is None or rows.stop > r.n_rows for r in runs):
                 return None
+            kinds = {type(r) for r in runs}
+            if len(kinds) > 1:
+                return None  # a mix of plain and compressed columns: the chunked route
             path = self._path(ds.file)
+            ends = [
+                deflated_end_byte(r) if kinds == {DeflatedChunks} else end_byte(r) for r in runs
+            ]
             try:
-                if os.path.getsize(path) < max(end_byte(r) for r in runs):
+                if os.path.getsize(path) < max(ends):
                     return None  # damaged: the chunked route says so
             except OSError:
                 return None
             plan.append((path, rows, runs))
-        return self._views(plan)
+        return self._pieces(plan)
 
-    def _views(self, plan: list) -> Iterator[list[np.ndarray]]:
+    def _pieces(self, plan: list) -> Iterator[list[np.ndarray]]:
+        scratch: list[np.ndarray] = []
         for path, rows, runs in plan:
             fd = os.open(path, os.O_RDONLY)
             try:
+                if isinstance(runs[0], DeflatedChunks):
+                    yield from self._decoded(fd, rows, runs, scratch)
+                    continue
                 for a in range(rows.start, rows.stop, self.window):
                     b = min(a + self.window, rows.stop)
                     yield from aligned_pieces([row_views(fd, r, a, b) for r in runs])
             finally:
                 os.close(fd)
 
-    def runs(self, file: str, group: str, column: str) -> ByteRuns | None:
-        """The byte runs of ``group/column`` in ``file`` (looked up once)."""
+    def _decoded(
+        self, fd: int, rows: slice, chunks: list[DeflatedChunks], scratch: list[np.ndarray]
+    ) -> Iterator[list[np.ndarray]]:
+        """Rows of compressed columns, decoded a buffer's worth of whole chunks at a time
+        into ``scratch`` (one array per column, grown as needed)."""
+        step = max(c.chunk for c in chunks)
+        step *= max(1, int(self.it.buffer_len) // step)
+        while len(scratch) < len(chunks):
+            scratch.append(np.empty(0))
+        for k, c in enumerate(chunks):
+            if scratch[k].dtype != c.dtype or len(scratch[k]) < step:
+                scratch[k] = np.empty(step, c.dtype)
+        a = rows.start
+        while a < rows.stop:
+            b = min((a // step + 1) * step, rows.stop)
+            yield [decode_rows(fd, c, a, b, scratch[k]) for k, c in enumerate(chunks)]
+            a = b
+
+    def runs(self, file: str, group: str, column: str) -> ByteRuns | DeflatedChunks | None:
+        """Where the rows of ``group/column`` are in ``file`` (looked up once)."""
         key = (file, group, column)
         if key not in self._runs:
             self._runs[key] = self._find_runs(file, group, column)
         return self._runs[key]
 
-    def _find_runs(self, file: str, group: str, column: str) -> ByteRuns | None:
+    def _find_runs(self, file: str, group: str, column: str) -> ByteRuns | DeflatedChunks | None:
         try:
             h5f = self.it._store.gimme_file(file)
             obj = h5f.get(f"{group}/{column}")
@@ -109,7 +150,7 @@ class DirectColumns:
             return None
         if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
             return None
-        return byte_runs(obj.id)
+        return byte_runs(obj.id) or deflated_chunks(obj.id)
 
     def _path(self, file: str) -> str:
         return self.it._store.gimme_file(file).filename
@@ -172,9 +213,12 @@ class DirectHistWork(ChunkWork):
             return super()._run(item, it)
         h = copy.deepcopy(self.init)
         filler = hist_fill.Filler(h)
-        for arrays in pieces:
-            if self.weighted:
-                filler(arrays[:-1], arrays[-1])
-            else:
-                filler(arrays)
+        try:
+            for arrays in pieces:
+                if self.weighted:
+                    filler(arrays[:-1], arrays[-1])
+                else:
+                    filler(arrays)
+        except LH5DecodeError:  # a damaged chunk: the chunked route reports it
+            return super()._run(item, it)
         return h
