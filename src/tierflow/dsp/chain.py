@@ -236,26 +236,14 @@ def compile_chain(
             if prepared is None or prepared.cfg is not cfg or parameters is None:
                 prepared, parameters = prepare_per_row(cfg, database, channel)
             if prepared.params:
-                shared = _shared_chain(cfg, schema, database, channel, prepared, started)
+                shared = _compiled(cfg, schema, database, channel, prepared, started, True)
                 if shared is not None:
                     return shared.for_parameters(parameters)
                 prepared = None  # bound with constants
         if prepared is None or prepared.cfg is not cfg or prepared.params:
             prepared = prepare(cfg, database, channel)
-        read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
-        key = (cfg.fingerprint, prepared.values_key, schema.key(read))
-        found = _COMPILED.get(key)
-        if found is not None:
-            _STATS["hits"] += 1
-            _COMPILED.move_to_end(key)
-            return found
-        _STATS["misses"] += 1
-        plan = bind(cfg, schema, database, channel, prepared=prepared)
-        plan.key = key
-        chain = CompiledChain(plan, cfg, key, time.perf_counter() - started)
-        _COMPILED[key] = chain
-        while len(_COMPILED) > _COMPILED_SIZE:
-            _COMPILED.popitem(last=False)
+        chain = _compiled(cfg, schema, database, channel, prepared, started)
+        assert chain is not None  # binding with constants raises what is wrong
         return chain
 
 
@@ -263,16 +251,18 @@ def compile_chain(
 _CONSTANTS_ONLY: set[tuple] = set()
 
 
-def _shared_chain(
+def _compiled(
     cfg: ChainConfig,
     schema: Schema,
     database: Mapping | None,
     channel: str | None,
     prepared: Prepared,
     started: float,
+    per_row: bool = False,
 ) -> CompiledChain | None:
-    """The chain of ``prepared`` (with per-row parameters), bound once for every channel, or
-    ``None`` when the config needs its database values as constants."""
+    """The cached chain of ``prepared`` bound to ``schema``, bound now if new. With
+    ``per_row`` (``prepared`` has per-row parameters), ``None`` where the config needs its
+    database values as constants (remembered); otherwise a failed bind raises."""
     read = tuple(n for n in (*prepared.leaves, *cfg.outputs) if n in schema)
     key = (cfg.fingerprint, prepared.values_key, schema.key(read))
     found = _COMPILED.get(key)
@@ -280,11 +270,13 @@ def _shared_chain(
         _STATS["hits"] += 1
         _COMPILED.move_to_end(key)
         return found
-    if key in _CONSTANTS_ONLY:
+    if per_row and key in _CONSTANTS_ONLY:
         return None
     try:
         plan = bind(cfg, schema, database, channel, prepared=prepared)
-    except Exception:  # a value needed as a constant, or an error the constants report
+    except Exception:  # per row: a value needed as a constant, or an error constants report
+        if not per_row:
+            raise
         if len(_CONSTANTS_ONLY) >= 4096:
             _CONSTANTS_ONLY.clear()
         _CONSTANTS_ONLY.add(key)
