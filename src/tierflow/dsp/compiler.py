@@ -1027,10 +1027,10 @@ class _Binder:
         found = self.names.get(name)
         if found is not None:
             return found
+        if name in self.params:  # before columns: a column may not shadow a database value
+            return self.parameter(self.params[name])
         if name in self.schema:
             return self.input(name)
-        if name in self.params:
-            return self.parameter(self.params[name])
         if is_unit_name(name):
             return unit(name)
         known = list(self.names) + list(self.schema.names)
