@@ -68,7 +68,7 @@ def plot_spectra(
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> fig = plot_spectra({"ch1": rng.uniform(0, 3000, 1000), "ch2": rng.uniform(0, 3000, 1000)})
-    >>> [ax.get_title() for ax in fig.axes[1::2]]
+    >>> [ax.get_title(loc="left") for ax in fig.axes[1:]]
     ['ch1', 'ch2']
     """
     fwhm = fwhm or {}

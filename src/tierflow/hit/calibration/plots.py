@@ -400,6 +400,7 @@ def _draw_calibration(
         lw=1.2,
         label=f"FWHM = {_pretty(cal.resolution.expression)}, E in keV, ±1σ band\n{res_params}",
     )
+    highest_point = 0.0  # the highest width measured, to keep every point in view
     in_fit = [p for p in used if p.line.resolution]
     left_out = [p for p in used if not p.line.resolution]
     for group, marker, face, label in (
@@ -410,6 +411,7 @@ def _draw_calibration(
             continue
         e = np.array([p.line.energy for p in group])
         w = np.array([cal.peak_fwhm(p) for p in group])
+        highest_point = max(highest_point, float(np.nanmax(w[:, 0])))
         ax_w.errorbar(
             e,
             w[:, 0],
@@ -459,11 +461,11 @@ def _draw_calibration(
             fontsize=8.5,
             color=colour,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
-            zorder=MARKER_ZORDER,
+            zorder=3,  # over the dotted lines, under the data points
         )
     ax_w.set_ylabel("FWHM (keV)")
     ax_w.set_xlim(0.0, 2900.0)
-    top = max(float(np.max(curve + curve_err)), 1.0)
+    top = max(float(np.max(curve + curve_err)), highest_point, 1.0)
     ax_w.set_ylim(0.0, top * 1.45)
     ax_w.set_title(
         f"{who}energy resolution (χ²/ndf = {cal.resolution.chi2:.1f}/{cal.resolution.ndf})"
