@@ -76,25 +76,28 @@ def place_line_labels(
     """Write each ``(energy, label)`` of ``lines`` beside its line on ``ax``, no two overlapping.
 
     ``top`` is the height (axes fraction) the labels hang from; a label that would touch
-    one placed before slides down below it, at most ``tiers`` times; ``avoid`` boxes (display coordinates) no label may touch;
-    ``text_options`` go to ``ax.text`` (fontsize, colour, ...). Lines outside the x range
-    get no label. A label with no free place left takes the place where it overlaps
-    least. Returns the texts in order of energy.
+    one placed before slides down below it, at most ``tiers`` times; ``avoid`` lists
+    boxes (display coordinates) no label may touch; ``text_options`` go to ``ax.text``
+    (fontsize, colour, ...). Lines outside the x range get no label. A label with no
+    free place left takes the place where it overlaps least. Returns the texts in order
+    of energy.
     """
     fig = ax.get_figure(root=True)
     pad = LABEL_PAD_POINTS * fig.dpi / 72.0
     x_low, x_high = sorted(ax.get_xlim())
     lines = sorted((float(e), str(label)) for e, label in lines if x_low <= e <= x_high)
     options = {"fontsize": 7.5, "color": "0.25", **text_options}
-    sides = {
-        "right": offset_copy(
-            ax.get_xaxis_transform(), fig=fig, x=-LABEL_PAD_POINTS, units="points"
-        ),
-        "left": offset_copy(ax.get_xaxis_transform(), fig=fig, x=LABEL_PAD_POINTS, units="points"),
-    }  # horizontal alignment -> transform: "right" puts the text left of its line
+    # x in data, y in axes fraction, nudged off the line: a right-aligned text ends just
+    # left of its line, a left-aligned one starts just right of it
+    beside_line = {
+        align: offset_copy(
+            ax.get_xaxis_transform(), fig=fig, x=sign * LABEL_PAD_POINTS, units="points"
+        )
+        for align, sign in (("right", -1), ("left", 1))
+    }
     frame = ax.get_window_extent()
     texts = [
-        ax.text(e, top, label, rotation=90, va="top", transform=sides["right"], **options)
+        ax.text(e, top, label, rotation=90, va="top", transform=beside_line["right"], **options)
         for e, label in lines
     ]
     taken: list[Bbox] = [_padded(box, pad) for box in avoid]
@@ -103,7 +106,7 @@ def place_line_labels(
         """Slide ``text`` down from ``top`` on one side of its line until it is clear of every
         box taken (at most ``tiers`` steps); returns (overlap area left, height reached)."""
         text.set_horizontalalignment(align)
-        text.set_transform(sides[align])
+        text.set_transform(beside_line[align])
         y = top
         for _ in range(tiers):
             text.set_y(y)
