@@ -6,6 +6,7 @@ runs raw → dsp → calibration → hit, and three pictures and a summary come 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -116,8 +117,9 @@ def _pictures(pipeline: Pipeline, outdir: str, report: PipelineReport) -> dict[s
                 if f"{ch}/hit/{output}" in h5f:
                     energies.setdefault(ch, []).append(read(f"{ch}/hit/{output}", h5f).nda)
     spectra = {ch: np.concatenate(parts) for ch, parts in energies.items()}
+    single_run = len({name.split()[0] for name in report.calibrations}) <= 1
     fwhm = {
-        name.split()[-1]: values["fwhm_2614"]
+        name.split()[-1]: (values["fwhm_2614"], values.get("fwhm_2614_err", math.nan))
         for name, values in report.calibrations.items()
         if values.get("fwhm_2614") is not None
     }
@@ -127,18 +129,18 @@ def _pictures(pipeline: Pipeline, outdir: str, report: PipelineReport) -> dict[s
     pictures["waveforms.png"] = os.path.join(outdir, "waveforms.png")
     _waveform_picture(cycles[0].raw, cycles[0].hit, output, pictures["waveforms.png"])
 
-    first = next(iter(report.calibrations.values()), None)
-    if first is not None:
-        cal = EnergyCalibration.from_dict(first["calibration"])
+    calibrations = {
+        name.split()[-1] if single_run else name: EnergyCalibration.from_dict(values["calibration"])
+        for name, values in report.calibrations.items()
+    }
+    if calibrations:
         pictures["calibration.png"] = os.path.join(outdir, "calibration.png")
-        plot_calibration(cal).savefig(pictures["calibration.png"], dpi=130)
+        plot_calibration(calibrations).savefig(pictures["calibration.png"], dpi=130)
     return pictures
 
 
 def _waveform_picture(raw_file: str, hit_file: str, energy: str, path: str) -> None:
     """A few waveforms of one channel near chosen energies, with their trapezoids."""
-    import matplotlib.pyplot as plt
-
     from ..dsp import processors
 
     with open_file(hit_file) as h5f:
@@ -162,5 +164,4 @@ def _waveform_picture(raw_file: str, hit_file: str, energy: str, path: str) -> N
     pz = processors.get("pole_zero")(blsub, tau / dt)
     rise, flat = int(10_000 / dt), int(3_008 / dt)
     trap = processors.get("trap_norm")(pz, rise, flat)
-    fig = plot_waveforms(values, trap, [float(energies[i]) for i in picks], dt, path)
-    plt.close(fig)
+    plot_waveforms(values, trap, [float(energies[i]) for i in picks], dt, path, channel=channel)
