@@ -172,16 +172,16 @@ def connect_scheduler(address: str) -> Any:
         ) from None
     try:
         return Client(address, timeout=SCHEDULER_TIMEOUT)
-    except (OSError, TimeoutError, ValueError, TypeError) as err:
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"--scheduler {address}: not a scheduler address ({err})") from None
+    except (OSError, TimeoutError) as err:
         raise TierflowError(
             f"--scheduler {address}: cannot connect to a dask scheduler there "
             f"({type(err).__name__}: {err})"
         ) from None
 
 
-def output_files(
-    inputs: Sequence[str], out: str | None, rename: Callable[[str], str]
-) -> list[str]:
+def output_files(inputs: Sequence[str], out: str | None, rename: Callable[[str], str]) -> list[str]:
     """Where each input's output goes: ``out`` (one input), ``out/renamed`` (a folder), or beside
     each input (``out`` is ``None``). Raises :class:`UsageError` when two inputs would write one
     output, or several inputs are given a file.

@@ -166,4 +166,3 @@ def run_dsp(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
     return 0
-

@@ -70,21 +70,19 @@ def no_match_error(path: str, pattern: str) -> LH5ObjectNotFoundError:
     """The error for a ``pattern`` that matches nothing in ``path``, naming the level that failed
     and a few of the names that are there."""
     parts = [p for p in pattern.strip("/").split("/") if p]
-    for level, part in enumerate(parts):
-        above = "/".join(parts[:level])
-        if not ls(path, "/".join(parts[: level + 1])):
-            break
+    level = next(
+        (i for i in range(len(parts)) if not ls(path, "/".join(parts[: i + 1]))), len(parts)
+    )
+    above = "/".join(parts[:level])
     here = ls(path, f"{above}/" if above else "")
-    where = f"in {above!r}" if above else "at the top level"
     if not here:
-        holds = f"{above!r} holds no objects (it is a dataset)"
+        why = f"{above!r} holds no objects" if above else "the file holds no objects"
     else:
+        where = f"in {above!r}" if above else "at the top level"
         shown = ", ".join(here[:NAMES_SHOWN])
         more = f", ... ({len(here)} in all)" if len(here) > NAMES_SHOWN else ""
-        holds = f"there are {shown}{more}"
-    return LH5ObjectNotFoundError(
-        f"nothing matches {pattern!r}: no name {where} matches {part!r}; {holds}", file=path
-    )
+        why = f"no name {where} matches {parts[level]!r}; there are {shown}{more}"
+    return LH5ObjectNotFoundError(f"nothing matches {pattern!r}: {why}", file=path)
 
 
 def run_show(args: argparse.Namespace) -> int:
