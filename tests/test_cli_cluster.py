@@ -28,10 +28,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    """A raw file of 2 channels x 30 events, its pipeline config (calibration given, not fitted)
-    and the DSP database."""
+    """Two raw files of 2 channels x 30 events (so that the pipeline sends whole files to the
+    cluster), their pipeline config (calibration given, not fitted) and the DSP database."""
     root = tmp_path_factory.mktemp("run")
-    run = sim.simulate_run(root, n_events=30, channels=CHANNELS, seed=11, compression=False)
+    run = sim.simulate_run(
+        root, n_events=30, channels=CHANNELS, seed=11, n_files=2, compression=False
+    )
     config = demo_config(str(root), CHANNELS)
     output = config["calibration"]["output"]
     config["hit"] = {
@@ -57,8 +59,9 @@ def test_run_with_scheduler_runs_the_pipeline_on_the_cluster(cluster, simulated,
     assert f"on dask client of {cluster.scheduler_address}" in out
     assert _tasks_run(cluster) > before
     hits = sorted((tmp_path / "out" / "tier" / "hit").rglob("*.lh5"))
-    assert len(hits) == 1
-    assert lh5.ls(hits[0]) == [f"ch{c.rawid}" for c in CHANNELS]
+    assert len(hits) == 2
+    for hit in hits:
+        assert lh5.ls(hit) == [f"ch{c.rawid}" for c in CHANNELS]
 
 
 def test_dsp_with_scheduler_writes_the_same_file_as_serial(cluster, simulated, tmp_path):

@@ -87,6 +87,11 @@ USAGE_ERRORS = {
         "-d/--database",
     ),
     "hit missing config": (["hit", "{dsp}"], "-c/--config"),
+    "dsp files after -t": (
+        ["dsp", "-t", "ch*", "{raw}", "-c", "hpge-simple"],
+        "put the input files before -t/--tables",
+    ),
+    "hit files after -t": (["hit", "-t", "ch*", "{dsp}", "-c", HIT_CONFIG], "is a file"),
     "show negative depth": (["show", "{dsp}", "--depth", "-1"], "--depth"),
     "run processes not a number": (["run", "{bad_yaml}", "-p", "x"], "-p/--processes"),
     "demo zero events": (["demo", "--events", "0"], "--events"),

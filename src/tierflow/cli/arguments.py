@@ -70,6 +70,16 @@ def processes_type(text: str) -> int:
     return value
 
 
+def table_type(text: str) -> str:
+    """A ``-t`` value: a table name or glob, not one of the input files that ``-t`` swallowed
+    because they came after it (``-t 'ch*' raw.lh5``)."""
+    if text.endswith(".lh5") and os.path.isfile(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a file, not a table: put the input files before -t/--tables"
+        )
+    return text
+
+
 def add_tables(p: argparse.ArgumentParser, what: str) -> None:
     """``-t/--tables TABLE [TABLE ...]``, also repeatable (``-t a -t b``)."""
     p.add_argument(
@@ -77,6 +87,7 @@ def add_tables(p: argparse.ArgumentParser, what: str) -> None:
         "--tables",
         action="extend",
         nargs="+",
+        type=table_type,
         metavar="TABLE",
         help=f"{what}: names or globs, several after one -t or -t repeated",
     )
