@@ -92,6 +92,7 @@ USAGE_ERRORS = {
         "put the input files before -t/--tables",
     ),
     "hit files after -t": (["hit", "-t", "ch*", "{dsp}", "-c", HIT_CONFIG], "is a file"),
+    "show unknown option": (["show", "{dsp}", "--detial"], "unrecognized arguments: --detial"),
     "show negative depth": (["show", "{dsp}", "--depth", "-1"], "--depth"),
     "run processes not a number": (["run", "{bad_yaml}", "-p", "x"], "-p/--processes"),
     "demo zero events": (["demo", "--events", "0"], "--events"),

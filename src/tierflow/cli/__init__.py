@@ -58,13 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors print one line to stderr)."""
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
     except UsageError as err:
         print(f"{getattr(err, 'prog', 'tierflow')}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else 0
     prog, flags = f"tierflow {args.command}", getattr(args, "flags", {})
+    if unknown:
+        print(
+            f"{prog}: error: unrecognized arguments: {' '.join(unknown)} (see {prog} --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:  # e.g. `tierflow show f.lh5 | head`

@@ -34,13 +34,13 @@ FLAGS = {
     "write_mode": "-f/--overwrite or -a/--append",
     "lh5_tables": "-t/--tables",
     "database": "-d/--database",
-    "outputs": "--outputs",
     "n_max": "-n/--n-max",
     "start_row": "--start",
     "buffer_len": "--buffer-len",
     "processes": "-p/--processes",
     "executor": "-p/--processes or --scheduler",
     "dsp_config": "-c/--config",
+    "f_dsp": "-o/--out",
 }
 
 
