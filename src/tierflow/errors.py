@@ -196,3 +196,11 @@ class CalibrationError(TierflowError, ValueError):
 
 def _rebuild_calibration_error(cls, reason, found, reasons):
     return cls(reason, found=found, reasons=reasons)
+
+
+class UsageError(TierflowError, ValueError):
+    """Command-line arguments with a bad value or that cannot go together (``tierflow`` exits 2).
+
+    >>> str(UsageError("-f/--overwrite and -a/--append cannot go together"))
+    '-f/--overwrite and -a/--append cannot go together'
+    """

@@ -3,10 +3,10 @@
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="tierflow")
 >>> register(parser.add_subparsers(dest="command"))
->>> args = parser.parse_args(["dsp", "r.lh5", "--config", "c.json", "--out", "d.lh5"])
->>> args.raw, args.config, args.n_max
-(['r.lh5'], 'c.json', None)
->>> output_path("l200-p03-r001-cal-20230318T012144Z-tier_raw.lh5", "out")
+>>> args = parser.parse_args(["dsp", "r.lh5", "--config", "c.json", "-o", "d.lh5"])
+>>> args.raw, args.config, args.n_max, args.write
+(['r.lh5'], 'c.json', None, None)
+>>> dsp_file_name("out/l200-p03-r001-cal-20230318T012144Z-tier_raw.lh5")
 'out/l200-p03-r001-cal-20230318T012144Z-tier_dsp.lh5'
 """
 
@@ -18,6 +18,30 @@ import re
 import sys
 
 from ..errors import DSPConfigError
+from .arguments import (
+    add_executor,
+    add_progress,
+    add_tables,
+    add_write_mode,
+    check_outputs_free,
+    count_type,
+    executor_for,
+    output_files,
+)
+
+#: ``build_dsp``'s argument names (as its errors name them) → this command's flags
+FLAGS = {
+    "write_mode": "-f/--overwrite or -a/--append",
+    "lh5_tables": "-t/--tables",
+    "database": "-d/--database",
+    "n_max": "-n/--n-max",
+    "start_row": "--start",
+    "buffer_len": "--buffer-len",
+    "processes": "-p/--processes",
+    "executor": "-p/--processes or --scheduler",
+    "dsp_config": "-c/--config",
+    "f_dsp": "-o/--out",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,97 +51,118 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="process raw-tier files into dsp-tier files",
         description=(
             "Run a DSP chain (a JSON/YAML config in LEGEND's format, or the name of a shipped "
-            "one: hpge-simple, hpge-full) over the tables of raw-tier LH5 files."
+            "one: hpge-simple, hpge-full) over the waveform tables of raw-tier LH5 files. "
+            "Each output file appears only when it is complete."
         ),
     )
-    p.add_argument("raw", nargs="+", help="raw-tier LH5 file(s)")
-    p.add_argument("-c", "--config", required=True, help="DSP config file or shipped config name")
+    p.add_argument("raw", nargs="+", metavar="RAW", help="raw-tier LH5 file(s)")
+    p.add_argument(
+        "-c",
+        "--config",
+        required=True,
+        metavar="CONFIG",
+        help="DSP config file, or a shipped config's name (hpge-simple, hpge-full)",
+    )
     p.add_argument(
         "-o",
         "--out",
-        required=True,
-        help="output file (one input) or directory (any number: tier_raw -> tier_dsp names)",
+        metavar="OUT",
+        help="output file (one RAW file) or folder (any number; made if missing); default: "
+        "beside each RAW file, tier_raw -> tier_dsp",
+    )
+    add_tables(p, "raw tables to process (default: every */raw table)")
+    p.add_argument(
+        "-d",
+        "--database",
+        metavar="DB",
+        help="per-channel parameters (JSON/YAML): {channel: {processor: {name: value}}}, "
+        "used as db.processor.name in the config",
     )
     p.add_argument(
-        "-t",
-        "--tables",
-        action="append",
-        default=None,
-        help="table name or glob, e.g. 'ch*' (repeatable)",
+        "-n", "--n-max", type=count_type(0), metavar="N", help="at most N rows per table"
     )
-    p.add_argument("-n", "--n-max", type=int, default=None, help="at most this many rows per table")
-    p.add_argument("--start", type=int, default=0, help="first row of every table")
-    p.add_argument("-p", "--processes", type=int, default=None, help="worker processes")
-    p.add_argument("-d", "--database", default=None, help="per-channel parameters (JSON/YAML)")
     p.add_argument(
-        "--outputs", default=None, help="comma-separated output columns (default: the config's)"
+        "--start", type=count_type(0), default=0, metavar="ROW", help="first row of every table"
     )
-    p.add_argument("--buffer-len", type=int, default=3200, help="rows read at a time")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "-f", "--overwrite", action="store_true", help="replace existing output files"
+    p.add_argument(
+        "--outputs",
+        metavar="COLUMNS",
+        help="comma-separated output columns (default: the config's)",
     )
-    mode.add_argument(
-        "-a", "--append", action="store_true", help="add tables/rows to existing output files"
+    p.add_argument(
+        "--buffer-len",
+        type=count_type(1),
+        default=3200,
+        metavar="ROWS",
+        help="rows processed at a time (default: 3200)",
     )
-    bar = p.add_mutually_exclusive_group()
-    bar.add_argument(
-        "--progress", dest="progress", action="store_true", default=None, help="show a progress bar"
+    add_write_mode(p)
+    add_executor(
+        p, "worker processes sharing the rows (-1: one per CPU; default: this process only)"
     )
-    bar.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
-    )
-    p.set_defaults(run=run_dsp)
+    add_progress(p)
+    p.set_defaults(run=run_dsp, flags=FLAGS)
 
 
-def output_path(raw: str, out: str) -> str:
-    """The output file for ``raw`` in the directory ``out``."""
-    name = os.path.basename(raw)
-    new = re.sub(r"raw(?=[^/]*$)", "dsp", name, count=1) if "raw" in name else None
-    if new is None or new == name:
+def dsp_file_name(raw: str) -> str:
+    """The default output of ``raw``: beside it, the last ``raw`` of its name → ``dsp``.
+
+    >>> dsp_file_name("a/run_raw.lh5"), dsp_file_name("a/run.lh5")
+    ('a/run_dsp.lh5', 'a/run_dsp.lh5')
+    """
+    folder, name = os.path.split(raw)
+    new = re.sub(r"raw(?!.*raw)", "dsp", name, count=1)
+    if new == name:
         stem, ext = os.path.splitext(name)
         new = f"{stem}_dsp{ext or '.lh5'}"
-    return os.path.join(out, new)
+    return os.path.join(folder, new)
+
+
+def _config_file(config: str) -> str:
+    from ..dsp import config_path
+
+    if os.path.exists(config):
+        return config
+    try:
+        return str(config_path(config))
+    except FileNotFoundError as err:
+        raise DSPConfigError(
+            f"no config file {config!r}, and it is not a shipped config ({err})",
+            key="-c/--config",
+        ) from None
 
 
 def run_dsp(args: argparse.Namespace) -> int:
-    from ..dsp import build_dsp, config_path
+    from ..dsp import build_dsp
 
-    config = args.config
-    if not os.path.exists(config):
-        try:
-            config = str(config_path(config))
-        except FileNotFoundError as err:
-            raise DSPConfigError(
-                f"no config file {args.config!r} ({err})", key="--config"
-            ) from None
-    if len(args.raw) > 1 or os.path.isdir(args.out):
-        if not os.path.isdir(args.out):
-            raise DSPConfigError(
-                f"--out {args.out} must be a directory for several inputs", key="--out"
-            )
-        targets = [(raw, output_path(raw, args.out)) for raw in args.raw]
-    else:
-        targets = [(args.raw[0], args.out)]
-    write_mode = "r" if args.overwrite else "a" if args.append else None
+    config = _config_file(args.config)
+    targets = output_files(args.raw, args.out, dsp_file_name)
+    check_outputs_free(targets, args.write)
+    if args.out is not None and len(args.raw) > 1:
+        os.makedirs(args.out, exist_ok=True)
+    write_mode = {"overwrite": "r", "append": "a", None: None}[args.write]
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None
-    for raw, out in targets:
-        summary = build_dsp(
-            raw,
-            out,
-            config,
-            lh5_tables=args.tables,
-            database=args.database,
-            outputs=outputs,
-            n_max=args.n_max,
-            write_mode=write_mode,
-            buffer_len=args.buffer_len,
-            start_row=args.start,
-            processes=args.processes,
-            progress=args.progress,
-        )
-        print(summary, file=sys.stdout)
-        if summary.failed:
-            first = next(t.first_error for t in summary.tables if t.first_error)
-            print(f"  {summary.failed} rows failed (NaN outputs); first: {first}", file=sys.stderr)
+    with executor_for(args) as executor:
+        for raw, out in zip(args.raw, targets, strict=True):
+            summary = build_dsp(
+                raw,
+                out,
+                config,
+                lh5_tables=args.tables,
+                database=args.database,
+                outputs=outputs,
+                n_max=args.n_max,
+                write_mode=write_mode,
+                buffer_len=args.buffer_len,
+                start_row=args.start,
+                executor=executor,
+                progress=args.progress,
+            )
+            print(summary, file=sys.stdout)
+            if summary.failed:
+                first = next(t.first_error for t in summary.tables if t.first_error)
+                print(
+                    f"  {summary.failed} rows failed (NaN outputs); first: {first}",
+                    file=sys.stderr,
+                )
     return 0
