@@ -430,6 +430,7 @@ def flaky_module(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TIERFLOW_DSP_MODULES", "flaky_dsp")  # a config alone may not name a module
     return "flaky_dsp"
 
 

@@ -158,6 +158,7 @@ def flaky_module(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TIERFLOW_DSP_MODULES", "flaky_processors")  # a config alone may not name a module
     return "flaky_processors"
 
 
