@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -340,6 +341,13 @@ def check(expr: Any) -> Checked:
     ...
     tierflow.errors.ExpressionError: method 'tofile' in "a.tofile('x')" is not allowed; ...
     """
+    if not isinstance(expr, str):
+        raise ExpressionError(f"an expression is a string, not {type(expr).__name__}")
+    return _check(expr)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check(expr: str) -> Checked:
     tree = parse(expr)
     text = expr.strip()
     checker = _Checker(text)
@@ -435,6 +443,7 @@ class _Checker:
                 )
             return entry
         self.uses_library = True
+        self.visit(node.value)  # the receiver first: the innermost offence is named
         if called and node.attr not in ARRAY_METHODS:
             raise self.fail(
                 f"method {node.attr!r} in {{expr}} is not allowed; array methods allowed: "
@@ -445,7 +454,6 @@ class _Checker:
                 f"attribute {node.attr!r} in {{expr}} is not allowed; array attributes allowed: "
                 f"{', '.join(sorted(ARRAY_ATTRIBUTES))}"
             )
-        self.visit(node.value)
         return None
 
     def call(self, node: ast.Call) -> None:
