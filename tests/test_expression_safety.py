@@ -26,13 +26,8 @@ from tierflow.errors import DSPConfigError, ExpressionError, HitConfigError, Tie
 from tierflow.hit import HitConfig
 from tierflow.lh5 import LH5Iterator
 from tierflow.types import Table, VectorOfVectors, WaveformTable
-from tierflow.types.safe_eval import (
-    LIBRARY,
-    MAX_DEPTH,
-    MAX_LENGTH,
-    check,
-    check_binop,
-)
+from tierflow.types.allowed_names import LIBRARY
+from tierflow.types.safe_eval import MAX_DEPTH, MAX_LENGTH, MAX_STRING, check, check_binop
 
 DSP_GROUP = "ch1084803/dsp"
 
@@ -107,6 +102,13 @@ UNBOUNDED = [
     "1" * 5_000,
     "a + " + "1" * 100,
     "a" * (MAX_LENGTH + 1),
+    "'x' * " + str(MAX_STRING + 1),
+    repr("x" * (MAX_STRING + 1)),
+    "a.astype('U100000')",
+    "w[:, :1] * a",
+    "np.where(a > 1, w[:, :1], a)",
+    "w[:, :1] < a",
+    "w[w[:, :1].astype('int64') % 3, b % 3]",
 ]
 
 #: legitimate expressions, with what they give on :func:`small_table`

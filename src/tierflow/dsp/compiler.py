@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DSPConfigError, DSPInputError, DSPUnitError, ExpressionError
-from ..types.safe_eval import NUMPY_CONSTANTS, check_binop, check_depth, show
+from ..types.allowed_names import NUMPY_CONSTANTS
+from ..types.safe_eval import check_binop, check_depth, show
 from . import processors as library
 from .config import (
     MISSING,

@@ -3,7 +3,7 @@
 A config is data, often shared: it must not choose code to run. Its ``"module"`` may be
 numpy, and then ``"function"`` is one of the numpy functions of the expression language
 (ufuncs such as ``subtract`` and functions such as ``amax``, ``percentile``, ``cumsum``:
-:data:`tierflow.types.safe_eval.LIBRARY`), never ``numpy.save``, ``numpy.load`` or a
+:data:`tierflow.types.allowed_names.LIBRARY`), never ``numpy.save``, ``numpy.load`` or a
 submodule. Any other module (``os``, ``subprocess``, ``builtins``, ``scipy.signal``, a module
 of your own processors) is refused unless the person running the chain trusts it by listing
 it in the environment variable ``TIERFLOW_DSP_MODULES`` (comma-separated module names); the
@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 
 from ..errors import DSPConfigError
-from ..types.safe_eval import LIBRARY
+from ..types.allowed_names import LIBRARY
 
 __all__ = ["TRUSTED_MODULES", "config_function", "trusted_modules"]
 
@@ -59,7 +59,7 @@ def config_function(module: str, name: str) -> Callable:
         if entry is None or entry.positional is None:
             raise DSPConfigError(
                 f"numpy.{name} is not a function a dsp config may name; numpy's ufuncs and the "
-                "functions listed in tierflow.types.safe_eval are",
+                "functions listed in tierflow.types.allowed_names are",
                 key="function",
             )
         return entry.value

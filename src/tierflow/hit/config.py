@@ -72,8 +72,9 @@ import yaml
 
 from ..errors import ExpressionError, HitConfigError
 from ..types import LGDO, Array, Scalar, Table, VectorOfVectors
+from ..types.allowed_names import MODULE_NAMES
 from ..types.expression import evaluate
-from ..types.safe_eval import MODULE_NAMES, check
+from ..types.safe_eval import check
 from .bitmask import MAX_BITS, bitmask_dtype, pack_bitmask
 
 __all__ = [

@@ -6,12 +6,10 @@ one and walks its syntax tree against allow-lists, then :func:`run` evaluates th
 tree with a small interpreter that can do nothing the lists do not name. An expression may use
 
 - column names and parameters;
-- the numpy and awkward functions and constants listed here, as ``np.<name>`` and
-  ``ak.<name>`` (:data:`NUMPY_FUNCTIONS`, :data:`NUMPY_CONSTANTS`, :data:`AWKWARD_FUNCTIONS`),
-  with the keywords of :data:`KEYWORDS`;
-- numexpr's functions by their bare names (``sqrt(a)``, :data:`NUMEXPR_FUNCTIONS`);
-- a few methods and attributes of numpy arrays (``a.mean()``, ``w.T``: :data:`ARRAY_METHODS`,
-  :data:`ARRAY_ATTRIBUTES`);
+- the numpy and awkward functions and constants of :mod:`tierflow.types.allowed_names`, as
+  ``np.<name>`` and ``ak.<name>``, with the keywords listed there;
+- numexpr's functions by their bare names (``sqrt(a)``);
+- a few methods and attributes of numpy arrays (``a.mean()``, ``w.T``);
 - numbers, strings, lists and tuples; arithmetic, comparisons, ``& | ~``, ``and or not``,
   ``x if c else y``, subscripts and slices.
 
@@ -20,9 +18,10 @@ Anything else (a submodule such as ``np.f2py``, a file function such as ``np.sav
 :class:`~tierflow.errors.ExpressionError` naming the expression and the offending name before
 any of it is evaluated. Evaluation is bounded too: expressions longer than
 :data:`MAX_LENGTH` characters or nested deeper than :data:`MAX_DEPTH` levels, integers of more
-than :data:`MAX_INT_BITS` bits, literal exponents above :data:`MAX_EXPONENT`, repeated
-sequences longer than :data:`MAX_SEQUENCE` and numpy object arrays are errors, so no
-expression can hang (``9**9**9``) or exhaust memory (``'x' * 10**12``).
+than :data:`MAX_INT_BITS` bits, literal exponents above :data:`MAX_EXPONENT`, strings longer
+than :data:`MAX_STRING`, numpy object arrays and broadcasts to more elements than the largest
+operand has (an outer product) are errors, so no expression can hang (``9**9**9``) or exhaust
+memory (``'x' * 10**12``, ``w[:, :1] * a``).
 
 >>> import numpy as np
 >>> checked = check("np.sqrt(a) * k + 1")
@@ -55,12 +54,15 @@ import awkward as ak
 import numpy as np
 
 from ..errors import ExpressionError
-
-
-def _words(text: str) -> list[str]:
-    """The names in a space-separated list (how the allow-lists below are written)."""
-    return text.split()
-
+from .allowed_names import (
+    ARRAY_ATTRIBUTES,
+    ARRAY_METHODS,
+    KEYWORDS,
+    LIBRARY,
+    MODULE_NAMES,
+    NUMEXPR_FUNCTIONS,
+    Entry,
+)
 
 #: longest expression text, in characters
 MAX_LENGTH = 10_000
@@ -70,136 +72,8 @@ MAX_DEPTH = 100
 MAX_INT_BITS = 64
 #: largest literal exponent of a power
 MAX_EXPONENT = 1024
-#: longest string, bytes, list or tuple made by repetition (``'ab' * 3``)
-MAX_SEQUENCE = 100_000
-
-#: the names the modules are reached by
-MODULE_NAMES = ("np", "ak")
-
-#: functions numexpr evaluates natively: called by their bare names on flat numeric columns
-NUMEXPR_FUNCTIONS = frozenset(
-    _words(
-        "where sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh log "
-        "log10 log1p exp expm1 sqrt abs conj real imag complex contains sum prod min max floor ceil "
-        "round isnan isfinite isinf"
-    )
-)
-
-#: numpy ufuncs allowed as ``np.<name>``; each takes as many positional arguments as it has
-#: inputs (a further one would be ``out``)
-NUMPY_UFUNCS = frozenset(
-    _words(
-        "abs absolute fabs sign sqrt cbrt square exp exp2 expm1 log log2 log10 log1p sin cos tan "
-        "arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh hypot deg2rad rad2deg "
-        "degrees radians floor ceil trunc rint isnan isinf isfinite signbit copysign minimum maximum "
-        "fmin fmax mod fmod remainder power float_power add subtract multiply divide true_divide "
-        "floor_divide negative positive reciprocal logical_and logical_or logical_not logical_xor "
-        "bitwise_and bitwise_or bitwise_xor invert left_shift right_shift greater greater_equal less "
-        "less_equal equal not_equal conjugate conj heaviside logaddexp"
-    )
-)
-
-#: other numpy functions allowed as ``np.<name>``: name -> most positional arguments (the
-#: positions after them are ``out`` or other arguments an expression has no use for)
-NUMPY_FUNCTIONS: dict[str, int] = {
-    **dict.fromkeys(["unique", "fix", "real", "imag", "nan_to_num", "isneginf", "isposinf"], 1),
-    **dict.fromkeys(
-        _words(
-            "round angle sum prod mean std var median min max amin amax argmin argmax ptp any all "
-            "count_nonzero cumsum cumprod nansum nanprod nanmean nanstd nanvar nanmin nanmax "
-            "nanmedian nanargmin nanargmax nancumsum sort argsort isin polyval zeros_like "
-            "ones_like"
-        ),
-        2,
-    ),
-    **dict.fromkeys(
-        _words(
-            "where clip average percentile quantile nanpercentile nanquantile searchsorted digitize "
-            "full_like"
-        ),
-        3,
-    ),
-    "isclose": 5,
-    "interp": 6,
-    # scalar types, for dtype arguments and conversions
-    **dict.fromkeys(
-        _words(
-            "bool float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 "
-            "complex64 complex128"
-        ),
-        1,
-    ),
-}
-
-#: numpy constants allowed as ``np.<name>``
-NUMPY_CONSTANTS = frozenset(["pi", "e", "inf", "nan", "euler_gamma"])
-
-#: awkward functions allowed as ``ak.<name>``: name -> most positional arguments
-AWKWARD_FUNCTIONS: dict[str, int] = {
-    **dict.fromkeys(["nan_to_none", "nan_to_num", "ravel", "zeros_like", "ones_like"], 1),
-    **dict.fromkeys(
-        _words(
-            "sum prod min max argmin argmax ptp any all count count_nonzero num firsts singletons "
-            "is_none drop_none flatten local_index values_astype full_like"
-        ),
-        2,
-    ),
-    **dict.fromkeys(["mean", "fill_none", "mask", "where"], 3),
-    **dict.fromkeys(["std", "var", "sort", "argsort"], 4),
-}
-
-#: keyword arguments allowed in calls (never ``out``, ``copy``, ``signature``, ``behavior``)
-KEYWORDS = frozenset(
-    _words(
-        "axis keepdims dtype decimals where initial ddof mask_identity valid_when nan posinf neginf "
-        "side kind method weights weight left right period invert min max a_min a_max ascending "
-        "stable q to value fill_value rtol atol equal_nan mergebool"
-    )
-)
-
-#: methods of numpy arrays allowed as ``a.<name>(...)``: name -> most positional arguments
-ARRAY_METHODS: dict[str, int] = {
-    **dict.fromkeys(["conj", "flatten", "ravel"], 0),
-    **dict.fromkeys(
-        _words("all any argmax argmin astype cumprod cumsum max mean min prod round std sum var"),
-        1,
-    ),
-    "clip": 2,
-}
-
-#: attributes of numpy arrays allowed as ``a.<name>``
-ARRAY_ATTRIBUTES = frozenset(["T", "real", "imag", "ndim", "shape", "size"])
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One allowed ``np.``/``ak.`` name: the object and how many positional arguments a call
-    may give it (``None``: a constant, not callable)."""
-
-    value: Any
-    positional: int | None
-
-
-def _library_table() -> dict[str, dict[str, _Entry]]:
-    numpy: dict[str, _Entry] = {}
-    for name in NUMPY_UFUNCS:
-        if isinstance(getattr(np, name, None), np.ufunc):
-            numpy[name] = _Entry(getattr(np, name), getattr(np, name).nin)
-    for name, positional in NUMPY_FUNCTIONS.items():
-        if hasattr(np, name):
-            numpy[name] = _Entry(getattr(np, name), positional)
-    for name in NUMPY_CONSTANTS:
-        numpy[name] = _Entry(getattr(np, name), None)
-    awkward = {
-        name: _Entry(getattr(ak, name), positional)
-        for name, positional in AWKWARD_FUNCTIONS.items()
-        if hasattr(ak, name)
-    }
-    return {"np": numpy, "ak": awkward}
-
-
-#: ``np``/``ak`` -> allowed name -> entry; nothing else of either module is reachable
-LIBRARY = _library_table()
+#: longest string or bytes an expression may write or make (``'ab' * 3``), in characters
+MAX_STRING = 256
 
 _CONSTANT_TYPES = (int, float, complex, str, bytes, bool, type(None), type(Ellipsis))
 _OPERATORS: dict[type, Callable] = {
@@ -410,8 +284,10 @@ class _Checker:
             raise self.fail(
                 f"integer constant in {{expr}} has more than {MAX_INT_BITS} bits; write a float"
             )
+        if isinstance(value, str | bytes) and len(value) > MAX_STRING:
+            raise self.fail(f"a string in {{expr}} is longer than {MAX_STRING} characters")
 
-    def library_entry(self, node: ast.Attribute) -> _Entry:
+    def library_entry(self, node: ast.Attribute) -> Entry:
         """The entry of ``np.x``/``ak.x`` (``node.value`` is the module's name)."""
         module = node.value.id  # type: ignore[attr-defined]
         entry = LIBRARY[module].get(node.attr)
@@ -421,12 +297,12 @@ class _Checker:
             hint = f" (did you mean {', '.join(module + '.' + c for c in close)}?)" if close else ""
             raise self.fail(
                 f"{module + '.' + node.attr!r} in {{expr}} is not an allowed {lib} name{hint}; "
-                f"see tierflow.types.safe_eval for the allowed ones"
+                f"see tierflow.types.allowed_names for the allowed ones"
             )
         self.uses_library = True
         return entry
 
-    def attribute(self, node: ast.Attribute, called: bool) -> _Entry | None:
+    def attribute(self, node: ast.Attribute, called: bool) -> Entry | None:
         """Check ``x.attr``: the entry of ``np.x``/``ak.x``, ``None`` for an array's attribute."""
         innermost = node
         while isinstance(innermost.value, ast.Attribute):
@@ -559,7 +435,7 @@ def check_value(name: str, value: Any, text: str) -> Any:
     if isinstance(value, ak.Array | str | bytes | float | complex | bool | type(None)):
         return value
     if isinstance(value, int):
-        return _bounded_int(value, text)
+        return _bounded(value, text)
     raise ExpressionError(
         f"{name!r} in {show(text)} is a {type(value).__name__}; give numbers, strings or arrays"
     )
@@ -568,7 +444,7 @@ def check_value(name: str, value: Any, text: str) -> Any:
 def check_binop(op: type, a: Any, b: Any, text: str) -> None:
     """Raise :class:`ExpressionError` if ``a <op> b`` (an ``ast`` operator class) would be
     unbounded: an integer power or shift past :data:`MAX_INT_BITS` bits, a sequence repeated
-    past :data:`MAX_SEQUENCE`, string formatting, numpy object arrays.
+    past :data:`MAX_STRING`, string formatting, numpy object arrays, an outer product.
 
     >>> check_binop(ast.Pow, 9, 9**9, "9**9**9")
     Traceback (most recent call last):
@@ -588,16 +464,44 @@ def check_binop(op: type, a: Any, b: Any, text: str) -> None:
             if (
                 isinstance(seq, str | bytes)
                 and isinstance(n, int | np.integer)
-                and len(seq) * int(n) > MAX_SEQUENCE
+                and len(seq) * int(n) > MAX_STRING
             ):
-                raise ExpressionError(f"{show(text)} repeats a string past {MAX_SEQUENCE} items")
+                raise ExpressionError(f"{show(text)} makes a string longer than {MAX_STRING}")
     if op is ast.Mod and isinstance(a, str | bytes):
         raise ExpressionError(f"string formatting in {show(text)} is not allowed")
+    check_broadcast((a, b), text)
 
 
-def _bounded_int(value: Any, text: str) -> Any:
+def check_broadcast(values: Any, text: str) -> None:
+    """Raise :class:`ExpressionError` if the numpy arrays among ``values`` broadcast to more
+    elements than the largest of them has: an outer product, which per-row expressions never
+    need (``w[:, :1] * a`` is n x n for n rows).
+
+    >>> check_broadcast([np.zeros((3, 1)), np.zeros(3)], "w[:, :1] * a")
+    Traceback (most recent call last):
+    ...
+    tierflow.errors.ExpressionError: 'w[:, :1] * a' broadcasts arrays of shapes (3, 1), (3,) to (3, 3)...
+    """
+    arrays = [v for v in values if isinstance(v, np.ndarray) and v.ndim > 0]
+    if len(arrays) < 2:
+        return
+    try:
+        shape = np.broadcast_shapes(*(v.shape for v in arrays))
+    except ValueError:
+        return  # not broadcastable: numpy says so when it runs
+    if math.prod(shape) > max(v.size for v in arrays):
+        shapes = ", ".join(str(v.shape) for v in arrays)
+        raise ExpressionError(
+            f"{show(text)} broadcasts arrays of shapes {shapes} to {shape} (an outer product)"
+        )
+
+
+def _bounded(value: Any, text: str) -> Any:
+    """``value``, if it is not an integer or a string past the bounds."""
     if type(value) is int and value.bit_length() > MAX_INT_BITS:
         raise ExpressionError(f"an integer in {show(text)} has more than {MAX_INT_BITS} bits")
+    if isinstance(value, str | bytes) and len(value) > MAX_STRING:
+        raise ExpressionError(f"a string in {show(text)} is longer than {MAX_STRING}")
     return value
 
 
@@ -611,14 +515,16 @@ def _array(values: list | tuple, what: str, text: str) -> np.ndarray:
     return array
 
 
-def _object_dtype(value: Any) -> bool:
-    """Whether a call argument names numpy's object dtype (``dtype='O'``)."""
+def _refused_dtype(value: Any) -> bool:
+    """Whether a call argument names numpy's object dtype (``dtype='O'``) or one whose items
+    are larger than :data:`MAX_STRING` characters (``'U100000'``)."""
     if not isinstance(value, str | type | np.dtype):
         return False
     try:
-        return np.dtype(value).kind == "O"
+        dtype = np.dtype(value)
     except Exception:
         return False
+    return dtype.kind == "O" or dtype.itemsize > 4 * MAX_STRING
 
 
 class _Interpreter:
@@ -646,7 +552,7 @@ class _Interpreter:
                 return self.binop(node)
             if kind is ast.UnaryOp:
                 a = self.operand(self.value(node.operand))
-                return _bounded_int(_UNARY[type(node.op)](a), self.text)
+                return _bounded(_UNARY[type(node.op)](a), self.text)
             if kind is ast.Compare:
                 return self.compare(node)
             if kind is ast.BoolOp:
@@ -658,7 +564,9 @@ class _Interpreter:
             if kind is ast.Attribute:
                 return self.attribute(node)
             if kind is ast.Subscript:
-                return self.value(node.value)[self.index(node.slice)]
+                index = self.index(node.slice)
+                check_broadcast(index if isinstance(index, tuple) else (), self.text)
+                return self.value(node.value)[index]
             if kind is ast.List:
                 return [self.value(e) for e in node.elts]
             if kind is ast.Tuple:
@@ -679,13 +587,14 @@ class _Interpreter:
         op = type(node.op)
         a, b = self.operand(a), self.operand(b)
         check_binop(op, a, b, self.text)
-        return _bounded_int(_OPERATORS[op](a, b), self.text)
+        return _bounded(_OPERATORS[op](a, b), self.text)
 
     def compare(self, node: ast.Compare) -> Any:
         left = self.operand(self.value(node.left))
         result: Any = True
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             right = self.operand(self.value(right_node))
+            check_broadcast((left, right), self.text)
             result = _COMPARE[type(op)](left, right)
             if len(node.ops) > 1 and not result:  # Python's a < b < c
                 return result
@@ -727,6 +636,7 @@ class _Interpreter:
                 f"function(s) [{func.id!r}] in {show(self.text)} work only on flat numeric "
                 "columns; use np.<function> or ak.<function>"
             )
+        receiver = None
         if isinstance(func.value, ast.Name) and func.value.id in MODULE_NAMES:
             function = LIBRARY[func.value.id][func.attr].value
         else:
@@ -739,10 +649,11 @@ class _Interpreter:
             function = getattr(receiver, func.attr)
         args = [self.argument(a) for a in node.args]
         kwargs = {kw.arg: self.argument(kw.value) for kw in node.keywords}
+        check_broadcast([receiver, *args, *kwargs.values()], self.text)
         result = function(*args, **kwargs)
         if isinstance(result, np.ndarray) and result.dtype.kind == "O":
             raise ExpressionError(f"{show(self.text)} made an array of Python objects")
-        return _bounded_int(result, self.text)
+        return _bounded(result, self.text)
 
     def argument(self, node: ast.AST) -> Any:
         value = self.value(node)
@@ -750,6 +661,6 @@ class _Interpreter:
             _array(value, "a list argument", self.text)  # checked, passed as written
         elif isinstance(value, np.ndarray) and value.dtype.kind == "O":
             raise ExpressionError(f"{show(self.text)} passes an array of Python objects")
-        elif _object_dtype(value):
-            raise ExpressionError(f"the object dtype {value!r} in {show(self.text)} is not allowed")
+        elif _refused_dtype(value):
+            raise ExpressionError(f"the dtype {value!r} in {show(self.text)} is not allowed")
         return value
