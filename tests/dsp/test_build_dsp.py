@@ -430,6 +430,8 @@ def flaky_module(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    # a config alone may not name a module: the user trusts this one
+    monkeypatch.setenv("TIERFLOW_DSP_MODULES", "flaky_dsp")
     return "flaky_dsp"
 
 

@@ -158,6 +158,8 @@ def flaky_module(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    # a config alone may not name a module: the user trusts this one
+    monkeypatch.setenv("TIERFLOW_DSP_MODULES", "flaky_processors")
     return "flaky_processors"
 
 

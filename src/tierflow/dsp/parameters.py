@@ -75,9 +75,9 @@ def kind_of(value: Any) -> tuple[str, int | float] | None:
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[str, int | float] | None:
     """:func:`kind_of` of a text: a number, or a number times a time unit (``500*us``)."""
-    try:
+    try:  # a value too long or too deep for the parser is simply not a number
         node = ast.parse(text, mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     number = _number(node)
     if number is not None:

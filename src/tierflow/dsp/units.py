@@ -27,6 +27,9 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ExpressionError
+from ..types.safe_eval import MAX_LENGTH, check_depth
+
 
 @functools.lru_cache(maxsize=1)
 def registry() -> Any:
@@ -300,19 +303,33 @@ _OPS = {
 def quantity(text: str) -> Any:
     """Parse ``"10*us"``, ``"3.008 us"`` or ``"27460.5"`` into a time (or a number).
 
-    >>> quantity("3.008*us").to("ns"), quantity("27460.5")
-    (3008.0, 27460.5)
+    >>> quantity("3.008*us").to("ns"), quantity("27460.5"), quantity("2*ns**2")
+    (3008.0, 27460.5, TimeQuantity(2 ns^2))
+
+    Text too long or nested too deeply, and powers above :data:`MAX_POWER`, are a ``ValueError``
+    (never a hang: pint alone would compute ``9**9**9``).
     """
+    if len(text) > MAX_LENGTH:
+        raise ValueError(f"a quantity of {len(text)} characters; at most {MAX_LENGTH}")
     try:
         tree = ast.parse(
             text.strip().replace(" ", "*") if " " in text.strip() else text.strip(), mode="eval"
         )
+        check_depth(tree, text)
         return _evaluate(tree.body)
+    except (RecursionError, MemoryError, ExpressionError):
+        raise ValueError(f"quantity {text[:40]!r} is nested too deeply") from None
     except (SyntaxError, KeyError, TypeError):
+        if "^" in text or "**" in text:  # left to pint, a power could be unbounded
+            raise ValueError(f"cannot read {text[:40]!r} as a quantity") from None
         value = registry().parse_expression(text)
         if _is_pint(value, ("Quantity",)) and value.dimensionless:
             return float(value.to("").magnitude)
         return value
+
+
+#: the largest power of a unit :func:`quantity` reads (``ns**2``)
+MAX_POWER = 8
 
 
 def _evaluate(node: ast.AST) -> Any:
@@ -320,6 +337,11 @@ def _evaluate(node: ast.AST) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         return unit(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = _evaluate(node.right)
+        if not isinstance(exponent, int) or abs(exponent) > MAX_POWER:
+            raise ValueError(f"a power in a quantity is an integer up to {MAX_POWER}")
+        return _evaluate(node.left) ** exponent
     if isinstance(node, ast.BinOp):
         return _OPS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):

@@ -72,7 +72,9 @@ import yaml
 
 from ..errors import ExpressionError, HitConfigError
 from ..types import LGDO, Array, Scalar, Table, VectorOfVectors
-from ..types.expression import MODULES, NUMEXPR_FUNCTIONS, evaluate, names_in
+from ..types.allowed_names import MODULE_NAMES
+from ..types.expression import evaluate
+from ..types.safe_eval import check
 from .bitmask import MAX_BITS, bitmask_dtype, pack_bitmask
 
 __all__ = [
@@ -256,7 +258,7 @@ class HitOperation:
             str(k): _parameter_value(v, f"{where}.parameters.{k}") for k, v in parameters.items()
         }
         for k in parameters:
-            if not k.isidentifier() or k in MODULES:
+            if not k.isidentifier() or k in MODULE_NAMES:
                 raise HitConfigError(
                     "a parameter name is an identifier other than np and ak",
                     key=f"{where}.parameters.{k}",
@@ -308,18 +310,11 @@ class HitOperation:
             return m.group(1)
 
         expression = _AT_PARAMETER.sub(unat, expression.strip())
-        try:
-            called, used = names_in(expression)
+        try:  # the closed expression language: nothing outside it is ever evaluated
+            checked = check(expression)
         except ExpressionError as err:
             raise HitConfigError(str(err), key=f"{where}.expression") from None
-        unknown = sorted(called - NUMEXPR_FUNCTIONS)
-        if unknown:
-            raise HitConfigError(
-                f"unknown function(s) {unknown} in {expression!r}; use np.<function>, "
-                f"ak.<function> or one of {sorted(NUMEXPR_FUNCTIONS)}",
-                key=f"{where}.expression",
-            )
-        names = tuple(sorted(used - set(parameters) - set(MODULES)))
+        names = tuple(sorted(checked.names - set(parameters)))
         return expression, names
 
     @staticmethod

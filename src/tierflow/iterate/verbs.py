@@ -6,7 +6,6 @@ processes, on any ``concurrent.futures.Executor`` or on a dask ``distributed.Cli
 
 from __future__ import annotations
 
-import ast
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import pandas as pd
 from ..errors import ExpressionError
 from ..types import LGDO, Table
 from ..types.concat import concat
-from ..types.expression import MODULES, names_in
+from ..types.safe_eval import check, check_value, run
 from . import hist_fill
 from .direct import DirectHistWork, direct_columns
 from .work import ChunkWork, detach, run_chunks
@@ -36,28 +35,24 @@ def executor_of(processes: Any, executor: Any) -> Any:
 
 
 def expression_names(expr: str) -> set[str]:
-    """Names an expression reads (``a__b`` for nested columns becomes ``a/b``).
+    """Names an expression reads (``a__b`` for nested columns becomes ``a/b``); the expression
+    is checked against the closed language of :mod:`tierflow.types.safe_eval`.
 
     >>> sorted(expression_names("is_valid & (geds__energy > 500) & np.isfinite(x)"))
-    ['geds/energy', 'is_valid', 'np', 'x']
+    ['geds/energy', 'is_valid', 'x']
     """
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError as err:
-        raise ExpressionError(f"cannot parse expression {expr!r}: {err.msg}") from None
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    return {n.replace("__", "/") for n in names}
+    return {n.replace("__", "/") for n in check(expr).names}
 
 
 def check_names(it: LH5Iterator, exprs: Sequence[str], what: str = "expression") -> None:
     """Raise :class:`ExpressionError` listing the iterator's fields if an expression in
-    ``exprs`` reads a name that is none of them (checked before any chunk is read)."""
+    ``exprs`` reads a name that is none of them, or names anything the expression language
+    does not allow (checked before any chunk is read)."""
     known: set[str] | None = None
     for expr in exprs:
         if not expr:
             continue
-        _, used = names_in(expr.strip())
-        used = {n.replace("__", "/") for n in used} - set(MODULES)
+        used = expression_names(expr)
         if not used:
             continue
         known = it.known_fields() if known is None else known
@@ -287,13 +282,18 @@ class HistFiller:
 
 
 def _evaluate_key(key: str, columns: Mapping) -> Any:
+    """A hist key over what a ``where`` function returned: a name, or an expression over the
+    names (the closed language of :mod:`tierflow.types.safe_eval`)."""
     if key in columns:
         return columns[key]
-    names = {k: _values(v) for k, v in columns.items()}
-    try:
-        return eval(compile(key, "<key>", "eval"), {"__builtins__": {}, "np": np}, names)
-    except Exception as err:
-        raise ExpressionError(f"cannot evaluate key {key!r} over {sorted(columns)}: {err}") from err
+    checked = check(key)
+    unknown = sorted(checked.names - set(columns))
+    if unknown:
+        raise ExpressionError(
+            f"unknown name(s) {unknown} in key {key!r}; the values are {sorted(columns)}"
+        )
+    names = {k: check_value(k, _values(columns[k]), key) for k in checked.names}
+    return run(checked, names)
 
 
 def _opt(values: Any) -> Any:

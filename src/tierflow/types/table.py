@@ -197,7 +197,9 @@ class Table(Struct):
         """Evaluate an expression over the columns (see :mod:`tierflow.types.expression`).
 
         Flat columns use numexpr; jagged ones awkward. Nested columns are named
-        ``a__b``; ``np`` and ``ak`` are available; nothing else is.
+        ``a__b``; the functions and constants of ``np`` and ``ak`` listed in
+        :mod:`tierflow.types.safe_eval` are available; nothing else is: an expression that names
+        anything else is an :class:`~tierflow.errors.ExpressionError` before it runs.
         """
         return evaluate(expr, self.flatten()._fields, parameters)
 
