@@ -62,7 +62,30 @@ class Struct(LGDO, MutableMapping):
         raise AttributeError(f"{type(self).__name__} has no attribute or field {name!r}")
 
     def _missing(self, name: str) -> str:
-        return f"no field {name!r}; fields are {sorted(self._fields)}"
+        msg = f"no field {name!r}; fields are {sorted(self._fields)}"
+        for path in self.nested_paths():
+            if name in (path.replace("/", "__"), path.replace("/", "_")):
+                msg += (
+                    f"; a nested field is named {path!r} here (in expressions "
+                    f"{path.replace('/', '__')!r}, in pandas {path.replace('/', '_')!r})"
+                )
+                break
+        return msg
+
+    def nested_paths(self) -> list[str]:
+        """The paths (``a/b``, ``a/b/c``) of the fields inside nested structs and tables.
+
+        >>> from tierflow.types import Table
+        >>> Table({"e": [1], "geds": Table({"q": Table({"ok": [True]})})}).nested_paths()
+        ['geds/q', 'geds/q/ok']
+        """
+        return [path for path in self._paths("") if "/" in path]
+
+    def _paths(self, prefix: str) -> Iterator[str]:
+        for key, obj in self._fields.items():
+            yield prefix + key
+            if isinstance(obj, Struct):
+                yield from obj._paths(f"{prefix}{key}/")
 
     def __getitem__(self, name: str) -> LGDO:
         if not isinstance(name, str):
