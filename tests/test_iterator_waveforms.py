@@ -299,6 +299,14 @@ def test_simulated_raw_file_iterates_to_its_whole_rows(sim_raw: str, buffer_len:
     assert_same_rows(rows, legend_tables([Path(sim_raw)], SIM_GROUPS), "simulated raw, LEGEND")
 
 
+def test_the_issues_call_iterates_a_demo_sized_raw_file(tmp_path: Path) -> None:
+    """``LH5Iterator(raw_file, groups, buffer_len=1000)`` on 2 x 600 simulated waveforms."""
+    run = sim.simulate_run(tmp_path, n_events=600, channels=2, seed=3, compression=False)
+    rows, sizes = iterated_rows(LH5Iterator(run.raw_files[0], SIM_GROUPS, buffer_len=1000))
+    assert sizes == [1000, 200]
+    assert_same_rows(rows, whole_tables([Path(run.raw_files[0])], SIM_GROUPS), "demo raw")
+
+
 def _whole_sim(sim_raw: str) -> Table:
     return Table.concat([lh5.read(g, sim_raw) for g in SIM_GROUPS])
 
