@@ -348,3 +348,12 @@ def test_string_columns_from_pandas_and_awkward_become_byte_strings() -> None:
     assert isinstance(from_ak["names"], VectorOfVectors)
     assert from_ak["names"].dtype == np.dtype("S7")  # values, not vectors of bytes
     assert from_ak["names"].form_datatype() == "array<1>{array<1>{string}}"
+
+
+def test_bytes_that_are_not_utf8_stay_bytes_in_pandas() -> None:
+    raw = np.array([b"\xff\xfe", b"ok"], dtype="S2")
+    table = Table({"flat": raw, "jagged": VectorOfVectors([[b"\xff"], [b"ok"]])})
+    df = table.view_as("pd")
+    assert df["flat"].tolist() == [b"\xff\xfe", b"ok"]
+    assert df["jagged"].tolist() == [[b"\xff"], [b"ok"]]
+    assert Table({"t": np.array([b"ok"])}).view_as("pd")["t"].tolist() == ["ok"]

@@ -11,6 +11,10 @@ from .base import LGDO
 class Struct(LGDO, MutableMapping):
     """A dict of named data objects; ``struct["a/b"]`` reaches into nested structs.
 
+    Code that handles any struct or table walks it with ``items()`` or ``keys()``, never
+    ``values()``: a subclass may name a field like a mapping method (``WaveformTable.values``
+    is its waveform column, as in LEGEND).
+
     >>> from tierflow.types import Array, Scalar
     >>> s = Struct({"b": Array([1, 2]), "a": Scalar(3)})
     >>> s.form_datatype(), list(s), s.a.value

@@ -8,7 +8,7 @@ reader where it has a rule and say what they do where it has none:
 - pandas: a column that is not one number per row (vectors, waveforms) is an awkward-pandas
   column (dtype ``awkward``), as LEGEND's ``view_as("pd")`` gives it, not a column of Python
   objects; text is decoded from UTF-8 to ``str`` (a flat text column has pandas' ``string``
-  dtype, a jagged one awkward ``string`` lists).
+  dtype, a jagged one awkward ``string`` lists). Bytes that are not UTF-8 stay bytes.
 - numpy: byte strings stay numpy ``S`` arrays.
 
 >>> import numpy as np
@@ -64,8 +64,20 @@ def _decoded(layout: ak.contents.Content, **_: Any) -> ak.contents.Content | Non
     return layout.copy(content=chars, parameters={"__array__": "string"})
 
 
+def _valid_utf8(layout: ak.contents.Content, **_: Any) -> ak.contents.Content | None:
+    if layout.parameter("__array__") == "bytestring":
+        np.asarray(layout.content.data).tobytes().decode("utf-8")  # UnicodeDecodeError if not
+        return layout
+    return None
+
+
 def as_text(array: ak.Array) -> ak.Array:
-    """Byte strings anywhere in ``array`` relabelled as UTF-8 strings (no copy)."""
+    """Byte strings anywhere in ``array`` relabelled as UTF-8 strings (no copy), if they are
+    UTF-8; otherwise ``array`` as it is."""
+    try:
+        ak.transform(_valid_utf8, array)
+    except UnicodeDecodeError:
+        return array
     return ak.transform(_decoded, array)
 
 
@@ -75,8 +87,15 @@ def pandas_column(array: ak.Array) -> pd.Series:
 
 
 def pandas_text(nda: np.ndarray) -> pd.Series:
-    """A 1-d numpy ``S`` array as a pandas ``string`` column (UTF-8 decoded)."""
-    return pd.Series(np.char.decode(nda, "utf-8"), dtype="string")
+    r"""A 1-d numpy ``S`` array as a pandas ``string`` column (UTF-8 decoded; bytes if not UTF-8).
+
+    >>> pandas_text(np.array([b"forced", b"\xff"])).tolist()
+    [b'forced', b'\xff']
+    """
+    try:
+        return pd.Series(np.char.decode(nda, "utf-8"), dtype="string")
+    except UnicodeDecodeError:
+        return pd.Series(nda, copy=False)
 
 
 def awkward_of_series(series: pd.Series) -> ak.Array | None:
