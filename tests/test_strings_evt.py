@@ -357,3 +357,14 @@ def test_bytes_that_are_not_utf8_stay_bytes_in_pandas() -> None:
     assert df["flat"].tolist() == [b"\xff\xfe", b"ok"]
     assert df["jagged"].tolist() == [[b"\xff"], [b"ok"]]
     assert Table({"t": np.array([b"ok"])}).view_as("pd")["t"].tolist() == ["ok"]
+
+
+def test_string_vectors_keep_the_given_width_even_when_empty(tmp_path: Path) -> None:
+    assert VectorOfVectors([[], []], dtype="S7").dtype == np.dtype("S7")
+    assert VectorOfVectors([[b"ab"], []], dtype="S7").dtype == np.dtype("S7")
+    empty = Table({"names": VectorOfVectors([[], []], dtype="S7")})
+    path = str(tmp_path / "empty.lh5")
+    lh5.write(empty, "t", path)
+    back = legend_lh5.read("t", path)
+    assert back["names"].flattened_data.nda.dtype == np.dtype("S7")
+    assert back["names"].cumulative_length.nda.tolist() == [0, 0]

@@ -33,11 +33,11 @@ def _split_layout(
         raise TypeError(msg)
     offsets = np.asarray(layout.offsets.data, dtype=np.int64)
     content = layout.content[int(offsets[0]) : int(offsets[-1])]
-    if isinstance(content, ak.contents.EmptyArray):
-        content = content.to_NumpyArray(np.dtype(np.float64 if dtype is None else dtype))
-    if is_text(content):  # strings are the values, not another level of lists
-        width = np.dtype(dtype).itemsize if dtype is not None else 0
-        flattened: Array | VectorOfVectors = Array(text_to_numpy(content, width))
+    if isinstance(content, ak.contents.EmptyArray):  # no values: their type is ``dtype``
+        flattened: Array | VectorOfVectors = Array(np.zeros(0, dtype or np.float64))
+    elif is_text(content):  # strings are the values, not another level of lists
+        given = np.dtype(dtype or np.float64)
+        flattened = Array(text_to_numpy(content, given.itemsize if given.kind == "S" else 0))
     elif isinstance(content, ak.contents.NumpyArray) and content.data.ndim == 1:
         flattened = Array(np.asarray(content.data))
     else:
