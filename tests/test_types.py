@@ -379,8 +379,17 @@ def test_vov_depth3():
 
     v3.resize(5)
     assert rows(v3) == [[[1], [2, 3]], [], [[4], []], [], []]
-    with pytest.raises(NotImplementedError):
-        v3.to_aoesa()
+    # numpy: every level padded to its longest list (before: NotImplementedError)
+    padded = v3.to_aoesa(fill_val=-1)
+    assert padded.shape == (5, 2, 2)
+    assert padded.tolist() == [
+        [[1, -1], [2, 3]],
+        [[-1, -1], [-1, -1]],
+        [[4, -1], [-1, -1]],
+        [[-1, -1], [-1, -1]],
+        [[-1, -1], [-1, -1]],
+    ]
+    assert np.isnan(v3.view_as("np")[1]).all()
     series = v3.view_as("pd")
     assert len(series) == 5
     assert series[0].tolist() == [[1], [2, 3]]

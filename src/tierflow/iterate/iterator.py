@@ -511,8 +511,8 @@ def _doc_iterator() -> LH5Iterator:
 
 def _reserve(obj: Any, rows: int) -> None:
     """Grow the buffer's columns to hold ``rows`` at once (not by doubling as datasets come)."""
-    if isinstance(obj, Table):
-        for col in obj.values():
+    if isinstance(obj, Table):  # items(), not values(): WaveformTable.values is its column
+        for _, col in obj.items():
             _reserve(col, rows)
     elif isinstance(obj, Array) and obj.capacity() < rows:
         obj.resize(rows)

@@ -16,7 +16,8 @@ from ..types import (
 def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
     """Copy the rows of ``obj`` into ``buf`` at row ``start``; ``buf`` ends after them.
 
-    Objects without rows (scalars, structs) are returned as they are.
+    Objects without rows (scalars, structs) are returned as they are. Byte strings longer
+    than ``buf``'s (another file's ``S7`` into an ``S6`` buffer) widen it.
 
     >>> buf = Array([0, 0, 0, 0])
     >>> store_into(buf, Array([7, 8]), 1).nda.tolist()
@@ -55,6 +56,8 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
             raise LH5Error(
                 f"obj_buf rows have shape {buf.nda.shape[1:]}, the data read {obj.nda.shape[1:]}"
             )
+        if obj.nda.dtype.kind == "S" and obj.nda.dtype.itemsize > buf.nda.dtype.itemsize:
+            buf.nda = buf.nda.astype(obj.nda.dtype)  # longer strings: widen, never truncate
         buf.resize(start + n)
         buf.nda[start:] = obj.nda
     return buf

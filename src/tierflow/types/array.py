@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .base import LGDO, check_library, element_type
+from .views import pandas_column, pandas_text
 
 
 def as_row_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -124,23 +125,28 @@ class Array(LGDO):
         return new
 
     def view_as(self, library: str = "np") -> Any:
-        """The data as numpy (no copy), pandas or awkward (no copy where contiguous).
+        """The data as numpy (no copy), pandas or awkward (no copy).
+
+        Byte strings are awkward ``bytes`` and pandas ``str``; rows of several values are an
+        awkward-pandas column (see :mod:`tierflow.types.views`).
 
         >>> Array([1, 2]).view_as("pd").tolist()
         [1, 2]
-        >>> Array(["huey"]).view_as("pd").tolist()
-        ['huey']
+        >>> Array(["huey"]).view_as("pd").tolist(), Array(["huey"]).view_as("ak").tolist()
+        (['huey'], [b'huey'])
+        >>> str(Array(np.zeros((2, 3), "uint16")).view_as("pd").dtype)
+        'awkward'
         """
         check_library(library, ("np", "pd", "ak"), type(self).__name__)
         if library == "np":
             return self._nda
         if library == "ak":
             return ak.from_numpy(self._nda, regulararray=True)
-        if self._nda.ndim == 1 and self._nda.dtype.kind == "S":  # UTF-8 strings read as str
-            return pd.Series(np.char.decode(self._nda, "utf-8"), dtype="string")
-        if self._nda.ndim == 1:
-            return pd.Series(self._nda, copy=False)
-        return pd.Series(list(self._nda), dtype=object)
+        if self._nda.ndim > 1:
+            return pandas_column(self.view_as("ak"))
+        if self._nda.dtype.kind == "S":
+            return pandas_text(self._nda)
+        return pd.Series(self._nda, copy=False)
 
     def __getitem__(self, item: Any) -> Any:
         return self._nda[item]
@@ -213,7 +219,7 @@ class ArrayOfEqualSizedArrays(Array):
         )
 
     def view_as(self, library: str = "np") -> Any:
-        """numpy (2-d, no copy), awkward (regular, no copy) or pandas (a Series of rows)."""
+        """numpy (2-d, no copy), awkward (regular, no copy) or pandas (an awkward-pandas column)."""
         return super().view_as(library)
 
 

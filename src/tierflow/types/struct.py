@@ -11,6 +11,10 @@ from .base import LGDO
 class Struct(LGDO, MutableMapping):
     """A dict of named data objects; ``struct["a/b"]`` reaches into nested structs.
 
+    Code that handles any struct or table walks it with ``items()`` or ``keys()``, never
+    ``values()``: a subclass may name a field like a mapping method (``WaveformTable.values``
+    is its waveform column, as in LEGEND).
+
     >>> from tierflow.types import Array, Scalar
     >>> s = Struct({"b": Array([1, 2]), "a": Scalar(3)})
     >>> s.form_datatype(), list(s), s.a.value
@@ -62,7 +66,30 @@ class Struct(LGDO, MutableMapping):
         raise AttributeError(f"{type(self).__name__} has no attribute or field {name!r}")
 
     def _missing(self, name: str) -> str:
-        return f"no field {name!r}; fields are {sorted(self._fields)}"
+        msg = f"no field {name!r}; fields are {sorted(self._fields)}"
+        for path in self.nested_paths():
+            if name in (path.replace("/", "__"), path.replace("/", "_")):
+                msg += (
+                    f"; a nested field is named {path!r} here (in expressions "
+                    f"{path.replace('/', '__')!r}, in pandas {path.replace('/', '_')!r})"
+                )
+                break
+        return msg
+
+    def nested_paths(self) -> list[str]:
+        """The paths (``a/b``, ``a/b/c``) of the fields inside nested structs and tables.
+
+        >>> from tierflow.types import Table
+        >>> Table({"e": [1], "geds": Table({"q": Table({"ok": [True]})})}).nested_paths()
+        ['geds/q', 'geds/q/ok']
+        """
+        return [path for path in self._paths("") if "/" in path]
+
+    def _paths(self, prefix: str) -> Iterator[str]:
+        for key, obj in self._fields.items():
+            yield prefix + key
+            if isinstance(obj, Struct):
+                yield from obj._paths(f"{prefix}{key}/")
 
     def __getitem__(self, name: str) -> LGDO:
         if not isinstance(name, str):

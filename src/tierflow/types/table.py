@@ -14,6 +14,7 @@ from .base import LGDO, check_library
 from .expression import evaluate
 from .struct import Struct
 from .vectorofvectors import VectorOfVectors
+from .views import awkward_of_series
 
 
 def column_from(data: Any) -> LGDO:
@@ -42,6 +43,9 @@ def column_from(data: Any) -> LGDO:
                 pass  # regular outside, variable inside
         return VectorOfVectors(data)
     if isinstance(data, pd.Series):
+        jagged = awkward_of_series(data)  # an awkward-pandas column, as view_as("pd") gives
+        if jagged is not None:
+            return column_from(jagged)
         data = data.to_numpy()
     nda = np.asarray(data) if not isinstance(data, list) else None
     if nda is None or nda.dtype == object:  # lists; pandas strings or Series of arrays
@@ -62,6 +66,29 @@ class Table(Struct):
     [[2, 3], [4]]
     >>> t.eval("a * 2").nda.tolist()
     [0.0, 2.0, 4.0, 6.0]
+
+    **Names of nested columns.** A column of a nested table (LEGEND's evt tier:
+    ``coincident`` holding ``geds``) has one spelling per context, each LEGEND's:
+
+    - ``"coincident/geds"``: a path, as in the file. ``table["coincident/geds"]``,
+      ``field_mask``, ``LH5Iterator.available_fields()`` and error messages about fields.
+    - ``coincident__geds``: a name in an expression (``eval``, ``query``, ``hist`` keys,
+      cuts), as in LEGEND's ``Table.eval``; see :meth:`flatten`.
+    - ``"coincident_geds"``: a pandas column of ``view_as("pd")``, as LEGEND's.
+    - awkward and numpy keep the nesting: ``arr.coincident.geds``, ``d["coincident"]["geds"]``.
+
+    **Strings.** Fixed-length byte strings (numpy ``S``, LH5 ``string``) and vectors of them
+    are read and written byte for byte. ``view_as("ak")`` gives awkward ``bytes``, as
+    LEGEND's does (compare with ``b"..."``); ``view_as("np")`` numpy ``S`` (vectors padded
+    with ``b""``); ``view_as("pd")`` text (``str``), jagged columns as awkward-pandas columns.
+    See :mod:`tierflow.types.views`.
+
+    >>> evt = Table({"coincident": Table({"geds": [True, False]}),
+    ...              "trigger": Table({"type": np.array([b"physics", b"forced"])})})
+    >>> evt["coincident/geds"].nda.tolist(), evt.eval("coincident__geds").nda.tolist()
+    ([True, False], [True, False])
+    >>> list(evt.view_as("pd").columns), evt.view_as("ak")["trigger", "type"].tolist()
+    (['coincident_geds', 'trigger_type'], [b'physics', b'forced'])
     """
 
     def __init__(
@@ -73,7 +100,7 @@ class Table(Struct):
         if isinstance(col_dict, ak.Array):
             col_dict = {f: col_dict[f] for f in col_dict.fields}
         elif isinstance(col_dict, pd.DataFrame):
-            col_dict = {str(k): col_dict[k].to_numpy() for k in col_dict.columns}
+            col_dict = {str(k): col_dict[k] for k in col_dict.columns}
         self._size = size
         super().__init__(attrs=attrs)
         for name, data in (col_dict or {}).items():  # add_field's checks, one datatype update
@@ -206,9 +233,11 @@ class Table(Struct):
     def view_as(
         self, library: str = "pd", cols: Sequence[str] | None = None, prefix: str = ""
     ) -> Any:
-        """A pandas DataFrame (nested columns ``sub_col``), awkward record array or dict of numpy.
+        """A pandas DataFrame (nested columns ``sub_col``), awkward record array or dict of
+        numpy (nested tables as dicts).
 
-        Numeric 1-d columns are not copied.
+        Numeric 1-d columns are not copied. Vectors and waveforms are awkward-pandas columns
+        in pandas, padded arrays in numpy; for strings see the class docstring.
         """
         check_library(library, ("pd", "ak", "np"), "Table")
         names = list(self._fields) if cols is None else list(cols)

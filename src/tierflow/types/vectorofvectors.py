@@ -7,10 +7,10 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import pandas as pd
 
 from .array import Array, as_row_array
 from .base import LGDO, check_library
+from .views import byte_string_layout, is_text, pandas_column, text_to_numpy
 
 
 def _split_layout(
@@ -33,10 +33,13 @@ def _split_layout(
         raise TypeError(msg)
     offsets = np.asarray(layout.offsets.data, dtype=np.int64)
     content = layout.content[int(offsets[0]) : int(offsets[-1])]
-    if isinstance(content, ak.contents.EmptyArray):
-        content = content.to_NumpyArray(np.dtype(np.float64 if dtype is None else dtype))
-    if isinstance(content, ak.contents.NumpyArray) and content.data.ndim == 1:
-        flattened: Array | VectorOfVectors = Array(np.asarray(content.data))
+    if isinstance(content, ak.contents.EmptyArray):  # no values: their type is ``dtype``
+        flattened: Array | VectorOfVectors = Array(np.zeros(0, dtype or np.float64))
+    elif is_text(content):  # strings are the values, not another level of lists
+        given = np.dtype(dtype or np.float64)
+        flattened = Array(text_to_numpy(content, given.itemsize if given.kind == "S" else 0))
+    elif isinstance(content, ak.contents.NumpyArray) and content.data.ndim == 1:
+        flattened = Array(np.asarray(content.data))
     else:
         inner, inner_cl = _split_layout(content, dtype)
         flattened = VectorOfVectors(flattened_data=inner, cumulative_length=inner_cl)
@@ -75,7 +78,7 @@ class VectorOfVectors(LGDO):
                 if array.ndim < 2:
                     msg = f"a VectorOfVectors needs nested data, got {array.ndim} dimension(s)"
                     raise ValueError(msg)
-                if dtype is not None:
+                if dtype is not None and np.dtype(dtype).kind not in "SU":
                     array = ak.values_astype(array, dtype)
                 flattened_data, cumulative_length = _split_layout(ak.to_layout(array), dtype)
         if cumulative_length is None:
@@ -133,18 +136,37 @@ class VectorOfVectors(LGDO):
         self.flattened_data.resize(total, trim)
 
     def take(self, rows: slice | np.ndarray) -> VectorOfVectors:
-        """A new VectorOfVectors with the selected rows (a slice, index array or bool mask)."""
+        """A new VectorOfVectors with the selected rows (a slice, index array or bool mask).
+
+        The values keep their dtype (``S7`` strings stay ``S7``); a slice shares them.
+
+        >>> v = VectorOfVectors([[b"V02160A"], [], [b"B00035C", b"C000RG1"]])
+        >>> picked = v.take(np.array([2, 0]))
+        >>> picked.view_as("ak").tolist(), picked.dtype
+        ([[b'B00035C', b'C000RG1'], [b'V02160A']], dtype('S7'))
+        """
+        cl = self.cumulative_length.nda
         if isinstance(rows, slice) and rows.step in (None, 1):
             start, stop, _ = rows.indices(len(self))
             stop = max(start, stop)
-            cl = self.cumulative_length.nda
             base = int(cl[start - 1]) if start > 0 else 0
             end = int(cl[stop - 1]) if stop > start else base
             flat = self.flattened_data.take(slice(base, end))
             return VectorOfVectors(
                 flattened_data=flat, cumulative_length=cl[start:stop] - base, attrs=self.getattrs()
             )
-        return VectorOfVectors(self.view_as("ak")[rows], attrs=self.getattrs())
+        index = np.arange(len(self))[rows]  # any numpy selection: checked, negatives resolved
+        offsets = self.offsets()
+        starts, lengths = offsets[index], offsets[index + 1] - offsets[index]
+        new_cl = np.cumsum(lengths, dtype=np.int64)
+        # the values' positions: each selected row's range, one after another
+        values = np.arange(int(new_cl[-1]) if len(new_cl) else 0, dtype=np.int64)
+        values += np.repeat(starts - (new_cl - lengths), lengths)
+        return VectorOfVectors(
+            flattened_data=self.flattened_data.take(values),
+            cumulative_length=new_cl.astype(cl.dtype, copy=False),
+            attrs=self.getattrs(),
+        )
 
     def __getitem__(self, i: int) -> Any:
         if isinstance(i, slice | np.ndarray | list):
@@ -163,33 +185,60 @@ class VectorOfVectors(LGDO):
     def _layout(self) -> ak.contents.Content:
         if isinstance(self.flattened_data, VectorOfVectors):
             content = self.flattened_data._layout()
+        elif self.flattened_data.nda.dtype.kind == "S":
+            content = byte_string_layout(self.flattened_data.nda)
         else:
             content = ak.contents.NumpyArray(self.flattened_data.nda)
         return ak.contents.ListOffsetArray(ak.index.Index64(self.offsets()), content)
 
-    def to_aoesa(self, max_len: int | None = None, fill_val: Any = np.nan) -> np.ndarray:
-        """Pad (or clip) rows to ``max_len`` into a 2-d numpy array.
+    def to_aoesa(self, max_len: int | None = None, fill_val: Any = None) -> np.ndarray:
+        """Pad (or clip) rows to ``max_len`` into a numpy array of one more dimension.
+
+        The padding is ``fill_val``: by default NaN (numbers become float64, as in LEGEND's
+        ``to_aoesa``), or ``b""`` for byte strings (which keep their dtype). Deeper vectors
+        pad every level to its longest list (``max_len`` is the second axis).
 
         >>> VectorOfVectors([[1, 2], [3]]).to_aoesa(fill_val=0).tolist()
         [[1, 2], [3, 0]]
+        >>> VectorOfVectors([[b"ab"], []]).to_aoesa()
+        array([[b'ab'],
+               [b'']], dtype='|S2')
+        >>> VectorOfVectors([[[1.0], [2.0, 3.0]], [[4.0]]]).to_aoesa().tolist()
+        [[[1.0, nan], [2.0, 3.0]], [[4.0, nan], [nan, nan]]]
         """
-        if self.ndim > 2:
-            msg = f"to_aoesa needs a 2-level VectorOfVectors, this one has {self.ndim} levels"
-            raise NotImplementedError(msg)
-        array = self.view_as("ak")
-        if max_len is None:
-            max_len = int(ak.max(ak.num(array), initial=0, mask_identity=False))
-        padded = ak.fill_none(ak.pad_none(array, max_len, clip=True), fill_val)
-        return ak.to_numpy(padded)
+        text = self.dtype.kind == "S"
+        if fill_val is None:
+            fill_val = b"" if text else np.nan
+        offsets = self.offsets()
+        lengths = np.diff(offsets)
+        inner = (
+            self.flattened_data.to_aoesa(fill_val=fill_val)
+            if isinstance(self.flattened_data, VectorOfVectors)
+            else self.flattened_data.nda
+        )[: offsets[-1]]
+        width = int(lengths.max(initial=0)) if max_len is None else int(max_len)
+        dtype = inner.dtype if text else np.result_type(inner.dtype, np.asarray(fill_val).dtype)
+        out = np.full((len(self), width, *inner.shape[1:]), fill_val, dtype)
+        row = np.repeat(np.arange(len(self)), lengths)
+        position = np.arange(len(inner)) - np.repeat(offsets[:-1], lengths)
+        kept = position < width  # rows longer than max_len are clipped
+        out[row[kept], position[kept]] = inner[kept]
+        return out
 
     def view_as(self, library: str = "ak") -> Any:
-        """awkward (no copy of the values), numpy (padded with NaN) or pandas (a Series of arrays)."""
+        """awkward (no copy of the values), numpy (padded, see :meth:`to_aoesa`) or pandas
+        (an awkward-pandas column, as LEGEND's; text decoded, see :mod:`tierflow.types.views`).
+
+        >>> v = VectorOfVectors([[b"V02160A", b"B00035C"], []])
+        >>> v.view_as("ak").tolist(), v.view_as("pd").tolist()
+        ([[b'V02160A', b'B00035C'], []], [['V02160A', 'B00035C'], []])
+        """
         check_library(library, ("ak", "np", "pd"), "VectorOfVectors")
         if library == "ak":
             return ak.Array(self._layout())
         if library == "np":
             return self.to_aoesa()
-        return pd.Series(list(self), dtype=object)
+        return pandas_column(self.view_as("ak"))
 
     def __eq__(self, other: object) -> bool:
         return (
