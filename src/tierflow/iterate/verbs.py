@@ -59,9 +59,15 @@ def check_names(it: LH5Iterator, exprs: Sequence[str], what: str = "expression")
         unknown = sorted(used - known)
         if unknown:
             raise ExpressionError(
-                f"unknown name(s) {unknown} in {what} {expr!r}; the iterator's fields are "
-                f"{sorted(known)}"
+                f"unknown name(s) {[_typed(n) for n in unknown]} in {what} {expr!r}; the "
+                f"iterator's fields are {sorted(_typed(n) for n in known)} (a nested field "
+                "a/b is written a__b in an expression)"
             )
+
+
+def _typed(name: str) -> str:
+    """A field's name as an expression spells it (``a/b`` as ``a__b``)."""
+    return name.replace("/", "__")
 
 
 # --- map ------------------------------------------------------------------------------------------
@@ -89,13 +95,9 @@ def map_chunks(
 class _ExpressionSelect:
     """``where`` as an expression: the rows where it is true, with the chosen columns."""
 
-    def __init__(self, expr: str, fields: Sequence[str] | Mapping[str, str | None] | None):
+    def __init__(self, expr: str, fields: Mapping[str, str | None] | None):
         self.expr = expr
-        self.fields = (
-            dict.fromkeys(fields)
-            if fields is not None and not isinstance(fields, Mapping)
-            else fields
-        )
+        self.fields = fields
 
     def __call__(self, table: Table, _it: Any) -> Table:
         selected = table if not self.expr else table.take(_mask(table, self.expr))
@@ -103,8 +105,33 @@ class _ExpressionSelect:
             return selected
         out = Table(size=len(selected))
         for name, alias in self.fields.items():
-            out.add_field(alias or name, selected[name])
+            if alias:
+                out.add_field(alias, selected[name])
+                continue
+            # a nested field keeps its place: trigger/type is out["trigger"]["type"]
+            *parents, leaf = name.split("/")
+            parent = out
+            for part in parents:
+                if part not in parent:
+                    parent.add_field(part, Table(size=len(selected)))
+                parent = parent[part]
+            parent.add_field(leaf, selected[name])
         return out
+
+
+def _field_paths(
+    fields: Sequence[str] | Mapping[str, str | None],
+) -> dict[str, str | None]:
+    """``query``'s ``fields`` as ``{path: alias}``, nested names as paths (``a__b`` is ``a/b``).
+
+    >>> _field_paths(["energy", "trigger__type"])
+    {'energy': None, 'trigger/type': None}
+    >>> _field_paths({"trigger/type": "type"})
+    {'trigger/type': 'type'}
+    """
+    if not isinstance(fields, Mapping):
+        fields = dict.fromkeys(fields)
+    return {name.replace("__", "/"): alias for name, alias in fields.items()}
 
 
 def _mask(table: Table, expr: str) -> np.ndarray:
@@ -171,6 +198,7 @@ def query(
         expr = where or ""
         check_names(it, [expr])
         if fields is not None:
+            fields = _field_paths(fields)
             _check_fields(it, list(fields))
         source = it.reading(_needed(it, expr, fields))
         where = _ExpressionSelect(expr, fields)
@@ -185,7 +213,7 @@ def query(
 
 def _check_fields(it: LH5Iterator, fields: list[str]) -> None:
     known = it.known_fields()
-    unknown = sorted(f for f in fields if f.replace("__", "/") not in known)
+    unknown = sorted(f for f in fields if f not in known)
     if unknown:
         raise ExpressionError(
             f"query fields {unknown} are not fields of the iterator; its fields are {sorted(known)}"
