@@ -100,6 +100,8 @@ def changing(path: str) -> Iterator[h5py.File]:
     try:
         yield h5f
         h5f.close()
+        if undo.failure is not None:  # a write HDF5 could not report (see UndoFile)
+            raise undo.failure
     except BaseException as err:
         with contextlib.suppress(Exception):
             h5f.close()

@@ -84,6 +84,8 @@ class UndoFile:
         self._saved: set[int] = set()  # pages of the original bytes already in the journal
         self._pos = 0
         self._open = True
+        #: the first write or truncation that failed (see :meth:`commit`)
+        self.failure: BaseException | None = None
 
     def __repr__(self) -> str:  # h5py names the file after it
         return self.path
@@ -114,31 +116,46 @@ class UndoFile:
         return data
 
     def write(self, data) -> int:
-        self._check_open()
-        with memoryview(data) as raw, raw.cast("B") as view:
-            n = len(view)
-            self._save(self._pos, self._pos + n)
-            written = 0
-            while written < n:
-                written += os.pwrite(self._fd, view[written:], self._pos + written)
+        try:
+            self._check_open()
+            with memoryview(data) as raw, raw.cast("B") as view:
+                n = len(view)
+                self._save(self._pos, self._pos + n)
+                written = 0
+                while written < n:
+                    written += os.pwrite(self._fd, view[written:], self._pos + written)
+        except BaseException as err:
+            self._failed(err)
+            raise
         self._pos += n
         self._size = max(self._size, self._pos)
         return n
 
     def truncate(self, size: int | None = None) -> int:
-        self._check_open()
         size = self._pos if size is None else size
-        self._save(size, self._size)
-        os.ftruncate(self._fd, size)
+        try:
+            self._check_open()
+            self._save(size, self._size)
+            os.ftruncate(self._fd, size)
+        except BaseException as err:
+            self._failed(err)
+            raise
         self._size = size
         return size
 
     def flush(self) -> None:
         """Nothing to do: every write went to the operating system at once."""
 
+    def _failed(self, err: BaseException) -> None:
+        """Remember the first failed write: HDF5 may not pass it on (a dataset closed when
+        Python drops it cannot raise), and the changes must be rolled back then."""
+        if self.failure is None:
+            self.failure = err
+
     # --- the end of a write -----------------------------------------------------------------
     def commit(self) -> None:
-        """Keep the changes: the file has been closed by h5py, the journal goes."""
+        """Keep the changes: the file has been closed by h5py (and :attr:`failure` is
+        ``None``), the journal goes."""
         self._finish()
         os.unlink(self.journal)
 

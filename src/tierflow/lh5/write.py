@@ -702,7 +702,11 @@ def _write_encoded(
 def _stored_rows(group: h5py.Group, plan: _Plan, path: str) -> int:
     """The rows of a stored table; its columns must agree (a table damaged by another writer
     is not made worse)."""
-    lengths = {key: n_rows_of(group[key]) for key in group}
+    lengths = {}
+    for key in group:  # plain datasets through the low-level API: tables are checked per append
+        oid = h5py.h5o.open(group.id, key.encode("utf8"))
+        plain = isinstance(oid, h5py.h5d.DatasetID) and oid.shape
+        lengths[key] = oid.shape[0] if plain else n_rows_of(group[key])
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{key!r}: {n}" for key, n in sorted(lengths.items()))
         raise LH5WriteError(

@@ -90,8 +90,9 @@ class WriteLock:
             if _same_file(fd, name):
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # fixed width, so a killed holder's longer number is overwritten whole (no truncation:
+        # on ext4 closing a file cut to nothing waits for its blocks to be written)
+        os.pwrite(fd, f"{os.getpid():>20}\n".encode(), 0)
         self._fd = fd
         return True
 
