@@ -105,12 +105,15 @@ def bench_many_channels(tmp: str) -> None:
 def bench_waveforms(tmp: str) -> None:
     """Raw tables with waveforms, plain and encoded."""
     wf, _ = sim.simulate_waveforms(600, seed=1)
-    for label, codecs in (("uncompressed", None), ("radware", {"values": RadwareSigcompress(codec_shift=-32768)})):
+    for label, codecs in (
+        ("uncompressed", None),
+        ("radware", {"values": RadwareSigcompress(codec_shift=-32768)}),
+    ):
         path = os.path.join(tmp, f"wf-{label}.lh5")
         lh5.write(wf, "raw/waveform", path, wo_mode="of", codecs=codecs)
         piece = wf.take(slice(0, 200))
         times = compare(
-            {"ours": lambda p=path, c=codecs: lh5.write(piece, "raw/waveform", p, codecs=c)},
+            {"ours": lambda p=path, c=codecs, w=piece: lh5.write(w, "raw/waveform", p, codecs=c)},
             REPEAT,
         )
         report(f"append 200 waveforms x 8192 samples, {label}", times["ours"][0], None)

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -80,13 +81,13 @@ def forkserver():
 def test_table_with_columns_of_different_lengths_is_refused_naming_them(tmp_path):
     path = str(tmp_path / "f.lh5")
     lh5.write(table(10), "tb", path)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     bad = table(5, seed=1)
     bad["energy"].resize(3)
     with pytest.raises(LH5WriteError, match=r"'energy': 3.*'channel': 5") as err:
         lh5.write(bad, "tb", path)
     assert err.value.file == path and "nothing was written" in str(err.value)
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     with pytest.raises(LH5WriteError, match="differ in length"):
         lh5.write(bad, "tb", str(tmp_path / "new.lh5"))
     assert not os.path.exists(tmp_path / "new.lh5")
@@ -142,7 +143,7 @@ def test_append_to_a_stored_table_whose_columns_differ_in_length_is_refused(tmp_
 def test_exception_during_append_leaves_the_file_byte_for_byte_as_it_was(tmp_path, monkeypatch):
     path = str(tmp_path / "f.lh5")
     lh5.write(table(10), "tb", path)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     original = UndoFile._save
     calls = []
 
@@ -155,7 +156,7 @@ def test_exception_during_append_leaves_the_file_byte_for_byte_as_it_was(tmp_pat
     monkeypatch.setattr(UndoFile, "_save", failing)
     with pytest.raises(LH5WriteError, match="the file was left as it was"):
         lh5.write(table(1000, seed=1), "tb", path)
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     assert hidden_files(path) == []
 
 
@@ -211,12 +212,12 @@ def test_interrupted_write_is_rolled_back_by_the_next_write(tmp_path):
     path = str(tmp_path / "f.lh5")
     first = table(50)
     lh5.write(first, "tb", path)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     interrupted = UndoFile(path)  # a writer that died before its end
     with h5py.File(interrupted, "r+") as h5f:
         h5f["tb/energy"].resize((10**5,))
         h5f["tb/energy"][:] = 1.0
-    assert open(path, "rb").read() != before
+    assert Path(path).read_bytes() != before
     second = table(5, seed=1)
     lh5.write(second, "tb", path)
     assert rows(path) == expected_rows(first, second)
@@ -242,9 +243,9 @@ def test_journal_of_a_file_that_was_replaced_since_is_discarded(tmp_path):
     replacement = str(tmp_path / "other.lh5")
     lh5.write(table(7, seed=3), "tb", replacement)
     os.replace(replacement, path)
-    before = open(path, "rb").read()
+    before = Path(path).read_bytes()
     assert recover_interrupted_write(path) is True
-    assert open(path, "rb").read() == before
+    assert Path(path).read_bytes() == before
     assert not os.path.exists(journal_path(path))
 
 
@@ -252,7 +253,7 @@ def test_journal_cut_short_rolls_back_its_complete_records(tmp_path):
     path = str(tmp_path / "f.lh5")
     with open(path, "wb") as f:
         f.write(bytes(range(256)) * 64)  # 16 KiB
-    original = open(path, "rb").read()
+    original = Path(path).read_bytes()
     changed = UndoFile(path)
     changed.seek(100)
     changed.write(b"x" * 5000)  # pages 0 and 1 saved
@@ -263,7 +264,7 @@ def test_journal_cut_short_rolls_back_its_complete_records(tmp_path):
     with open(journal_path(path), "r+b") as f:  # the last record torn by a kill
         f.truncate(os.path.getsize(journal_path(path)) - 1)
     undo.roll_back(path)
-    restored = open(path, "rb").read()
+    restored = Path(path).read_bytes()
     assert len(restored) == len(original)
     assert restored[: 3 * 4096] == original[: 3 * 4096]
     assert restored[3 * 4096 : 3 * 4096 + 10] == b"y" * 10  # that record was torn
@@ -279,7 +280,7 @@ def test_journal_that_cannot_be_rolled_back_here_is_a_clear_error(tmp_path, monk
         raise LH5WriteError("cannot create the lock file (Permission denied)", file=path)
 
     monkeypatch.setattr(WriteLock, "try_acquire", no_permission)
-    with pytest.raises(LH5FileError, match="interrupted.*write permission"):
+    with pytest.raises(LH5FileError, match=r"interrupted.*write permission"):
         lh5.read("tb", path)
 
 
@@ -338,9 +339,9 @@ def test_writer_gives_up_with_a_clear_error_while_another_holds_the_lock(tmp_pat
     path = str(tmp_path / "f.lh5")
     lh5.write(table(5), "tb", path)
     monkeypatch.setattr(settings, "WRITE_LOCK_TIMEOUT", 0.2)
-    with WriteLock(path):
-        with pytest.raises(LH5WriteError, match=rf"another writer \(process {os.getpid()}\)"):
-            lh5.write(table(5), "tb", path)
+    held = rf"another writer \(process {os.getpid()}\)"
+    with WriteLock(path), pytest.raises(LH5WriteError, match=held):
+        lh5.write(table(5), "tb", path)
     assert lh5.read_n_rows("tb", path) == 5
 
 
@@ -386,3 +387,17 @@ def test_writes_leave_no_lock_journal_or_temporary_file(tmp_path):
     lh5.write(table(5), "tb", path, wo_mode="overwrite_file")
     assert hidden_files(path) == []
     assert lh5.read_n_rows("tb", path) == 5
+
+
+def test_append_while_a_program_holds_hdf5s_file_lock_is_refused_and_changes_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING", raising=False)
+    path = str(tmp_path / "f.lh5")
+    lh5.write(table(5), "tb", path)
+    before = Path(path).read_bytes()
+    locked = pytest.raises(LH5FileError, match="open with HDF5's file lock")
+    with h5py.File(path, "r", locking=True), locked:  # as LEGEND's tools open files
+        lh5.write(table(5), "tb", path)
+    assert Path(path).read_bytes() == before
+    assert hidden_files(path) == []

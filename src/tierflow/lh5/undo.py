@@ -35,6 +35,8 @@ made, and is ignored.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import struct
 import zlib
@@ -71,6 +73,7 @@ class UndoFile:
         self.journal = journal_path(self.path)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         try:
+            _lock_as_hdf5_does(self._fd, self.path)
             self.original_size = self._size = os.fstat(self._fd).st_size
             self._journal_fd = os.open(
                 self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644
@@ -192,10 +195,27 @@ class UndoFile:
                 run += 1
             offset = page * PAGE
             data = os.pread(self._fd, min(run * PAGE, self.original_size) - offset, offset)
-            _write_all(
-                self._journal_fd, _RECORD.pack(offset, len(data), zlib.crc32(data)) + data
-            )
+            _write_all(self._journal_fd, _RECORD.pack(offset, len(data), zlib.crc32(data)) + data)
             page = run
+
+
+def _lock_as_hdf5_does(fd: int, path: str) -> None:
+    """Take the exclusive ``flock`` HDF5 takes on a file it opens for writing (unless
+    ``HDF5_USE_FILE_LOCKING`` turns HDF5's locks off), so that programs using HDF5's locks
+    (LEGEND's writer, h5py with its defaults) and this write exclude each other."""
+    if os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() in ("FALSE", "0"):
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LH5FileError(
+            "the file is open with HDF5's file lock (for reading or writing, in this or "
+            "another process); close it there first",
+            file=path,
+        ) from None
+    except OSError as err:
+        if err.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -85,10 +85,18 @@ def write(
     """Write ``obj`` as ``group/name`` in ``lh5_file``.
 
     ``wo_mode``: ``write_safe`` (refuse to replace anything), ``append`` (add rows to
-    an existing object, or create it), ``overwrite`` (rows from ``write_start`` on),
-    ``overwrite_file`` (start a new file), ``append_column`` (add columns to an
-    existing table). Short forms ``w``, ``a``, ``o``, ``of``, ``ac`` work too.
-    ``start_row``/``n_rows`` pick the rows of ``obj`` to write.
+    an existing object, or create it), ``overwrite`` (replace the rows from ``write_start``
+    on: the object ends after the new rows, as with LEGEND's writer; ``write_start`` past
+    the stored rows is refused), ``overwrite_file`` (start a new file), ``append_column``
+    (add columns to an existing table). Short forms ``w``, ``a``, ``o``, ``of``, ``ac`` work
+    too. ``start_row``/``n_rows`` pick the rows of ``obj`` to write. A table whose columns
+    differ in length is refused before anything is written.
+
+    Written to a path, the write cannot lose what the file held (see :mod:`.safewrite`):
+    concurrent writers of one file take turns (waiting up to
+    :data:`~tierflow.lh5.settings.WRITE_LOCK_TIMEOUT` seconds), and a write that fails or
+    whose process is killed is undone (at once, or when the file is next opened). Written
+    into an open ``h5py.File``, a failed write is undone, but a kill is not.
 
     ``compression`` is the HDF5 filter for every dataset (see
     :func:`~tierflow.lh5.settings.hdf5_filters`; default gzip-4 + shuffle). Waveform

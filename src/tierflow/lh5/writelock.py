@@ -27,15 +27,20 @@ LH5WriteError
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import functools
 import os
 import time
+import warnings
 
 from ..errors import LH5WriteError
 from . import settings
 
 #: seconds between tries while another writer holds a lock, at first and at most
 _FIRST_WAIT, _LONGEST_WAIT = 0.001, 0.05
+#: what ``flock`` fails with on file systems without locks (Lustre without ``-o flock``, ...)
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
 
 
 def lock_path(path: str | os.PathLike) -> str:
@@ -85,6 +90,12 @@ class WriteLock:
             except BlockingIOError:
                 os.close(fd)
                 return False
+            except OSError as err:
+                if err.errno not in _NO_LOCKS:
+                    os.close(fd)
+                    raise
+                _warn_unlocked(os.path.dirname(name), err)
+                break
             # the holder before us may have removed the file after we opened it: then the lock
             # is on a file nobody else opens, and we start again with the current one
             if _same_file(fd, name):
@@ -126,3 +137,14 @@ def _same_file(fd: int, name: str) -> bool:
         return False
     mine = os.fstat(fd)
     return (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+@functools.cache
+def _warn_unlocked(directory: str, err: OSError) -> None:
+    """Say once per directory that its file system has no locks, so writes are not serialised."""
+    warnings.warn(
+        f"the file system of {directory} does not support file locks ({err.strerror}): "
+        "tierflow writes there are not protected against concurrent writers",
+        RuntimeWarning,
+        stacklevel=4,
+    )
