@@ -401,3 +401,27 @@ def test_append_while_a_program_holds_hdf5s_file_lock_is_refused_and_changes_not
         lh5.write(table(5), "tb", path)
     assert Path(path).read_bytes() == before
     assert hidden_files(path) == []
+
+
+def test_writing_into_a_path_that_is_not_a_regular_file_is_a_clear_error(tmp_path):
+    fifo = str(tmp_path / "pipe.lh5")
+    os.mkfifo(fifo)
+    with pytest.raises(LH5FileError, match="not a regular file"):
+        lh5.write(table(5), "tb", fifo)
+    directory = tmp_path / "dir.lh5"
+    directory.mkdir()
+    with pytest.raises(LH5FileError, match="is a directory"):
+        lh5.write(table(5), "tb", str(directory))
+
+
+def test_writing_into_a_file_without_write_permission_is_a_clear_error(tmp_path, monkeypatch):
+    path = str(tmp_path / "f.lh5")
+    lh5.write(table(5), "tb", path)
+
+    def denied(self, path):  # as os.open fails for a read-only file (root may write any)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(UndoFile, "__init__", denied)
+    with pytest.raises(LH5FileError, match=r"cannot be opened for writing \(Permission denied\)"):
+        lh5.write(table(5), "tb", path)
+    assert hidden_files(path) == []

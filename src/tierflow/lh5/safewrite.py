@@ -26,6 +26,7 @@ import contextlib
 import glob
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -61,9 +62,16 @@ def locked_target(path: str) -> Iterator[None]:
         raise LH5FileError(f"directory {directory} does not exist", file=path)
     with WriteLock(path):
         if os.path.exists(journal_path(path)):
-            roll_back(path)
+            try:
+                roll_back(path)
+            except OSError as err:
+                raise LH5WriteError(
+                    f"an earlier write into this file was interrupted, and its undo journal "
+                    f"{journal_path(path)} cannot be rolled back ({err.strerror})",
+                    file=path,
+                ) from None
         for stale in _temporaries(path):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # one that stays is in nobody's way
                 os.remove(stale)
         yield
 
@@ -91,7 +99,7 @@ def changing(path: str) -> Iterator[h5py.File]:
     """The existing file ``path`` open for changes that are undone if the block fails, or if
     the process dies before the block's end (at the next write or open). The caller holds the
     lock."""
-    undo = UndoFile(path)
+    undo = _undo_file(path)
     try:
         h5f = open_through(undo, path)
     except BaseException:
@@ -112,6 +120,21 @@ def changing(path: str) -> Iterator[h5py.File]:
             f"write failed ({type(err).__name__}: {err}); the file was left as it was", file=path
         ) from err
     undo.commit()
+
+
+def _undo_file(path: str) -> UndoFile:
+    """:class:`UndoFile` of ``path``, with clear errors for what is not a file to change."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise LH5FileError("is a directory, not an LH5 file", file=path)
+        if not stat.S_ISREG(mode):
+            raise LH5FileError("is not a regular file, so not an LH5 file", file=path)
+        return UndoFile(path)
+    except LH5Error:
+        raise
+    except OSError as err:
+        raise LH5FileError(f"cannot be opened for writing ({err.strerror})", file=path) from None
 
 
 def open_for_writing_here(path: str) -> bool:
