@@ -208,15 +208,21 @@ def test_kill_during_append_leaves_every_earlier_row_readable(tmp_path, forkserv
     assert rows(path) == expected_rows(*done, more)
 
 
-def test_interrupted_write_is_rolled_back_by_the_next_write(tmp_path):
+def killed_append(forkserver, path: str) -> None:
+    """An append into ``path`` whose process is killed half-way."""
+    writer = forkserver.Process(target=append_then_die, args=(path, 8, "file"))
+    writer.start()
+    writer.join()
+    assert writer.exitcode == -signal.SIGKILL
+    assert os.path.exists(journal_path(path))
+
+
+def test_interrupted_write_is_rolled_back_by_the_next_write(tmp_path, forkserver):
     path = str(tmp_path / "f.lh5")
     first = table(50)
     lh5.write(first, "tb", path)
     before = Path(path).read_bytes()
-    interrupted = UndoFile(path)  # a writer that died before its end
-    with h5py.File(interrupted, "r+") as h5f:
-        h5f["tb/energy"].resize((10**5,))
-        h5f["tb/energy"][:] = 1.0
+    killed_append(forkserver, path)
     assert Path(path).read_bytes() != before
     second = table(5, seed=1)
     lh5.write(second, "tb", path)
@@ -235,12 +241,11 @@ def test_journal_is_left_alone_while_its_writer_holds_the_lock(tmp_path):
     assert not os.path.exists(journal_path(path))
 
 
-def test_journal_of_a_file_that_was_replaced_since_is_discarded(tmp_path):
+def test_journal_of_a_file_that_was_replaced_since_is_discarded(tmp_path, forkserver):
     path = str(tmp_path / "f.lh5")
     lh5.write(table(50), "tb", path)
-    with h5py.File(UndoFile(path), "r+") as h5f:  # interrupted, then the file replaced
-        h5f["tb/energy"][:] = 1.0
-    replacement = str(tmp_path / "other.lh5")
+    killed_append(forkserver, path)
+    replacement = str(tmp_path / "other.lh5")  # then the file is replaced by another program
     lh5.write(table(7, seed=3), "tb", replacement)
     os.replace(replacement, path)
     before = Path(path).read_bytes()
@@ -263,7 +268,7 @@ def test_journal_cut_short_rolls_back_its_complete_records(tmp_path):
     changed.write(b"z" * 100)  # past the end: cut off
     with open(journal_path(path), "r+b") as f:  # the last record torn by a kill
         f.truncate(os.path.getsize(journal_path(path)) - 1)
-    undo.roll_back(path)
+    changed.roll_back()  # from the journal on disk, as after a kill
     restored = Path(path).read_bytes()
     assert len(restored) == len(original)
     assert restored[: 3 * 4096] == original[: 3 * 4096]

@@ -72,18 +72,22 @@ class UndoFile:
         self.path = os.fspath(path)
         self.journal = journal_path(self.path)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        self._journal_fd = -1
         try:
             _lock_as_hdf5_does(self._fd, self.path)
-            self.original_size = self._size = os.fstat(self._fd).st_size
+            stat = os.fstat(self._fd)
+            self.original_size = self._size = stat.st_size
             self._journal_fd = os.open(
                 self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644
             )
+            header = _HEADER.pack(MAGIC, stat.st_size, stat.st_dev, stat.st_ino, os.getpid())
+            _write_all(self._journal_fd, header + _CRC.pack(zlib.crc32(header)))
         except BaseException:
+            if self._journal_fd >= 0:  # nothing was changed yet: no journal needed
+                os.close(self._journal_fd)
+                os.unlink(self.journal)
             os.close(self._fd)
             raise
-        stat = os.fstat(self._fd)
-        header = _HEADER.pack(MAGIC, self.original_size, stat.st_dev, stat.st_ino, os.getpid())
-        _write_all(self._journal_fd, header + _CRC.pack(zlib.crc32(header)))
         self._saved: set[int] = set()  # pages of the original bytes already in the journal
         self._pos = 0
         self._open = True
