@@ -21,6 +21,7 @@ import pytest
 from tierflow import lh5
 from tierflow.errors import LH5FileError, LH5WriteError
 from tierflow.lh5 import settings, undo
+from tierflow.lh5.safewrite import locked_target, write_new_file
 from tierflow.lh5.undo import UndoFile, journal_path, recover_interrupted_write
 from tierflow.lh5.writelock import WriteLock, lock_path
 from tierflow.types import Array, Table, VectorOfVectors, WaveformTable
@@ -371,16 +372,34 @@ def test_write_into_a_file_this_process_has_open_for_writing_goes_through_it(tmp
 
 
 # --- leftovers ------------------------------------------------------------------------------
-def test_temporary_files_of_killed_writes_are_removed_by_the_next_write(tmp_path):
+def die_while_writing_a_new_file(path: str) -> None:
+    """``wo_mode="overwrite_file"``, killed while its temporary file is half-written."""
+
+    def fill_and_die(h5f: h5py.File) -> None:
+        h5f.create_dataset("x", data=np.arange(10**5))
+        h5f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with locked_target(path):
+        write_new_file(path, fill_and_die)
+
+
+def test_temporary_file_of_a_killed_write_is_removed_by_the_next_write(tmp_path, forkserver):
     path = str(tmp_path / "f.lh5")
-    stale = [tmp_path / ".f.lh5.tmp-999999999-0123abcd", tmp_path / ".f.lh5.tmp-1-deadbeef"]
-    others = [tmp_path / ".g.lh5.tmp-999999999-0123abcd", tmp_path / ".f.lh5.tmp-mine"]
-    for f in stale + others:
-        f.write_bytes(b"half a file")
-    lh5.write(table(5), "tb", path, wo_mode="overwrite_file")
-    assert not any(f.exists() for f in stale)
+    lh5.write(table(5), "tb", path)
+    others = [tmp_path / ".g.lh5.tmp-999999999-0123abcd", tmp_path / ".f.lh5.tmp-notours"]
+    for f in others:
+        f.write_bytes(b"not of this target, or not of tierflow's writes")
+    writer = forkserver.Process(target=die_while_writing_a_new_file, args=(path,))
+    writer.start()
+    writer.join()
+    assert writer.exitcode == -signal.SIGKILL
+    left = [f for f in hidden_files(path) if f.startswith(".f.lh5.tmp-") and f != others[1].name]
+    assert len(left) == 1 and lh5.read_n_rows("tb", path) == 5
+    lh5.write(table(5), "tb", path)  # an append: no temporary file of its own
+    assert hidden_files(path) == [".f.lh5.tmp-notours"]
     assert all(f.exists() for f in others)
-    assert hidden_files(path) == [".f.lh5.tmp-mine"]
+    assert lh5.read_n_rows("tb", path) == 10
 
 
 def test_writes_leave_no_lock_journal_or_temporary_file(tmp_path):

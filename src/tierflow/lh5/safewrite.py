@@ -55,12 +55,13 @@ def _temporaries(path: str) -> list[str]:
 @contextlib.contextmanager
 def locked_target(path: str) -> Iterator[None]:
     """Hold the write lock of ``path`` and, before anything else, undo what an interrupted
-    write left: roll back its journal and remove its temporary files (any that exist while
-    we hold the lock are from writers that died)."""
+    write left: roll back its journal and, if the last holder of the lock died holding it,
+    remove the temporary files of ``path`` (any that exist while we hold the lock are from
+    writers that died)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise LH5FileError(f"directory {directory} does not exist", file=path)
-    with WriteLock(path):
+    with WriteLock(path) as lock:
         if os.path.exists(journal_path(path)):
             try:
                 roll_back(path)
@@ -70,7 +71,7 @@ def locked_target(path: str) -> Iterator[None]:
                     f"{journal_path(path)} cannot be rolled back ({err.strerror})",
                     file=path,
                 ) from None
-        for stale in _temporaries(path):
+        for stale in _temporaries(path) if lock.holder_died else ():
             with contextlib.suppress(OSError):  # one that stays is in nobody's way
                 os.remove(stale)
         yield

@@ -58,6 +58,8 @@ class WriteLock:
         self.path = os.fspath(path)
         self.timeout = settings.WRITE_LOCK_TIMEOUT if timeout is None else timeout
         self._fd: int | None = None
+        #: whether the lock was last held by a process that died holding it
+        self.holder_died = False
 
     def acquire(self) -> None:
         """Take the lock, waiting for its holder as long as the timeout allows."""
@@ -101,6 +103,9 @@ class WriteLock:
             if _same_file(fd, name):
                 break
             os.close(fd)
+        # a holder removes the lock file when it lets go: one that holds a number was left by
+        # a holder that died (whose temporary files may be lying about)
+        self.holder_died = os.fstat(fd).st_size > 0
         # fixed width, so a killed holder's longer number is overwritten whole (no truncation:
         # on ext4 closing a file cut to nothing waits for its blocks to be written)
         os.pwrite(fd, f"{os.getpid():>20}\n".encode(), 0)
