@@ -7,6 +7,7 @@ kill -9 fuzz in ``tests/fuzz/test_fuzz_writes.py`` kills at random moments.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import signal
@@ -20,7 +21,7 @@ import pytest
 
 from tierflow import lh5
 from tierflow.errors import LH5FileError, LH5WriteError
-from tierflow.lh5 import settings, undo
+from tierflow.lh5 import settings, undo, writelock
 from tierflow.lh5.safewrite import locked_target, write_new_file
 from tierflow.lh5.undo import UndoFile, journal_path, recover_interrupted_write
 from tierflow.lh5.writelock import WriteLock, lock_path
@@ -449,3 +450,22 @@ def test_writing_into_a_file_without_write_permission_is_a_clear_error(tmp_path,
     with pytest.raises(LH5FileError, match=r"cannot be opened for writing \(Permission denied\)"):
         lh5.write(table(5), "tb", path)
     assert hidden_files(path) == []
+
+
+def test_without_file_locks_a_live_writers_journal_is_left_alone(tmp_path, monkeypatch):
+    path = str(tmp_path / "f.lh5")
+    lh5.write(table(5), "tb", path)
+    live = UndoFile(path)  # a writer at work (this process), on a file system without locks
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(writelock.fcntl, "flock", no_locks)
+    with pytest.warns(RuntimeWarning, match="does not support file locks"):
+        assert recover_interrupted_write(path) is False
+    assert os.path.exists(journal_path(path))
+    with pytest.raises(LH5FileError, match="cannot be opened for writing"):
+        lh5.write(table(5), "tb", path)
+    live.commit()
+    lh5.write(table(5), "tb", path)
+    assert lh5.read_n_rows("tb", path) == 10

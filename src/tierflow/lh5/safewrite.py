@@ -34,7 +34,7 @@ import h5py
 
 from ..errors import LH5Error, LH5FileError, LH5WriteError
 from .files import open_through
-from .undo import UndoFile, journal_path, roll_back
+from .undo import UndoFile, journal_path, roll_back, writer_alive
 from .writelock import WriteLock
 
 
@@ -62,7 +62,7 @@ def locked_target(path: str) -> Iterator[None]:
     if not os.path.isdir(directory):
         raise LH5FileError(f"directory {directory} does not exist", file=path)
     with WriteLock(path) as lock:
-        if os.path.exists(journal_path(path)):
+        if os.path.exists(journal_path(path)) and (lock.exclusive or not writer_alive(path)):
             try:
                 roll_back(path)
             except OSError as err:

@@ -266,6 +266,26 @@ def _is_file(path: str, device: int, inode: int) -> bool:
     return (stat.st_dev, stat.st_ino) == (device, inode)
 
 
+def writer_alive(path: str | os.PathLike) -> bool:
+    """Whether the process that wrote the journal of ``path`` still runs (on this machine),
+    for file systems without locks; ``False`` if the journal is gone or unreadable."""
+    try:
+        with open(journal_path(path), "rb") as f:
+            header = f.read(_HEADER.size)
+        magic, _, _, _, pid = _HEADER.unpack(header)
+    except (OSError, struct.error):
+        return False
+    if magic != MAGIC:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _records(content: bytes, pos: int):
     """The complete records of a journal, from ``pos`` on; a record cut short ends them."""
     while pos + _RECORD.size <= len(content):
@@ -289,6 +309,9 @@ def recover_interrupted_write(path: str | os.PathLike) -> bool:
     lock = WriteLock(path)
     try:
         if not lock.try_acquire():
+            return False
+        if not lock.exclusive and writer_alive(path):  # no locks here: ask the process table
+            lock.release()
             return False
     except Exception as err:  # no lock file can be made here: nor can the file be repaired
         raise LH5FileError(

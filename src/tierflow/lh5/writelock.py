@@ -60,6 +60,8 @@ class WriteLock:
         self._fd: int | None = None
         #: whether the lock was last held by a process that died holding it
         self.holder_died = False
+        #: ``False`` on a file system without locks: other writers may be at work meanwhile
+        self.exclusive = True
 
     def acquire(self) -> None:
         """Take the lock, waiting for its holder as long as the timeout allows."""
@@ -96,7 +98,8 @@ class WriteLock:
                 if err.errno not in _NO_LOCKS:
                     os.close(fd)
                     raise
-                _warn_unlocked(os.path.dirname(name), err)
+                _warn_unlocked(os.path.dirname(name), err.strerror)
+                self.exclusive = False
                 break
             # the holder before us may have removed the file after we opened it: then the lock
             # is on a file nobody else opens, and we start again with the current one
@@ -105,7 +108,7 @@ class WriteLock:
             os.close(fd)
         # a holder removes the lock file when it lets go: one that holds a number was left by
         # a holder that died (whose temporary files may be lying about)
-        self.holder_died = os.fstat(fd).st_size > 0
+        self.holder_died = self.exclusive and os.fstat(fd).st_size > 0
         # fixed width, so a killed holder's longer number is overwritten whole (no truncation:
         # on ext4 closing a file cut to nothing waits for its blocks to be written)
         os.pwrite(fd, f"{os.getpid():>20}\n".encode(), 0)
@@ -145,10 +148,10 @@ def _same_file(fd: int, name: str) -> bool:
 
 
 @functools.cache
-def _warn_unlocked(directory: str, err: OSError) -> None:
+def _warn_unlocked(directory: str, reason: str) -> None:
     """Say once per directory that its file system has no locks, so writes are not serialised."""
     warnings.warn(
-        f"the file system of {directory} does not support file locks ({err.strerror}): "
+        f"the file system of {directory} does not support file locks ({reason}): "
         "tierflow writes there are not protected against concurrent writers",
         RuntimeWarning,
         stacklevel=4,
