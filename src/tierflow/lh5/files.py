@@ -9,6 +9,7 @@ import h5py
 import hdf5plugin  # noqa: F401  (registers Zstd, Blosc, LZ4, ... with HDF5)
 
 from ..errors import LH5FileError, LH5ObjectNotFoundError
+from .undo import recover_interrupted_write
 
 FileLike = str | os.PathLike | h5py.File
 
@@ -16,15 +17,26 @@ FileLike = str | os.PathLike | h5py.File
 def open_file(path: str | os.PathLike, mode: str = "r") -> h5py.File:
     """Open ``path`` with h5py, without HDF5 file locking when reading.
 
-    Raises :class:`LH5FileError` for a missing, non-HDF5 or truncated file.
+    Raises :class:`LH5FileError` for a missing, non-HDF5 or truncated file. A write into the
+    file that was killed before it finished is rolled back first (see :mod:`.undo`).
     """
     path = os.fspath(path)
+    recover_interrupted_write(path)
     if mode == "r" and not os.path.exists(path):
         raise LH5FileError("no such file", file=path)
     try:
         if mode == "r":
             return h5py.File(path, "r", locking=False)
         return h5py.File(path, mode)
+    except OSError as err:
+        raise LH5FileError(_why_unopenable(path, err), file=path) from None
+
+
+def open_through(fileobj: object, path: str) -> h5py.File:
+    """The existing file ``path`` open for writing through ``fileobj`` (a file object for h5py's
+    ``fileobj`` driver, such as an :class:`~.undo.UndoFile`), with :func:`open_file`'s errors."""
+    try:
+        return h5py.File(fileobj, "r+")
     except OSError as err:
         raise LH5FileError(_why_unopenable(path, err), file=path) from None
 

@@ -80,3 +80,7 @@ def chunk_shape(
     if shape and shape[0] < rows and 2 * row_bytes <= MIN_CHUNK_BYTES:
         rows = max(shape[0], MIN_CHUNK_BYTES // row_bytes)
     return (int(rows), *shape[1:])
+
+
+#: seconds a write waits for another writer of the same file to finish before giving up
+WRITE_LOCK_TIMEOUT = 120.0

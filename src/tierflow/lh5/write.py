@@ -1,15 +1,17 @@
 """Writing tierflow data objects to LH5 files, safely.
 
-A new file (or ``wo_mode="overwrite_file"``) is written to a temporary file and
-renamed into place. Changes to an existing file are journaled and undone if
-anything fails, so earlier rows stay readable and intact.
+A write to a path holds the file's write lock, so concurrent writers take turns. A new file
+(or ``wo_mode="overwrite_file"``) is written to a temporary file and renamed into place.
+Changes to an existing file go through an undo journal on disk, rolled back if anything
+fails or the process is killed, so earlier rows stay readable and intact (see
+:mod:`.safewrite`). Objects that would leave a damaged table (columns of different lengths)
+are refused before anything is written.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import LH5Error, LH5FileError, LH5WriteError
+from ..errors import LH5Error, LH5WriteError
 from ..types import (
     LGDO,
     Array,
@@ -34,6 +36,8 @@ from . import fastwrite
 from .codecs import WaveformCodec, codec_by_name, codec_from_attrs, encode
 from .files import open_file
 from .journal import _MISSING, Journal
+from .read import n_rows_of
+from .safewrite import changing, locked_target, open_for_writing_here, write_new_file
 from .settings import DEFAULT_CHUNK_BYTES, CompressionSpec, chunk_shape, hdf5_filters
 
 WO_MODES = {
@@ -81,10 +85,18 @@ def write(
     """Write ``obj`` as ``group/name`` in ``lh5_file``.
 
     ``wo_mode``: ``write_safe`` (refuse to replace anything), ``append`` (add rows to
-    an existing object, or create it), ``overwrite`` (rows from ``write_start`` on),
-    ``overwrite_file`` (start a new file), ``append_column`` (add columns to an
-    existing table). Short forms ``w``, ``a``, ``o``, ``of``, ``ac`` work too.
-    ``start_row``/``n_rows`` pick the rows of ``obj`` to write.
+    an existing object, or create it), ``overwrite`` (replace the rows from ``write_start``
+    on: the object ends after the new rows, as with LEGEND's writer; ``write_start`` past
+    the stored rows is refused), ``overwrite_file`` (start a new file), ``append_column``
+    (add columns to an existing table). Short forms ``w``, ``a``, ``o``, ``of``, ``ac`` work
+    too. ``start_row``/``n_rows`` pick the rows of ``obj`` to write. A table whose columns
+    differ in length is refused before anything is written.
+
+    Written to a path, the write cannot lose what the file held (see :mod:`.safewrite`):
+    concurrent writers of one file take turns (waiting up to
+    :data:`~tierflow.lh5.settings.WRITE_LOCK_TIMEOUT` seconds), and a write that fails or
+    whose process is killed is undone (at once, or when the file is next opened). Written
+    into an open ``h5py.File``, a failed write is undone, but a kill is not.
 
     ``compression`` is the HDF5 filter for every dataset (see
     :func:`~tierflow.lh5.settings.hdf5_filters`; default gzip-4 + shuffle). Waveform
@@ -114,6 +126,7 @@ def write(
             file=_name_of(lh5_file),
             obj=name,
         )
+    _check_lengths(obj, _name_of(lh5_file), str(name))
     obj = _rows_of(obj, start_row, n_rows)
     group_path = group.name if isinstance(group, h5py.Group) else str(group)
     full = "/".join(p for p in (group_path.strip("/"), str(name).strip("/")) if p)
@@ -123,7 +136,7 @@ def write(
     def run(h5f: h5py.File, journal: Journal) -> bool:
         """Write; ``True`` when the fast path wrote a whole new object."""
         plan = _Plan(
-            mode, write_start, compression, codecs or {}, chunk_bytes, journal, h5f.filename
+            mode, write_start, compression, codecs or {}, chunk_bytes, journal, _name_of(lh5_file)
         )
         parent_path, _, leaf = full.rpartition("/")
         groups = _ensure_groups(h5f, parent_path, journal)
@@ -138,18 +151,55 @@ def write(
         _journaled(lh5_file, run, flush_fast=False)
         return
     path = os.fspath(lh5_file)
-    if mode == "overwrite_file" or not os.path.exists(path):
-        _via_temporary(path, run)
-    else:
-        h5f = open_file(path, "a")
-        try:
-            _journaled(h5f, run, flush_fast=True)
-        finally:
-            h5f.close()
+    with locked_target(path):
+        if mode == "overwrite_file" or not os.path.exists(path):
+            write_new_file(path, lambda h5f: run(h5f, Journal()))
+        elif open_for_writing_here(path):  # HDF5 shares that open file: write through it
+            h5f = open_file(path, "a")
+            try:
+                _journaled(h5f, run)
+            finally:
+                h5f.close()
+        else:
+            with changing(path) as h5f:
+                journal = Journal()
+                run(h5f, journal)
+                journal.commit()
 
 
 def _name_of(lh5_file: Any) -> str:
     return lh5_file.filename if isinstance(lh5_file, h5py.File) else os.fspath(lh5_file)
+
+
+def _check_lengths(obj: LGDO, file: str, path: str) -> None:
+    """Refuse, before anything is written, a table whose columns differ in length (from each
+    other or from the table's row count) and a vector of vectors whose lengths point past its
+    data, here or in anything it holds: written, they would leave a damaged table."""
+    if isinstance(obj, Table):
+        lengths = {key: len(column) for key, column in obj.items()}
+        if any(n != len(obj) for n in lengths.values()):
+            shown = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
+            raise LH5WriteError(
+                f"the table's columns differ in length ({shown} rows; the table has "
+                f"{len(obj)}); nothing was written",
+                file=file,
+                obj=path,
+            )
+    if isinstance(obj, Struct):
+        for key, value in obj.items():
+            _check_lengths(value, file, f"{path}/{key}")
+    elif isinstance(obj, VectorOfVectors):
+        cl = obj.cumulative_length.nda
+        if len(cl) and int(cl[-1]) > len(obj.flattened_data):
+            raise LH5WriteError(
+                f"cumulative_length ends at {int(cl[-1])} but flattened_data has "
+                f"{len(obj.flattened_data)} values; nothing was written",
+                file=file,
+                obj=path,
+            )
+        _check_lengths(obj.flattened_data, file, f"{path}/flattened_data")
+    elif isinstance(obj, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
+        _check_lengths(obj.encoded_data, file, f"{path}/encoded_data")
 
 
 def _rows_of(obj: LGDO, start_row: int, n_rows: int | None) -> LGDO:
@@ -239,25 +289,6 @@ class BatchWriter:
         """Bring the datatypes of the groups above the objects written up to date."""
         _refresh_struct_datatypes(list(self._groups.values()), Journal())
         self._groups.clear()
-
-
-def _via_temporary(path: str, run) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise LH5FileError(f"directory {directory} does not exist", file=path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with h5py.File(tmp, "w") as h5f:
-            run(h5f, Journal())
-        os.replace(tmp, path)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, LH5Error) or not isinstance(err, Exception):
-            raise
-        raise LH5WriteError(
-            f"write failed ({type(err).__name__}: {err}); no file was written", file=path
-        ) from err
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -488,6 +519,7 @@ def _write_array(parent: h5py.Group, name: str, obj: Array, plan: _Plan, exists:
             )
         _check_appendable(ds, data, obj, plan, path)
         start = ds.shape[0] if plan.mode == "append" else plan.write_start
+        _check_write_start(start, ds.shape[0], plan, path)
         plan.journal.overwriting(ds, start, min(ds.shape[0], start + len(data)))
         plan.journal.resized(ds)
         ds.resize(start + len(data), axis=0)
@@ -518,6 +550,18 @@ def _filters_of(obj: LGDO, plan: _Plan) -> dict[str, Any]:
             else plan.compression,
         )
     )
+
+
+def _check_write_start(start: int, rows: int, plan: _Plan, path: str) -> None:
+    """``wo_mode="overwrite"`` replaces rows from ``write_start`` on (the object ends after the
+    new rows, as in LEGEND's writer); starting past the end would leave a gap of made-up rows."""
+    if start > rows:
+        raise LH5WriteError(
+            f"write_start {start} is past the end of the {rows} rows in the file; "
+            f"overwrite from row {rows} at most (that appends)",
+            file=plan.file,
+            obj=path,
+        )
 
 
 def _check_appendable(
@@ -582,10 +626,7 @@ def _write_vov(
             )
         old_cl = group["cumulative_length"]
         start = old_cl.shape[0] if plan.mode == "append" else plan.write_start
-        if start > old_cl.shape[0]:
-            raise LH5WriteError(
-                f"write_start {start} is past the {old_cl.shape[0]} rows", file=plan.file, obj=path
-            )
+        _check_write_start(start, old_cl.shape[0], plan, path)
         offset = int(old_cl[start - 1]) if start > 0 else 0
         new_cl = cl.astype(np.int64) + offset
         if old_cl.dtype.kind in "iu" and (
@@ -665,7 +706,26 @@ def _write_encoded(
     )
 
 
-# --- structs and tables -----------------------------------------------------------------------
+# --- structs and tables ---------------------------------------------------------------------
+def _stored_rows(group: h5py.Group, plan: _Plan, path: str) -> int:
+    """The rows of a stored table; its columns must agree (a table damaged by another writer
+    is not made worse)."""
+    lengths = {}
+    for key in group:  # plain datasets through the low-level API: tables are checked per append
+        oid = h5py.h5o.open(group.id, key.encode("utf8"))
+        plain = isinstance(oid, h5py.h5d.DatasetID) and oid.shape
+        lengths[key] = oid.shape[0] if plain else n_rows_of(group[key])
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{key!r}: {n}" for key, n in sorted(lengths.items()))
+        raise LH5WriteError(
+            f"the stored table's columns differ in length ({shown} rows); it is damaged, "
+            "so nothing was written",
+            file=plan.file,
+            obj=path,
+        )
+    return next(iter(lengths.values()), 0) or 0
+
+
 def _write_struct(
     parent: h5py.Group, name: str, obj: Struct, plan: _Plan, inner_path: str, exists: bool
 ) -> None:
@@ -699,8 +759,6 @@ def _write_table(
                 file=plan.file,
                 obj=path,
             )
-        from .read import n_rows_of
-
         n_existing = n_rows_of(group)
         clash = sorted(set(obj.keys()) & set(group.keys()))
         if clash:
@@ -730,6 +788,9 @@ def _write_table(
                 file=plan.file,
                 obj=path,
             )
+        rows = _stored_rows(group, plan, path)
+        if plan.mode == "overwrite":
+            _check_write_start(plan.write_start, rows, plan, path)
         for key, value in obj.items():
             _write_object(group, key, value, plan, f"{inner_path}/{key}".strip("/"))
         return
