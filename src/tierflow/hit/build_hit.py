@@ -140,15 +140,17 @@ def _load_configs(hit_config: Any) -> HitConfig | dict[str, HitConfig]:
             raise HitConfigError(
                 f"{err.reason} (the config for {pattern!r})",
                 key=f"{pattern}.{err.key}" if err.key else str(pattern),
+                file=err.file or source,
             ) from None
     return configs
 
 
-def _load_parameters(parameters: Any) -> dict[str, Any]:
+def _load_parameters(parameters: Any) -> tuple[dict[str, Any], str | None]:
+    """The parameters by channel, and their file (``None`` when not from a file)."""
     if parameters is None:
-        return {}
-    raw, _ = load_mapping(parameters, "parameters")
-    return raw
+        return {}, None
+    raw, folder = load_mapping(parameters, "parameters")
+    return raw, None if folder is None else os.fspath(parameters)
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def plan_hit(
     """
     f_dsp = os.fspath(f_dsp)
     configs = _load_configs(hit_config)
-    pars = _load_parameters(parameters)
+    pars, pars_file = _load_parameters(parameters)
     if n_max is not None and int(n_max) < 0:
         raise HitConfigError(f"n_max must be 0 or more, not {n_max}", key="n_max")
     plans: list[TablePlan] = []
@@ -261,7 +263,9 @@ def plan_hit(
                 except HitConfigError as err:
                     key = (err.key or "").removeprefix("parameters").lstrip(".")
                     raise HitConfigError(
-                        err.reason, key=f"parameters.{entry[0]}" + (f".{key}" if key else "")
+                        err.reason,
+                        key=f"parameters.{entry[0]}" + (f".{key}" if key else ""),
+                        file=pars_file,
                     ) from None
             columns = _columns_of(h5f[table])
             cfg.check_columns(columns, f"{os.path.basename(f_dsp)}:/{table}")
