@@ -98,7 +98,7 @@ def read_config_file(path: str | os.PathLike, what: str, error: ErrorFactory) ->
     if info.st_size > MAX_FILE_BYTES:
         raise error(
             f"the {what} file holds {info.st_size:,} bytes; a config holds at most "
-            f"{MAX_FILE_BYTES:,}",
+            f"{MAX_FILE_BYTES:,} bytes",
             file=name,
         )
     try:
@@ -107,7 +107,11 @@ def read_config_file(path: str | os.PathLike, what: str, error: ErrorFactory) ->
     except OSError as err:
         raise error(f"cannot read {what} file: {err.strerror or err}", file=name) from None
     if len(data) > MAX_FILE_BYTES:
-        raise error(f"the {what} file holds more than {MAX_FILE_BYTES:,} bytes", file=name)
+        raise error(
+            f"the {what} file holds more than {MAX_FILE_BYTES:,} bytes; a config holds at most "
+            f"{MAX_FILE_BYTES:,} bytes",
+            file=name,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -124,14 +128,14 @@ def parse_config_text(text: str, what: str, error: ErrorFactory, file: str | Non
         value = json.loads(text)
     except RecursionError:
         raise error(
-            f"the {what} is nested too deeply (at most {MAX_DEPTH} levels)", file=file
+            f"the {what} is nested too deeply (more than {MAX_DEPTH} levels)", file=file
         ) from None
     except ValueError:
         try:
             value = yaml.safe_load(text)
         except RecursionError:
             raise error(
-                f"the {what} is nested too deeply (at most {MAX_DEPTH} levels)", file=file
+                f"the {what} is nested too deeply (more than {MAX_DEPTH} levels)", file=file
             ) from None
         except yaml.YAMLError as err:
             raise error(

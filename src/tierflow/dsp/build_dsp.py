@@ -597,8 +597,11 @@ def _plan_jobs(
                     )
                 log.info("skipping %s: no column %s", table, missing[0])
                 summary.skipped.append(table)
+                missing = list(dict.fromkeys(missing))
                 summary.skip_reasons[table] = (
-                    f"no column {missing[0]!r} (has: {_names(available) or 'no columns'})"
+                    f"no column{'s' if len(missing) > 1 else ''} "
+                    f"{_names([repr(m) for m in missing])} "
+                    f"(has: {_names(available) or 'no columns'})"
                 )
                 continue
             columns = prepared_columns(prepared, available)
