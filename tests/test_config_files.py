@@ -12,7 +12,7 @@ import pytest
 
 from tierflow import configfile, lh5
 from tierflow.dsp import build_dsp, load_config
-from tierflow.errors import DSPConfigError, HitConfigError
+from tierflow.errors import DSPConfigError, HitConfigError, TierflowError
 from tierflow.hit import HitConfig, build_hit
 from tierflow.pipeline import PipelineConfig, PipelineConfigError, run_pipeline
 from tierflow.types import Table, WaveformTable
@@ -206,6 +206,10 @@ def test_dict_configs_are_checked_like_files(files, tmp_path):
         ({"function": "f", "args": [], "types": "ff->f", "signature": 5}, "signature", "string"),
         ({"function": "f", "args": [], "defaults": {"db.a": {"b": 1}}}, "defaults.db.a", "number"),
         ({"function": "f", "args": [], "lh5_attrs": {"units": [1]}}, "lh5_attrs.units", "string"),
+        ({"function": "f", "args": [], "module": "..."}, "module", "not a module name"),
+        ({"function": "f", "args": [], "types": ["zz->z"]}, "types[0]", "not a type signature"),
+        ({"function": "f", "args": [], "signature": "(n),(,)->()"}, "signature", "gufunc"),
+        ({"function": "f", "args": ["w", 2**63, "x"]}, "args[1]", "does not fit in 64 bits"),
         ({"function": "(" * 300 + "a" + ")" * 300}, "function", "nested"),
         ({"function": "+".join(["a"] * 100_000)}, "function", "cannot parse"),
     ],
@@ -260,3 +264,35 @@ def test_wrong_pipeline_values_name_the_file_and_key(tmp_path, change, key):
         PipelineConfig.from_dict(config, source="run.yaml")
     assert str(caught.value).startswith(f"run.yaml: {key}: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_value_the_chain_builder_cannot_use_is_a_config_error_naming_file_and_table(
+    files, tmp_path
+):
+    path = tmp_path / "axis.json"
+    amax = {
+        "function": "amax",
+        "module": "numpy",
+        "args": ["waveform", float("nan"), "m"],  # NaN where an axis belongs
+        "signature": "(n),()->()",
+        "types": ["fi->f"],
+    }
+    path.write_text(json.dumps({"outputs": ["m"], "processors": {"m": amax}}))
+    error = _refused(files, tmp_path, "dsp config", path, path)
+    assert "ch1/raw" in str(error) or "processors.m" in str(error)
+
+
+def test_hit_parameter_beyond_64_bits_is_refused_naming_the_key(files, tmp_path):
+    config = {
+        "outputs": ["e"],
+        "operations": {"e": {"expression": "a * height", "parameters": {"a": -(2**63) - 1}}},
+    }
+    _refused(files, tmp_path, "hit config", config, "operations.e.parameters.a", "64 bits")
+
+
+def test_hit_evaluation_that_overflows_is_a_tierflow_error_without_output(files, tmp_path):
+    config = {"outputs": ["e"], "operations": {"e": f"height * {2**70}"}}
+    out = tmp_path / "out.lh5"
+    with pytest.raises(TierflowError):
+        build_hit(files[1], out, config)
+    assert not out.exists()

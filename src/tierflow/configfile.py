@@ -55,7 +55,7 @@ MAX_FILE_BYTES = 64 * 2**20
 MAX_DEPTH = 64
 #: the most values (mappings, lists, keys and scalars, aliases counted per use) accepted
 MAX_NODES = 2_000_000
-#: the largest integer magnitude accepted (uint64's range; wider ones fit no column)
+#: integers must be smaller in magnitude than this (uint64's range; wider ones fit no column)
 MAX_INT = 2**64
 
 #: makes the caller's exception: ``error(message, key=..., file=...)``
@@ -193,7 +193,7 @@ def check_plain(value: Any, what: str, error: ErrorFactory, file: str | None = N
         if isinstance(node, str):
             _check_text(node, path, error, file)
         elif isinstance(node, int) and not isinstance(node, bool):
-            if abs(node) > MAX_INT:
+            if abs(node) >= MAX_INT:
                 shown = (
                     str(node) if node.bit_length() < 200 else f"a {node.bit_length()}-bit number"
                 )

@@ -194,8 +194,8 @@ class _Worker:
             chains = []
             for i_seg, _lo, table in batch:
                 job = self.jobs[task.segments[i_seg].table]
-                chains.append(
-                    compile_chain(
+                try:
+                    chain = compile_chain(
                         job.config,
                         table,
                         job.database,
@@ -204,7 +204,15 @@ class _Worker:
                         parameters=job.parameters,
                         per_row=job.per_row,
                     )
-                )
+                except DSPConfigError as err:
+                    if job.config.source is None or err.file is not None:
+                        raise
+                    raise in_file(err, job.config.source) from None
+                except TierflowError:
+                    raise
+                except (ArithmeticError, LookupError, TypeError, ValueError, ImportError) as err:
+                    raise chain_error(err, job.config, job.table) from err
+                chains.append(chain)
             results = self._run(chains, [table for _, _, table in batch])
             for (i_seg, lo, _), result in zip(batch, results, strict=True):
                 done.setdefault(i_seg, []).append((lo, result))
@@ -652,6 +660,20 @@ def _prepared(
         if config.source is None or err.file is not None:
             raise
         raise in_file(err, config.source) from None
+    except TierflowError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError, ImportError) as err:
+        raise chain_error(err, config, channel) from err
+
+
+def chain_error(err: Exception, config: ChainConfig, table: str | None) -> DSPConfigError:
+    """A config the chain builder failed on in a way it does not check for (a constant of the
+    wrong kind where a processor needs an axis, say), as a config error naming the config's
+    file and the table; the builder's exception is its ``__cause__``."""
+    return DSPConfigError(
+        f"cannot build the chain{f' for {table}' if table else ''}: {type(err).__name__}: {err}",
+        file=config.source,
+    )
 
 
 def _names(names: Sequence[str], limit: int = 12) -> str:

@@ -59,6 +59,18 @@ DB_PATTERN = re.compile(r"(?<![\w.])db(?:\.\w+)+")
 BUILTIN_FUNCTIONS = frozenset(
     {"len", "round", "floor", "ceil", "trunc", "astype", "where", "isnan", "isfinite"}
 )
+#: a module a processor may come from (``numpy``, ``dspeed.processors``)
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+#: numpy's type characters of booleans and numbers, as gufunc type signatures use them
+NUMPY_TYPE_CHARS = "?bBhHiIlLqQpPefdgFDG"
+#: a gufunc type signature: ``"fi->f"``
+TYPE_SIGNATURE = re.compile(f"[{re.escape(NUMPY_TYPE_CHARS)}]+->[{re.escape(NUMPY_TYPE_CHARS)}]+")
+_DIMS = r"(?:[A-Za-z_]\w*|\d+)(?:,(?:[A-Za-z_]\w*|\d+))*"
+_CORE = rf"\((?:{_DIMS})?\)"
+#: a gufunc signature (spaces removed): ``"(n),()->()"``
+GUFUNC_SIGNATURE = re.compile(rf"{_CORE}(?:,{_CORE})*->{_CORE}(?:,{_CORE})*")
+#: the magnitude integer arguments stay below (they become int64 constants)
+MAX_ARGUMENT = 2**63
 #: keys a processor entry may have
 PROCESSOR_KEYS = frozenset(
     {
@@ -172,6 +184,20 @@ class ProcessorSpec:
             options.setdefault(name, value)
         for name in ("module", "description", "signature", "coord_grid"):
             _optional_text(options.get(name), label, name)
+        signature = options.get("signature")
+        if signature is not None and not GUFUNC_SIGNATURE.fullmatch(re.sub(r"\s", "", signature)):
+            raise DSPConfigError(
+                f"{signature!r} is not a gufunc signature such as '(n),()->()'",
+                processor=label,
+                key="signature",
+            )
+        module = options.get("module")
+        if module is not None and not MODULE_NAME.fullmatch(module):
+            raise DSPConfigError(
+                f"{module!r} is not a module name such as 'numpy' or 'dspeed.processors'",
+                processor=label,
+                key="module",
+            )
         fields = _parse_function(label, options)
         for i, arg in enumerate(fields["args"]):
             _check_argument(arg, label, f"args[{i}]")
@@ -195,6 +221,14 @@ class ProcessorSpec:
         types = options.get("types")
         if types is not None:
             types = (types,) if isinstance(types, str) else _text_list(types, label, "types")
+            for i, sig in enumerate(types):
+                if not TYPE_SIGNATURE.fullmatch(sig):
+                    raise DSPConfigError(
+                        f"{sig!r} is not a type signature such as 'fi->f' (numpy type "
+                        f"characters {NUMPY_TYPE_CHARS!r}, inputs '->' outputs)",
+                        processor=label,
+                        key=f"types[{i}]",
+                    )
         init_args = options.get("init_args")
         if init_args is not None:
             init_args = tuple(_as_list(init_args, label, "init_args"))
@@ -384,7 +418,7 @@ def _optional_text(value: Any, label: str, key: str) -> None:
 
 
 def _check_argument(arg: Any, label: str, key: str) -> None:
-    """An argument is a column, an expression (a string) or a number."""
+    """An argument is a column, an expression (a string) or a number (an integer of 64 bits)."""
     if isinstance(arg, bool | int | float | str):
         if isinstance(arg, str) and not arg.strip():
             raise DSPConfigError(
@@ -392,6 +426,8 @@ def _check_argument(arg: Any, label: str, key: str) -> None:
                 processor=label,
                 key=key,
             )
+        if isinstance(arg, int) and not -MAX_ARGUMENT <= arg < MAX_ARGUMENT:
+            raise DSPConfigError(f"{arg} does not fit in 64 bits", processor=label, key=key)
         return
     raise DSPConfigError(
         f"expected a column, an expression or a number, not {type(arg).__name__}",

@@ -39,6 +39,7 @@ from ..errors import (
     LH5FileError,
     LH5ObjectNotFoundError,
     LH5WriteError,
+    TierflowError,
 )
 from ..lh5 import ls, read, read_n_rows, write
 from ..lh5.files import open_file
@@ -311,6 +312,14 @@ def _run_table(plan: TablePlan, h5in: h5py.File, h5out: h5py.File, buffer_len: i
         except HitConfigError as err:
             raise HitConfigError(
                 f"{err.reason} (in {h5in.filename}:/{plan.table})", err.key
+            ) from err
+        except TierflowError:
+            raise
+        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
+            # an evaluation the expression checks let through (the cause is kept)
+            raise ExpressionError(
+                f"{h5in.filename}:/{plan.table}: evaluating the hit config failed: "
+                f"{type(err).__name__}: {err}"
             ) from err
         write(hit, plan.output, h5out, wo_mode="append")
         start += n

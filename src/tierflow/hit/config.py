@@ -147,6 +147,8 @@ def _closest(name: str, choices: Iterable[str]) -> str:
 
 # --- one operation ---------------------------------------------------------------------------
 def _parameter_value(value: Any, key: str) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise HitConfigError(f"{value} does not fit in 64 bits", key=key)
     if isinstance(value, bool | int | float | np.integer | np.floating):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, str):  # LEGEND's early configs quote numbers
