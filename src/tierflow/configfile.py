@@ -40,12 +40,14 @@ import yaml
 __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "MAX_INT",
     "MAX_NODES",
     "ErrorFactory",
     "check_plain",
     "is_file_source",
     "key_path",
     "load_plain",
+    "parse_config_text",
     "read_config_file",
 ]
 
@@ -252,8 +254,10 @@ def key_path(path: tuple) -> str:
             out += f"[{part}]"
             continue
         text = str(part)
-        if not text.isprintable() or not text:
-            text = repr(text) if not text else ascii(text)[1:-1]
+        if not text:
+            text = "''"
+        elif not text.isprintable():
+            text = ascii(text)[1:-1]
         if len(text) > 40:
             text = text[:37] + "..."
         out += ("." if out else "") + text
