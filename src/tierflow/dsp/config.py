@@ -42,6 +42,18 @@ from typing import Any
 
 from ..configfile import check_plain, key_path, parse_config_text, read_config_file
 from ..errors import DSPConfigError
+from .config_values import (
+    as_list,
+    check_argument,
+    check_database_value,
+    check_module,
+    check_signature,
+    check_types,
+    is_column_name,
+    optional_text,
+    parse_units,
+    text_list,
+)
 
 __all__ = [
     "BUILTIN_FUNCTIONS",
@@ -59,18 +71,6 @@ DB_PATTERN = re.compile(r"(?<![\w.])db(?:\.\w+)+")
 BUILTIN_FUNCTIONS = frozenset(
     {"len", "round", "floor", "ceil", "trunc", "astype", "where", "isnan", "isfinite"}
 )
-#: a module a processor may come from (``numpy``, ``dspeed.processors``)
-MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-#: numpy's type characters of booleans and numbers, as gufunc type signatures use them
-NUMPY_TYPE_CHARS = "?bBhHiIlLqQpPefdgFDG"
-#: a gufunc type signature: ``"fi->f"``
-TYPE_SIGNATURE = re.compile(f"[{re.escape(NUMPY_TYPE_CHARS)}]+->[{re.escape(NUMPY_TYPE_CHARS)}]+")
-_DIMS = r"(?:[A-Za-z_]\w*|\d+)(?:,(?:[A-Za-z_]\w*|\d+))*"
-_CORE = rf"\((?:{_DIMS})?\)"
-#: a gufunc signature (spaces removed): ``"(n),()->()"``
-GUFUNC_SIGNATURE = re.compile(rf"{_CORE}(?:,{_CORE})*->{_CORE}(?:,{_CORE})*")
-#: the magnitude integer arguments stay below (they become int64 constants)
-MAX_ARGUMENT = 2**63
 #: keys a processor entry may have
 PROCESSOR_KEYS = frozenset(
     {
@@ -183,25 +183,13 @@ class ProcessorSpec:
                 )
             options.setdefault(name, value)
         for name in ("module", "description", "signature", "coord_grid"):
-            _optional_text(options.get(name), label, name)
-        signature = options.get("signature")
-        if signature is not None and not GUFUNC_SIGNATURE.fullmatch(re.sub(r"\s", "", signature)):
-            raise DSPConfigError(
-                f"{signature!r} is not a gufunc signature such as '(n),()->()'",
-                processor=label,
-                key="signature",
-            )
-        module = options.get("module")
-        if module is not None and not MODULE_NAME.fullmatch(module):
-            raise DSPConfigError(
-                f"{module!r} is not a module name such as 'numpy' or 'dspeed.processors'",
-                processor=label,
-                key="module",
-            )
+            optional_text(options.get(name), label, name)
+        check_signature(options.get("signature"), label)
+        check_module(options.get("module"), label)
         fields = _parse_function(label, options)
         for i, arg in enumerate(fields["args"]):
-            _check_argument(arg, label, f"args[{i}]")
-        units = _parse_units(label, options.get("unit"), len(outputs))
+            check_argument(arg, label, f"args[{i}]")
+        units = parse_units(label, options.get("unit"), len(outputs))
         defaults = options.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             raise DSPConfigError("expected a dict of db.* values", processor=label, key="defaults")
@@ -216,24 +204,17 @@ class ProcessorSpec:
             prereqs = tuple(
                 split_names(prereqs)
                 if isinstance(prereqs, str)
-                else _text_list(prereqs, label, "prereqs")
+                else text_list(prereqs, label, "prereqs")
             )
         types = options.get("types")
         if types is not None:
-            types = (types,) if isinstance(types, str) else _text_list(types, label, "types")
-            for i, sig in enumerate(types):
-                if not TYPE_SIGNATURE.fullmatch(sig):
-                    raise DSPConfigError(
-                        f"{sig!r} is not a type signature such as 'fi->f' (numpy type "
-                        f"characters {NUMPY_TYPE_CHARS!r}, inputs '->' outputs)",
-                        processor=label,
-                        key=f"types[{i}]",
-                    )
+            types = (types,) if isinstance(types, str) else text_list(types, label, "types")
+            check_types(types, label)
         init_args = options.get("init_args")
         if init_args is not None:
-            init_args = tuple(_as_list(init_args, label, "init_args"))
+            init_args = tuple(as_list(init_args, label, "init_args"))
             for i, arg in enumerate(init_args):
-                _check_argument(arg, label, f"init_args[{i}]")
+                check_argument(arg, label, f"init_args[{i}]")
         texts = [a for a in (*fields["args"], *(init_args or ())) if isinstance(a, str)]
         if fields["expression"] is not None:
             texts.append(fields["expression"])
@@ -392,98 +373,6 @@ def split_names(key: str) -> tuple[str, ...]:
     return tuple(k for k in re.split(r"[,\s]+", str(key)) if k)
 
 
-def _as_list(value: Any, label: str, key: str) -> list:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise DSPConfigError(
-            f"expected a list, not {type(value).__name__}", processor=label, key=key
-        )
-    return list(value)
-
-
-def _text_list(value: Any, label: str, key: str) -> tuple[str, ...]:
-    items = _as_list(value, label, key)
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise DSPConfigError(
-                f"expected a string, not {type(item).__name__}", processor=label, key=f"{key}[{i}]"
-            )
-    return tuple(items)
-
-
-def _optional_text(value: Any, label: str, key: str) -> None:
-    if value is not None and not isinstance(value, str):
-        raise DSPConfigError(
-            f"expected a string, not {type(value).__name__}", processor=label, key=key
-        )
-
-
-def _check_argument(arg: Any, label: str, key: str) -> None:
-    """An argument is a column, an expression (a string) or a number (an integer of 64 bits)."""
-    if isinstance(arg, bool | int | float | str):
-        if isinstance(arg, str) and not arg.strip():
-            raise DSPConfigError(
-                "an empty argument; expected a column, an expression or a number",
-                processor=label,
-                key=key,
-            )
-        if isinstance(arg, int) and not -MAX_ARGUMENT <= arg < MAX_ARGUMENT:
-            raise DSPConfigError(f"{arg} does not fit in 64 bits", processor=label, key=key)
-        return
-    raise DSPConfigError(
-        f"expected a column, an expression or a number, not {type(arg).__name__}",
-        processor=label,
-        key=key,
-    )
-
-
-def check_database_value(value: Any, key: str, processor: str | None = None) -> None:
-    """A ``db.*`` value (a database entry or a default) is a number, a string (such as
-    ``"500*us"``) or a flat list of numbers.
-
-    >>> check_database_value([1.0, 2.0], "db.coeffs")
-    >>> check_database_value({"a": 1}, "db.pz.tau")
-    Traceback (most recent call last):
-    ...
-    tierflow.errors.DSPConfigError: db.pz.tau: expected a number, a string such as '500*us' or a list of numbers, not dict
-    """
-    if isinstance(value, bool | int | float | str):
-        return
-    if isinstance(value, list | tuple) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        return
-    raise DSPConfigError(
-        "expected a number, a string such as '500*us' or a list of numbers, not "
-        + type(value).__name__,
-        processor=processor,
-        key=key,
-    )
-
-
-def _parse_units(label: str, unit: Any, n: int) -> tuple[str | None, ...]:
-    if unit is None:
-        return (None,) * n
-    if isinstance(unit, str):
-        return (unit,) * n
-    if isinstance(unit, Sequence):
-        for i, u in enumerate(unit):
-            if u is not None and not isinstance(u, str):
-                raise DSPConfigError(
-                    f"expected a unit name, not {type(u).__name__}",
-                    processor=label,
-                    key=f"unit[{i}]",
-                )
-        units = list(unit)
-        if len(units) == 1:
-            return tuple(units) * n
-        if len(units) != n:
-            raise DSPConfigError(f"{len(units)} units for {n} outputs", processor=label, key="unit")
-        return tuple(units)
-    raise DSPConfigError(
-        f"expected a string or a list, not {type(unit).__name__}", processor=label, key="unit"
-    )
-
-
 def _shown(text: str, limit: int = 80) -> str:
     """``repr(text)``, shortened to about ``limit`` characters."""
     return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
@@ -560,7 +449,7 @@ def _parse_function(label: str, options: dict) -> dict:
                     processor=label,
                     key="args",
                 )
-            args = _as_list(options["args"], label, "args")
+            args = as_list(options["args"], label, "args")
         return {"function": name, "module": mod or module, "args": args, "expression": None}
 
     if isinstance(body, ast.Name):
@@ -793,12 +682,3 @@ def _as_outputs(outputs: Any) -> list[str]:
             raise DSPConfigError(f"{name.strip()!r} is listed twice", key=f"outputs[{i}]")
         names.append(name.strip())
     return names
-
-
-def is_column_name(name: str) -> bool:
-    """Whether ``name`` can name a column: an ASCII identifier.
-
-    >>> is_column_name("trapEmax"), is_column_name("énergie"), is_column_name("2x")
-    (True, False, False)
-    """
-    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None
