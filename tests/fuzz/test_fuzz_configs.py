@@ -32,7 +32,7 @@ import tierflow.hit
 from tierflow import sim
 from tierflow.dsp import build_dsp
 from tierflow.dsp.configs import config_path
-from tierflow.errors import TierflowError
+from tierflow.errors import TaskError, TierflowError
 from tierflow.hit import build_hit
 from tierflow.pipeline import Pipeline, PipelineConfig
 
@@ -367,9 +367,13 @@ def _expect_result_or_tierflow_error(
     work: Any, folder: Path, output: Path, inputs: set[str]
 ) -> str:
     """Run ``work()``: a TierflowError leaves nothing but the inputs in ``folder``; a result
-    writes ``output``. Any other exception fails the test."""
+    writes ``output``. Any other exception fails the test, and so does a
+    :class:`~tierflow.errors.TaskError` (the wrapper of an exception a worker raised that is
+    not a tierflow error)."""
     try:
         work()
+    except TaskError as err:
+        raise AssertionError(f"an exception that is not a tierflow error in a task: {err}") from err
     except TierflowError:
         left = set(os.listdir(folder)) - inputs
         assert not left, f"a failed run left {sorted(left)}"
