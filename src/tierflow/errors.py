@@ -111,25 +111,35 @@ class DSPConfigError(TierflowError, ValueError):
 
     >>> str(DSPConfigError("unknown name 'baselin'", processor="wf_blsub", key="args[1]"))
     "processor 'wf_blsub' (processors.wf_blsub.args[1]): unknown name 'baselin'"
+    >>> str(DSPConfigError("expected a list", key="outputs", file="dsp.json"))
+    'dsp.json: outputs: expected a list'
     """
 
-    def __init__(self, message: str, *, processor: str | None = None, key: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        processor: str | None = None,
+        key: str | None = None,
+        file: str | os.PathLike | None = None,
+    ):
         self.processor = processor
         self.key = key
+        self.file = None if file is None else os.fspath(file)
         self.reason = message
         if processor is not None:
             where = f"processors.{processor}" + (f".{key}" if key else "")
             message = f"processor {processor!r} ({where}): {message}"
         elif key is not None:
             message = f"{key}: {message}"
-        super().__init__(message)
+        super().__init__(f"{self.file}: {message}" if self.file else message)
 
     def __reduce__(self):
-        return (_rebuild_dsp_error, (type(self), self.reason, self.processor, self.key))
+        return (_rebuild_dsp_error, (type(self), self.reason, self.processor, self.key, self.file))
 
 
-def _rebuild_dsp_error(cls, reason, processor, key):
-    return cls(reason, processor=processor, key=key)
+def _rebuild_dsp_error(cls, reason, processor, key, file=None):
+    return cls(reason, processor=processor, key=key, file=file)
 
 
 class DSPUnitError(DSPConfigError):
@@ -153,15 +163,19 @@ class HitConfigError(TierflowError, ValueError):
 
     >>> str(HitConfigError("unknown key 'expresion'", key="operations.AoE"))
     "operations.AoE: unknown key 'expresion'"
+    >>> str(HitConfigError("not a number", key="operations.e.parameters.a", file="hit.yaml"))
+    'hit.yaml: operations.e.parameters.a: not a number'
     """
 
-    def __init__(self, message: str, key: str | None = None):
+    def __init__(self, message: str, key: str | None = None, file: str | os.PathLike | None = None):
         self.key = key
+        self.file = None if file is None else os.fspath(file)
         self.reason = message
-        super().__init__(f"{key}: {message}" if key else message)
+        text = f"{key}: {message}" if key else message
+        super().__init__(f"{self.file}: {text}" if self.file else text)
 
     def __reduce__(self):
-        return (type(self), (self.reason, self.key))
+        return (type(self), (self.reason, self.key, self.file))
 
 
 class CalibrationError(TierflowError, ValueError):
@@ -204,3 +218,27 @@ class UsageError(TierflowError, ValueError):
     >>> str(UsageError("-f/--overwrite and -a/--append cannot go together"))
     '-f/--overwrite and -a/--append cannot go together'
     """
+
+
+class TierflowWarning(UserWarning):
+    """Base class of the warnings tierflow gives: the work was done, but not all as asked."""
+
+
+class UncalibratedChannelWarning(TierflowWarning):
+    """Channels written to the hit tier without calibration parameters (``channels``).
+
+    >>> str(UncalibratedChannelWarning(["ch1084804", "ch1084805"], "run.lh5"))
+    'run.lh5: no calibration parameters for ch1084804, ch1084805; their energies are uncalibrated (ADC)'
+    """
+
+    def __init__(self, channels: list[str], file: str | None = None):
+        self.channels = list(channels)
+        self.file = file
+        text = (
+            f"no calibration parameters for {', '.join(self.channels)}; their energies are "
+            "uncalibrated (ADC)"
+        )
+        super().__init__(f"{file}: {text}" if file else text)
+
+    def __reduce__(self):
+        return (type(self), (self.channels, self.file))

@@ -47,7 +47,7 @@ from ..parallel import count_workers, is_serial, run_tasks
 from ..types import Table, concat
 from .chain import ChainResult, compile_chain, prepared_columns, run_together
 from .compiler import Prepared, prepare, prepare_per_row
-from .config import ChainConfig, load_config, load_mapping
+from .config import ChainConfig, in_file, load_config, load_mapping
 from .units import is_unit_name
 
 __all__ = ["DSPSummary", "TableSummary", "build_dsp", "dsp_name", "find_tables"]
@@ -81,6 +81,8 @@ class DSPSummary:
     tables: list[TableSummary] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: why each skipped table was skipped (``"no column 'waveform' (has: wf_raw, ...)"``)
+    skip_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -192,8 +194,8 @@ class _Worker:
             chains = []
             for i_seg, _lo, table in batch:
                 job = self.jobs[task.segments[i_seg].table]
-                chains.append(
-                    compile_chain(
+                try:
+                    chain = compile_chain(
                         job.config,
                         table,
                         job.database,
@@ -202,7 +204,15 @@ class _Worker:
                         parameters=job.parameters,
                         per_row=job.per_row,
                     )
-                )
+                except DSPConfigError as err:
+                    if job.config.source is None or err.file is not None:
+                        raise
+                    raise in_file(err, job.config.source) from None
+                except TierflowError:
+                    raise
+                except (ArithmeticError, LookupError, TypeError, ValueError, ImportError) as err:
+                    raise chain_error(err, job.config, job.table) from err
+                chains.append(chain)
             results = self._run(chains, [table for _, _, table in batch])
             for (i_seg, lo, _), result in zip(batch, results, strict=True):
                 done.setdefault(i_seg, []).append((lo, result))
@@ -573,13 +583,14 @@ def _plan_jobs(
             config = _config_for(configs, table, channel)
             if config is None:
                 summary.skipped.append(table)
+                summary.skip_reasons[table] = "no config in chan_config matches it"
                 continue
             found = _table_fields(h5f, table, known)
             available = list(found[0] if found is not None else ())
             entry = None
             if db is not None:
                 entry = db.get(channel) if channel is not None else db
-            prepared, parameters = prepare_per_row(config, entry, channel)
+            prepared, parameters = _prepared(config, entry, channel, per_row=True)
             missing = [
                 n
                 for n in (*prepared.leaves, *config.outputs)
@@ -594,6 +605,12 @@ def _plan_jobs(
                     )
                 log.info("skipping %s: no column %s", table, missing[0])
                 summary.skipped.append(table)
+                missing = list(dict.fromkeys(missing))
+                summary.skip_reasons[table] = (
+                    f"no column{'s' if len(missing) > 1 else ''} "
+                    f"{_names([repr(m) for m in missing])} "
+                    f"(has: {_names(available) or 'no columns'})"
+                )
                 continue
             columns = prepared_columns(prepared, available)
             total, counted = _n_rows(h5f, table, found)
@@ -603,7 +620,7 @@ def _plan_jobs(
                 stop = min(stop, start + n_max)
             per_row = stop - start <= PER_ROW_MAX_ROWS
             if not per_row:
-                prepared, parameters = prepare(config, entry, channel), None
+                prepared, parameters = _prepared(config, entry, channel, per_row=False)
             jobs.append(
                 _TableJob(
                     table,
@@ -624,11 +641,61 @@ def _plan_jobs(
         store.close()
     if not jobs:
         raise DSPInputError(
-            f"{raw_path} has no table to process"
-            + (f" (skipped {', '.join(summary.skipped)})" if summary.skipped else ""),
+            f"{raw_path} has no table to process: " + _why_skipped(summary.skip_reasons),
             key="lh5_tables",
         )
     return jobs
+
+
+def _prepared(
+    config: ChainConfig, entry: Any, channel: str | None, per_row: bool
+) -> tuple[Prepared, tuple | None]:
+    """The config prepared for a channel (database values read per row or compiled in); a
+    config error names the config's file."""
+    try:
+        if per_row:
+            return prepare_per_row(config, entry, channel)
+        return prepare(config, entry, channel), None
+    except DSPConfigError as err:
+        if config.source is None or err.file is not None:
+            raise
+        raise in_file(err, config.source) from None
+    except TierflowError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError, ImportError) as err:
+        raise chain_error(err, config, channel) from err
+
+
+def chain_error(err: Exception, config: ChainConfig, table: str | None) -> DSPConfigError:
+    """A config the chain builder failed on in a way it does not check for (a constant of the
+    wrong kind where a processor needs an axis, say), as a config error naming the config's
+    file and the table; the builder's exception is its ``__cause__``."""
+    return DSPConfigError(
+        f"cannot build the chain{f' for {table}' if table else ''}: {type(err).__name__}: {err}",
+        file=config.source,
+    )
+
+
+def _names(names: Sequence[str], limit: int = 12) -> str:
+    """``a, b, c`` (at most ``limit`` names, then how many more)."""
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _why_skipped(reasons: Mapping[str, str]) -> str:
+    """Each reason a table was skipped, with the tables it applies to.
+
+    >>> _why_skipped({"ch1/raw": "no column 'waveform'", "ch2/raw": "no column 'waveform'"})
+    "ch1/raw, ch2/raw: no column 'waveform'"
+    >>> _why_skipped({})
+    'it holds no table (expected */raw, raw/* or top-level tables)'
+    """
+    if not reasons:
+        return "it holds no table (expected */raw, raw/* or top-level tables)"
+    tables: dict[str, list[str]] = {}
+    for table, reason in reasons.items():
+        tables.setdefault(reason, []).append(table)
+    return "; ".join(f"{_names(names, 5)}: {reason}" for reason, names in tables.items())
 
 
 def _make_tasks(

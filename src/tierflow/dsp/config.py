@@ -38,12 +38,22 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..configfile import check_plain, key_path, parse_config_text, read_config_file
 from ..errors import DSPConfigError
+from .config_values import (
+    as_list,
+    check_argument,
+    check_database_value,
+    check_module,
+    check_signature,
+    check_types,
+    is_column_name,
+    optional_text,
+    parse_units,
+    text_list,
+)
 
 __all__ = [
     "BUILTIN_FUNCTIONS",
@@ -132,59 +142,79 @@ class ProcessorSpec:
     # --- parsing ------------------------------------------------------------------------------
     @classmethod
     def parse(cls, key: str, node: Any) -> ProcessorSpec:
-        """Normalise the config entry ``node`` stored under ``key``."""
+        """Normalise the config entry ``node`` stored under ``key``; every value of a wrong type
+        is an error naming the processor and the key."""
         outputs = split_names(key)
         label = outputs[0] if len(outputs) == 1 else key
         if not outputs:
             raise DSPConfigError("a processor entry needs the names it computes as key", key=key)
         for name in outputs:
-            if not re.fullmatch(r"[A-Za-z_]\w*", name):
-                raise DSPConfigError(f"{name!r} is not a valid column name", processor=label)
+            if not is_column_name(name):
+                raise DSPConfigError(
+                    f"{name!r} is not a valid column name (letters, digits and _)",
+                    key=f"processors.{key_path((key,))}",
+                )
         if isinstance(node, str):
             node = {"function": node}
         if not isinstance(node, Mapping):
             raise DSPConfigError(
                 f"expected a dict or a string, not {type(node).__name__}", processor=label
             )
-        unknown = sorted(set(node) - PROCESSOR_KEYS)
+        unknown = [k for k in node if k not in PROCESSOR_KEYS]
         if unknown:
             raise DSPConfigError(
                 f"unknown key {unknown[0]!r}; a processor entry may have "
                 f"{', '.join(sorted(PROCESSOR_KEYS))}",
                 processor=label,
-                key=unknown[0],
+                key=key_path((unknown[0],)),
             )
         options = dict(node)
         kwargs = options.pop("kwargs", None) or {}
         if not isinstance(kwargs, Mapping):
-            raise DSPConfigError("expected a dict", processor=label, key="kwargs")
+            raise DSPConfigError(
+                f"expected a dict, not {type(kwargs).__name__}", processor=label, key="kwargs"
+            )
         for name, value in kwargs.items():
             if name not in KWARGS_KEYS:
                 raise DSPConfigError(
                     f"unknown argument {name!r}; kwargs may hold {', '.join(sorted(KWARGS_KEYS))}",
                     processor=label,
-                    key=f"kwargs.{name}",
+                    key=f"kwargs.{key_path((name,))}",
                 )
             options.setdefault(name, value)
+        for name in ("module", "description", "signature", "coord_grid"):
+            optional_text(options.get(name), label, name)
+        check_signature(options.get("signature"), label)
+        check_module(options.get("module"), label)
         fields = _parse_function(label, options)
-        units = _parse_units(label, options.get("unit"), len(outputs))
+        for i, arg in enumerate(fields["args"]):
+            check_argument(arg, label, f"args[{i}]")
+        units = parse_units(label, options.get("unit"), len(outputs))
         defaults = options.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             raise DSPConfigError("expected a dict of db.* values", processor=label, key="defaults")
-        for name in defaults:
-            if not DB_PATTERN.fullmatch(str(name)):
+        for name, value in defaults.items():
+            if not isinstance(name, str) or not DB_PATTERN.fullmatch(name):
                 raise DSPConfigError(
                     f"default {name!r} is not a db.* parameter", processor=label, key="defaults"
                 )
+            check_database_value(value, f"defaults.{name}", label)
         prereqs = options.get("prereqs")
         if prereqs is not None:
-            prereqs = tuple(split_names(prereqs) if isinstance(prereqs, str) else prereqs)
+            prereqs = tuple(
+                split_names(prereqs)
+                if isinstance(prereqs, str)
+                else text_list(prereqs, label, "prereqs")
+            )
         types = options.get("types")
-        if isinstance(types, str):
-            types = (types,)
+        if types is not None:
+            types = (types,) if isinstance(types, str) else text_list(types, label, "types")
+            check_types(types, label)
         init_args = options.get("init_args")
         if init_args is not None:
-            init_args = tuple(_as_list(init_args, label, "init_args"))
+            init_args = tuple(as_list(init_args, label, "init_args"))
+            for i, arg in enumerate(init_args):
+                check_argument(arg, label, f"init_args[{i}]")
         texts = [a for a in (*fields["args"], *(init_args or ())) if isinstance(a, str)]
         if fields["expression"] is not None:
             texts.append(fields["expression"])
@@ -192,6 +222,18 @@ class ProcessorSpec:
         lh5_attrs = options.get("lh5_attrs") or {}
         if not isinstance(lh5_attrs, Mapping):
             raise DSPConfigError("expected a dict", processor=label, key="lh5_attrs")
+        for name, value in lh5_attrs.items():
+            where = f"lh5_attrs.{key_path((name,))}"
+            if not isinstance(name, str) or not name:
+                raise DSPConfigError(
+                    "an attribute name is a non-empty string", processor=label, key=where
+                )
+            if not isinstance(value, str | int | float | bool):
+                raise DSPConfigError(
+                    f"an attribute is a string or a number, not {type(value).__name__}",
+                    processor=label,
+                    key=where,
+                )
         return cls(
             key=key,
             outputs=outputs,
@@ -226,6 +268,8 @@ class ProcessorSpec:
             value = lookup(db, ref)
             if value is MISSING:
                 value = defaults.get(ref, MISSING)
+            else:
+                check_database_value(value, f"database value {ref}", self.label)
             values.append((ref, _freeze(value)))
         return tuple(values)
 
@@ -329,33 +373,25 @@ def split_names(key: str) -> tuple[str, ...]:
     return tuple(k for k in re.split(r"[,\s]+", str(key)) if k)
 
 
-def _as_list(value: Any, label: str, key: str) -> list:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise DSPConfigError(
-            f"expected a list, not {type(value).__name__}", processor=label, key=key
-        )
-    return list(value)
-
-
-def _parse_units(label: str, unit: Any, n: int) -> tuple[str | None, ...]:
-    if unit is None:
-        return (None,) * n
-    if isinstance(unit, str):
-        return (unit,) * n
-    if isinstance(unit, Sequence):
-        units = [None if u is None else str(u) for u in unit]
-        if len(units) == 1:
-            return tuple(units) * n
-        if len(units) != n:
-            raise DSPConfigError(f"{len(units)} units for {n} outputs", processor=label, key="unit")
-        return tuple(units)
-    raise DSPConfigError(f"expected a string or a list, not {unit!r}", processor=label, key="unit")
+def _shown(text: str, limit: int = 80) -> str:
+    """``repr(text)``, shortened to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
 
 
 @functools.lru_cache(maxsize=4096)
 def parse_source(text: str) -> ast.AST:
-    """The syntax tree of an argument or expression (cached); raises ``SyntaxError``."""
-    return ast.parse(text.strip(), mode="exec")
+    """The syntax tree of an argument or expression (cached); raises ``SyntaxError``, also for
+    text nested too deeply or too long for Python's parser.
+
+    >>> parse_source("(" * 300 + "a" + ")" * 300)
+    Traceback (most recent call last):
+    ...
+    SyntaxError: too many nested parentheses
+    """
+    try:
+        return ast.parse(text.strip(), mode="exec")
+    except (RecursionError, MemoryError, ValueError):
+        raise SyntaxError("nested too deeply or too long") from None
 
 
 def _parse_function(label: str, options: dict) -> dict:
@@ -368,7 +404,13 @@ def _parse_function(label: str, options: dict) -> dict:
         body = ast.parse(function.strip(), mode="eval").body
     except SyntaxError as err:
         raise DSPConfigError(
-            f"cannot parse {function!r}: {err.msg}", processor=label, key="function"
+            f"cannot parse {_shown(function)}: {err.msg}", processor=label, key="function"
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise DSPConfigError(
+            f"cannot parse {_shown(function)}: nested too deeply or too long",
+            processor=label,
+            key="function",
         ) from None
     text = function.strip()
 
@@ -407,7 +449,7 @@ def _parse_function(label: str, options: dict) -> dict:
                     processor=label,
                     key="args",
                 )
-            args = _as_list(options["args"], label, "args")
+            args = as_list(options["args"], label, "args")
         return {"function": name, "module": mod or module, "args": args, "expression": None}
 
     if isinstance(body, ast.Name):
@@ -460,44 +502,61 @@ class ChainConfig:
 
 
 def load_mapping(source: Any, what: str = "config") -> Any:
-    """A dict from a dict, a JSON/YAML file path or JSON/YAML text.
+    """A dict from a dict, a JSON/YAML file path or JSON/YAML text, checked to be plain data
+    of bounded size (see :mod:`tierflow.configfile`); errors name the file.
 
     >>> load_mapping('{"a": 1}'), load_mapping("a: 2")
     ({'a': 1}, {'a': 2})
+    >>> load_mapping("/nowhere/dsp.json")
+    Traceback (most recent call last):
+    ...
+    tierflow.errors.DSPConfigError: /nowhere/dsp.json: cannot read config file: No such file or directory
     """
     if isinstance(source, Mapping):
+        check_plain(source, what, config_error)
         return source
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str)
-        and "\n" not in source
-        and not source.lstrip().startswith("{")
-        and (os.path.exists(source) or source.endswith((".json", ".yaml", ".yml")))
-    ):
-        path = Path(source)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise DSPConfigError(f"cannot read {what} file {path}: {err.strerror}") from None
-        return _parse_text(text, f"{what} file {path}")
+    path = source_file(source)
+    if path is not None:
+        return parse_config_text(
+            read_config_file(path, what, config_error), what, config_error, path
+        )
     if isinstance(source, str):
-        return _parse_text(source, what)
+        return parse_config_text(source, what, config_error)
     raise DSPConfigError(
         f"a {what} must be a dict, a JSON/YAML file or JSON/YAML text, not {type(source).__name__}"
     )
 
 
-def _parse_text(text: str, what: str) -> Any:
+def source_file(source: Any) -> str | None:
+    """The path ``source`` names when it is a file rather than JSON/YAML text: a path object,
+    or a one-line string that names a file or ends in ``.json``/``.yaml``/``.yml``.
+
+    >>> source_file("hpge.yaml"), source_file("a: 2"), source_file('{"a": 1}')
+    ('hpge.yaml', None, None)
+    """
+    if isinstance(source, os.PathLike):
+        return os.fspath(source)
+    if (
+        isinstance(source, str)
+        and "\n" not in source
+        and not source.lstrip().startswith(("{", "["))
+        and (source.endswith((".json", ".yaml", ".yml")) or _is_path(source))
+    ):
+        return source
+    return None
+
+
+def _is_path(text: str) -> bool:
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise DSPConfigError(f"{what} is neither JSON nor YAML: {err}") from None
-    if not isinstance(value, Mapping):
-        raise DSPConfigError(f"{what} does not hold a mapping")
-    return value
+        return os.path.lexists(text)
+    except (ValueError, OSError):  # NUL bytes, names too long
+        return False
+
+
+def config_error(message: str, key: str | None = None, file: str | None = None) -> DSPConfigError:
+    """The error of a config (file) that cannot be read (the factory :mod:`tierflow.configfile`
+    raises)."""
+    return DSPConfigError(message, key=key, file=file)
 
 
 _CACHE: dict[str, ChainConfig] = {}
@@ -522,55 +581,77 @@ def load_config(config: Any, outputs: Sequence[str] | None = None) -> ChainConfi
         if outputs is None:
             return config
         config = config._raw
-    source = (
-        os.fspath(config)
-        if isinstance(config, str | os.PathLike)
-        and not (isinstance(config, str) and ("\n" in config or config.lstrip().startswith("{")))
-        else None
-    )
+    source = source_file(config)
     raw = load_mapping(config)
     try:
-        text = json.dumps(raw, sort_keys=True, default=str)
+        text = json.dumps(raw, sort_keys=True, default=repr)
     except (TypeError, ValueError) as err:
-        raise DSPConfigError(f"config is not plain data: {err}") from None
+        raise DSPConfigError(f"the config is not plain data: {err}", file=source) from None
     if outputs is not None:
         outputs = [outputs] if isinstance(outputs, str) else list(outputs)
-        text += json.dumps(outputs)
+        text += json.dumps(outputs, default=repr)
     fingerprint = hashlib.sha1(text.encode()).hexdigest()
     cached = _CACHE.get(fingerprint)
     if cached is not None:
         return cached
-    cfg = _build(raw, outputs, fingerprint, source)
+    try:
+        cfg = _build(raw, outputs, fingerprint, source)
+    except DSPConfigError as err:
+        if source is None or err.file is not None:
+            raise
+        raise in_file(err, source) from None
     if len(_CACHE) > 256:
         _CACHE.clear()
     _CACHE[fingerprint] = cfg
     return cfg
 
 
+def in_file(err: DSPConfigError, file: str) -> DSPConfigError:
+    """``err`` (or its subclass) again, naming the config file it came from.
+
+    >>> str(in_file(DSPConfigError("bad", key="outputs"), "dsp.json"))
+    'dsp.json: outputs: bad'
+    """
+    return type(err)(err.reason, processor=err.processor, key=err.key, file=file)
+
+
 def _build(raw: Mapping, outputs: Any, fingerprint: str, source: str | None) -> ChainConfig:
-    unknown = sorted(set(raw) - CONFIG_KEYS)
+    unknown = [k for k in raw if k not in CONFIG_KEYS]
     if unknown:
         extra = " (input friends are not supported)" if "inputs" in unknown else ""
         raise DSPConfigError(
             f"unknown key {unknown[0]!r}{extra}; a config has {', '.join(sorted(CONFIG_KEYS))}",
-            key=unknown[0],
+            key=key_path((unknown[0],)),
+        )
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise DSPConfigError(
+            f"expected a string, not {type(description).__name__}", key="description"
         )
     processors_node = raw.get("processors")
     if processors_node is None:
         processors_node = {}
     if not isinstance(processors_node, Mapping):
-        raise DSPConfigError("expected a dict of processors", key="processors")
+        raise DSPConfigError(
+            f"expected a dict of processors, not {type(processors_node).__name__}",
+            key="processors",
+        )
     if outputs is None:
         outputs = raw.get("outputs")
         if outputs is None:
             raise DSPConfigError("the config names no outputs", key="outputs")
         if isinstance(outputs, str):
             outputs = split_names(outputs)
-        outputs = _as_outputs(outputs)
+    outputs = _as_outputs(outputs)
     processors: dict[str, ProcessorSpec] = {}
     producers: dict[str, str] = {}
     for key, node in processors_node.items():
-        spec = ProcessorSpec.parse(str(key), node)
+        if not isinstance(key, str):
+            raise DSPConfigError(
+                f"a processor's key is the names it computes, not {key!r}",
+                key=f"processors.{key_path((key,))}",
+            )
+        spec = ProcessorSpec.parse(key, node)
         for name in spec.outputs:
             if name in producers:
                 raise DSPConfigError(
@@ -580,17 +661,24 @@ def _build(raw: Mapping, outputs: Any, fingerprint: str, source: str | None) -> 
             producers[name] = spec.key
         processors[spec.key] = spec
     cfg = ChainConfig(tuple(outputs), processors, producers, fingerprint, source)
-    plain = json.loads(json.dumps({**raw, "outputs": list(outputs)}, default=str))
+    plain = json.loads(json.dumps({**raw, "outputs": list(outputs)}, default=repr))
     object.__setattr__(cfg, "_raw", plain)
     return cfg
 
 
 def _as_outputs(outputs: Any) -> list[str]:
     if isinstance(outputs, str) or not isinstance(outputs, Sequence):
-        raise DSPConfigError("expected a list of column names", key="outputs")
-    names = []
-    for name in outputs:
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
-            raise DSPConfigError(f"{name!r} is not a column name", key="outputs")
+        raise DSPConfigError(
+            f"expected a list of column names, not {type(outputs).__name__}", key="outputs"
+        )
+    names: list[str] = []
+    for i, name in enumerate(outputs):
+        if not isinstance(name, str) or not is_column_name(name.strip()):
+            raise DSPConfigError(
+                f"expected a column name (letters, digits and _), not {name!r}",
+                key=f"outputs[{i}]",
+            )
+        if name.strip() in names:
+            raise DSPConfigError(f"{name.strip()!r} is listed twice", key=f"outputs[{i}]")
         names.append(name.strip())
     return names

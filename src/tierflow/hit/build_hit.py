@@ -39,6 +39,7 @@ from ..errors import (
     LH5FileError,
     LH5ObjectNotFoundError,
     LH5WriteError,
+    TierflowError,
 )
 from ..lh5 import ls, read, read_n_rows, write
 from ..lh5.files import open_file
@@ -140,15 +141,17 @@ def _load_configs(hit_config: Any) -> HitConfig | dict[str, HitConfig]:
             raise HitConfigError(
                 f"{err.reason} (the config for {pattern!r})",
                 key=f"{pattern}.{err.key}" if err.key else str(pattern),
+                file=err.file or source,
             ) from None
     return configs
 
 
-def _load_parameters(parameters: Any) -> dict[str, Any]:
+def _load_parameters(parameters: Any) -> tuple[dict[str, Any], str | None]:
+    """The parameters by channel, and their file (``None`` when not from a file)."""
     if parameters is None:
-        return {}
-    raw, _ = load_mapping(parameters, "parameters")
-    return raw
+        return {}, None
+    raw, folder = load_mapping(parameters, "parameters")
+    return raw, None if folder is None else os.fspath(parameters)
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -225,7 +228,7 @@ def plan_hit(
     """
     f_dsp = os.fspath(f_dsp)
     configs = _load_configs(hit_config)
-    pars = _load_parameters(parameters)
+    pars, pars_file = _load_parameters(parameters)
     if n_max is not None and int(n_max) < 0:
         raise HitConfigError(f"n_max must be 0 or more, not {n_max}", key="n_max")
     plans: list[TablePlan] = []
@@ -261,7 +264,9 @@ def plan_hit(
                 except HitConfigError as err:
                     key = (err.key or "").removeprefix("parameters").lstrip(".")
                     raise HitConfigError(
-                        err.reason, key=f"parameters.{entry[0]}" + (f".{key}" if key else "")
+                        err.reason,
+                        key=f"parameters.{entry[0]}" + (f".{key}" if key else ""),
+                        file=pars_file,
                     ) from None
             columns = _columns_of(h5f[table])
             cfg.check_columns(columns, f"{os.path.basename(f_dsp)}:/{table}")
@@ -307,6 +312,14 @@ def _run_table(plan: TablePlan, h5in: h5py.File, h5out: h5py.File, buffer_len: i
         except HitConfigError as err:
             raise HitConfigError(
                 f"{err.reason} (in {h5in.filename}:/{plan.table})", err.key
+            ) from err
+        except TierflowError:
+            raise
+        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
+            # an evaluation the expression checks let through (the cause is kept)
+            raise ExpressionError(
+                f"{h5in.filename}:/{plan.table}: evaluating the hit config failed: "
+                f"{type(err).__name__}: {err}"
             ) from err
         write(hit, plan.output, h5out, wo_mode="append")
         start += n

@@ -58,7 +58,6 @@ from __future__ import annotations
 import copy
 import difflib
 import fnmatch
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,8 +67,8 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import yaml
 
+from ..configfile import load_plain
 from ..errors import ExpressionError, HitConfigError
 from ..types import LGDO, Array, Scalar, Table, VectorOfVectors
 from ..types.allowed_names import MODULE_NAMES
@@ -104,40 +103,20 @@ _AT_PARAMETER = re.compile(r"@([A-Za-z_]\w*)")
 
 # --- loading ---------------------------------------------------------------------------------
 def load_mapping(source: Any, what: str = "config") -> tuple[dict, Path | None]:
-    """A dict from a dict, a JSON/YAML file, or JSON/YAML text, and the file's folder.
+    """A dict from a dict, a JSON/YAML file, or JSON/YAML text, and the file's folder; checked
+    to be plain data of bounded size (see :mod:`tierflow.configfile`), errors naming the file.
 
     >>> load_mapping('{"outputs": ["a"]}')
     ({'outputs': ['a']}, None)
     """
-    if isinstance(source, Mapping):
-        return dict(source), None
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and not source.lstrip().startswith("{")
-    ):
-        path = Path(source)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise HitConfigError(f"cannot read {what} file {path}: {err.strerror}") from None
-        return _parse_text(text, f"{what} file {path}"), path.resolve().parent
-    if isinstance(source, str):
-        return _parse_text(source, what), None
-    raise HitConfigError(
-        f"a {what} is a dict, a JSON/YAML file or JSON/YAML text, not {type(source).__name__}"
-    )
+    raw, path = load_plain(source, what, config_error)
+    return dict(raw), None if path is None else Path(path).resolve().parent
 
 
-def _parse_text(text: str, what: str) -> dict:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise HitConfigError(f"{what} is neither JSON nor YAML: {err}") from None
-    if not isinstance(value, Mapping):
-        raise HitConfigError(f"{what} does not hold a mapping but a {type(value).__name__}")
-    return dict(value)
+def config_error(message: str, key: str | None = None, file: str | None = None) -> HitConfigError:
+    """The error of a hit config or parameter file that cannot be read (the factory
+    :mod:`tierflow.configfile` raises)."""
+    return HitConfigError(message, key, file)
 
 
 def match_table(mapping: Mapping[str, Any], table: str) -> tuple[str, Any] | None:
@@ -156,6 +135,8 @@ def match_table(mapping: Mapping[str, Any], table: str) -> tuple[str, Any] | Non
         if key in mapping:
             return key, mapping[key]
     for key, value in mapping.items():
+        if not isinstance(key, str):
+            continue
         if fnmatch.fnmatchcase(table.strip("/"), key) or fnmatch.fnmatchcase(channel, key):
             return key, value
     return None
@@ -168,6 +149,8 @@ def _closest(name: str, choices: Iterable[str]) -> str:
 
 # --- one operation ---------------------------------------------------------------------------
 def _parameter_value(value: Any, key: str) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise HitConfigError(f"{value} does not fit in 64 bits", key=key)
     if isinstance(value, bool | int | float | np.integer | np.floating):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, str):  # LEGEND's early configs quote numbers
@@ -178,11 +161,25 @@ def _parameter_value(value: Any, key: str) -> Any:
     if isinstance(value, list | tuple | np.ndarray):
         try:
             return [float(v) for v in value]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise HitConfigError("a list parameter holds numbers only", key=key) from None
     raise HitConfigError(
         f"a parameter is a number or a list of numbers, not {type(value).__name__}", key=key
     )
+
+
+def _numeric_dtype(value: Any, key: str) -> str:
+    """The name of the numeric or boolean numpy type ``value`` names (``"float32"``)."""
+    try:
+        dtype = np.dtype(value) if isinstance(value, str | type | np.dtype) else None
+    except (TypeError, ValueError, KeyError, SyntaxError, OverflowError):
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise HitConfigError(
+            f"{value!r} is not a numeric numpy type; use e.g. 'float32', 'int64' or 'bool'",
+            key=key,
+        )
+    return dtype.name
 
 
 def _attr_value(value: Any, key: str) -> Any:
@@ -278,12 +275,7 @@ class HitOperation:
                 )
         dtype = spec.get("dtype")
         if dtype is not None:
-            try:
-                dtype = np.dtype(dtype).name
-            except TypeError:
-                raise HitConfigError(
-                    f"{dtype!r} is not a numpy dtype", key=f"{where}.dtype"
-                ) from None
+            dtype = _numeric_dtype(dtype, f"{where}.dtype")
         if has_expr:
             expression, names = cls._parse_expression(spec["expression"], parameters, where)
             bitmask = None
@@ -416,9 +408,18 @@ class HitConfig:
     # --- construction ------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], source: str | None = None) -> HitConfig:
-        """Check a config dict (see the module docs for its keys)."""
+        """Check a config dict (see the module docs for its keys); errors name ``source``."""
         if isinstance(config, HitConfig):
             return config
+        try:
+            return cls._from_dict(config, source)
+        except HitConfigError as err:
+            if source is None or err.file is not None:
+                raise
+            raise HitConfigError(err.reason, err.key, file=source) from None
+
+    @classmethod
+    def _from_dict(cls, config: Mapping[str, Any], source: str | None) -> HitConfig:
         if not isinstance(config, Mapping):
             raise HitConfigError(f"a hit config is a mapping, not {type(config).__name__}")
         unknown = [k for k in config if k not in CONFIG_KEYS]
@@ -445,7 +446,7 @@ class HitConfig:
                 f"'operations' is a mapping of names to operations, not {type(operations).__name__}",
                 key="operations",
             )
-        ops = {str(k): HitOperation.parse(str(k), v) for k, v in operations.items()}
+        ops = {k: HitOperation.parse(k, v) for k, v in operations.items()}
         return cls(outputs, ops, source)
 
     @classmethod
@@ -498,6 +499,8 @@ class HitConfig:
         ops = {name: copy.deepcopy(op.raw) for name, op in self.operations.items()}
         for name, spec in overrides.items():
             where = f"parameters.{name}"
+            if not isinstance(name, str):
+                raise HitConfigError(f"an operation name is a string, not {name!r}", key=where)
             if isinstance(spec, str):
                 spec = {"expression": spec}
             if not isinstance(spec, Mapping):

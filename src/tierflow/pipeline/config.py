@@ -7,46 +7,75 @@ A config is a dict, or a JSON or YAML file::
     tables: "ch*/raw"                               # which raw tables are waveforms
     dsp: {config: hpge-simple, database: null}      # a built-in name, a path or a dict
     hit: {config: null, parameters: null}           # parameters: skip calibration, use these
-    calibration: {energy: trapEmax, output: trapEmax_cal, run_type: cal, deg: 1, plots: false}
+    calibration: {energy: trapTmax, output: trapTmax_cal, run_type: cal, deg: 1, plots: false}
     processes: 2
     buffer_len: 3200
 
-Unknown keys are rejected before any work starts.
+Only ``raw`` and ``outdir`` are needed. Without ``calibration.energy`` the energy calibrated
+is the first of :data:`DEFAULT_ENERGIES` that the dsp config outputs (``trapTmax`` for the
+default ``hpge-simple``), and ``calibration.output`` is that name with ``_cal``.
+
+Unknown keys and values of the wrong type are rejected before any work starts, with an
+error naming the file, the key and what was expected.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from ..configfile import check_plain, parse_config_text, read_config_file
 from ..errors import TierflowError
 
 _TOP = {"raw", "outdir", "tables", "dsp", "hit", "calibration", "processes", "buffer_len"}
 _DSP = {"config", "database"}
 _HIT = {"config", "parameters"}
 _CALIBRATION = {"energy", "output", "run_type", "deg", "lines", "plots"}
+#: the energies calibrated when the config names none, the first one the dsp config outputs
+DEFAULT_ENERGIES = ("trapEmax", "cuspEmax", "zacEmax", "trapTmax")
+#: the most worker processes a config may ask for
+MAX_PROCESSES = 1024
+#: the largest ``buffer_len`` (rows read at a time)
+MAX_BUFFER_LEN = 10**8
 
 
 class PipelineConfigError(TierflowError, ValueError):
-    """A pipeline config with an unknown key, a missing value or a column that does not exist."""
+    """A pipeline config with an unknown key, a missing or wrong value or a column that does
+    not exist; names the file and the key when known.
+
+    >>> str(PipelineConfigError("expected a whole number", key="buffer_len", file="run.yaml"))
+    'run.yaml: buffer_len: expected a whole number'
+    """
+
+    def __init__(self, message: str, key: str | None = None, file: str | None = None):
+        self.reason, self.key, self.file = message, key, file
+        text = f"{key}: {message}" if key else message
+        super().__init__(f"{file}: {text}" if file else text)
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.key, self.file))
 
 
 @dataclass
 class CalibrationSettings:
-    """How hit parameters are made from calibration runs."""
+    """How hit parameters are made from calibration runs (``energy`` ``None``: the first of
+    :data:`DEFAULT_ENERGIES` that the dsp config outputs)."""
 
-    energy: str = "trapEmax"
-    output: str = "trapEmax_cal"
+    energy: str | None = None
+    output: str | None = None
     run_type: str = "cal"
     deg: int = 1
     lines: list[float] | None = None
     plots: bool = False
+
+    def __post_init__(self) -> None:
+        if self.output is None and self.energy is not None:
+            self.output = f"{self.energy}_cal"
 
 
 @dataclass
@@ -54,12 +83,16 @@ class PipelineConfig:
     """A checked pipeline configuration (see the module docstring for the keys).
 
     >>> cfg = PipelineConfig.from_dict({"raw": "raw/*.lh5", "outdir": "out"})
-    >>> os.path.basename(cfg.dsp_config), cfg.calibration.energy
-    ('hpge-simple.json', 'trapEmax')
+    >>> os.path.basename(cfg.dsp_config), cfg.calibration.energy, cfg.calibration.output
+    ('hpge-simple.json', 'trapTmax', 'trapTmax_cal')
     >>> PipelineConfig.from_dict({"raw": "x", "outdir": "o", "procesess": 2})
     Traceback (most recent call last):
     ...
     tierflow.pipeline.config.PipelineConfigError: unknown key 'procesess' in the pipeline config; keys are: buffer_len, calibration, dsp, hit, outdir, processes, raw, tables
+    >>> PipelineConfig.from_dict({"raw": "x", "outdir": "o", "calibration": {"deg": "1"}})
+    Traceback (most recent call last):
+    ...
+    tierflow.pipeline.config.PipelineConfigError: calibration.deg: expected 1 or 2, not '1'
     """
 
     raw: str
@@ -76,25 +109,46 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str | None = None) -> PipelineConfig:
+        """Check a config dict; errors name ``source`` (the file it came from)."""
+        try:
+            return cls._from_dict(raw, source)
+        except PipelineConfigError as err:
+            if source is None or err.file is not None:
+                raise
+            raise PipelineConfigError(err.reason, err.key, source) from None
+
+    @classmethod
+    def _from_dict(cls, raw: Mapping[str, Any], source: str | None) -> PipelineConfig:
         _check_keys(raw, _TOP, "the pipeline config")
+        check_plain(raw, "pipeline config", PipelineConfigError)
         for key in ("raw", "outdir"):
             if not raw.get(key):
                 raise PipelineConfigError(f"the pipeline config needs {key!r}")
+            _path_text(raw[key], key)
         dsp = _section(raw, "dsp", _DSP)
         hit = _section(raw, "hit", _HIT)
-        cal = _section(raw, "calibration", _CALIBRATION)
+        cal = _calibration(_section(raw, "calibration", _CALIBRATION))
         base = os.path.dirname(os.path.abspath(source)) if source else ""
+        dsp_config = _dsp_config(
+            _config_value(dsp.get("config", "hpge-simple"), "dsp.config"), base
+        )
+        if cal.get("energy") is None:
+            cal["energy"] = default_energy(dsp_config)
         return cls(
             raw=_relative(raw["raw"], base),
             outdir=_relative(raw["outdir"], base),
-            tables=raw.get("tables", "ch*/raw"),
-            dsp_config=_dsp_config(dsp.get("config", "hpge-simple"), base),
-            dsp_database=_maybe_path(dsp.get("database"), base),
-            hit_config=_maybe_path(hit.get("config"), base),
-            hit_parameters=_maybe_path(hit.get("parameters"), base),
+            tables=_tables(raw.get("tables", "ch*/raw")),
+            dsp_config=dsp_config,
+            dsp_database=_maybe_path(_config_value(dsp.get("database"), "dsp.database"), base),
+            hit_config=_maybe_path(_config_value(hit.get("config"), "hit.config"), base),
+            hit_parameters=_maybe_path(
+                _config_value(hit.get("parameters"), "hit.parameters"), base
+            ),
             calibration=CalibrationSettings(**cal),
-            processes=raw.get("processes"),
-            buffer_len=int(raw.get("buffer_len", 3200)),
+            processes=_whole_number(
+                raw.get("processes"), "processes", -1, MAX_PROCESSES, none_ok=True
+            ),
+            buffer_len=_whole_number(raw.get("buffer_len", 3200), "buffer_len", 1, MAX_BUFFER_LEN),
             source=source,
         )
 
@@ -103,18 +157,13 @@ class PipelineConfig:
         """From a dict or a JSON/YAML file."""
         if isinstance(source, Mapping):
             return cls.from_dict(source)
+        if not isinstance(source, str | os.PathLike):
+            raise PipelineConfigError(
+                f"a pipeline config is a mapping or a JSON/YAML file, not {type(source).__name__}"
+            )
         path = os.fspath(source)
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError as err:
-            raise PipelineConfigError(f"cannot read pipeline config {path}: {err}") from None
-        try:
-            data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as err:
-            raise PipelineConfigError(f"pipeline config {path} is not valid: {err}") from None
-        if not isinstance(data, Mapping):
-            raise PipelineConfigError(f"pipeline config {path} must be a mapping of keys")
+        text = read_config_file(path, "pipeline config", PipelineConfigError)
+        data = parse_config_text(text, "pipeline config", PipelineConfigError, path)
         return cls.from_dict(data, source=path)
 
     def fingerprint(self) -> str:
@@ -127,23 +176,124 @@ class PipelineConfig:
             _content(self.hit_parameters),
             vars(self.calibration),
         ]
-        return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+        try:
+            text = json.dumps(parts, sort_keys=True, default=repr)
+        except TypeError:  # keys of several types cannot be sorted
+            text = json.dumps(parts, default=repr)
+        return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
+def default_energy(dsp_config: Any) -> str | None:
+    """The first of :data:`DEFAULT_ENERGIES` that ``dsp_config`` outputs, or ``None``.
+
+    >>> from tierflow.dsp.configs import config_path
+    >>> default_energy(config_path("hpge-full")), default_energy(config_path("hpge-simple"))
+    ('trapEmax', 'trapTmax')
+    """
+    from ..dsp import load_config
+
+    outputs = load_config(dsp_config).outputs
+    return next((name for name in DEFAULT_ENERGIES if name in outputs), None)
+
+
+def _check_keys(raw: Mapping, allowed: set[str], where: str, key: str | None = None) -> None:
     if not isinstance(raw, Mapping):
-        raise PipelineConfigError(f"{where} must be a mapping, not {type(raw).__name__}")
-    for key in raw:
-        if key not in allowed:
+        raise PipelineConfigError(
+            f"{where} must be a mapping of keys, not {type(raw).__name__}", key=key
+        )
+    for name in raw:
+        if name not in allowed:
             raise PipelineConfigError(
-                f"unknown key {key!r} in {where}; keys are: {', '.join(sorted(allowed))}"
+                f"unknown key {name!r} in {where}; keys are: {', '.join(sorted(allowed))}"
             )
 
 
 def _section(raw: Mapping, name: str, allowed: set[str]) -> dict:
-    section = raw.get(name) or {}
-    _check_keys(section, allowed, f"the pipeline config's {name!r} section")
+    section = raw.get(name)
+    if section is None:
+        return {}
+    _check_keys(section, allowed, f"the pipeline config's {name!r} section", key=name)
     return dict(section)
+
+
+def _calibration(cal: dict) -> dict:
+    """The calibration section, each value checked."""
+    for key in ("energy", "output"):
+        value = cal.get(key)
+        if value is not None and not (isinstance(value, str) and value.isidentifier()):
+            raise PipelineConfigError(
+                f"expected a column name, not {value!r}", key=f"calibration.{key}"
+            )
+    run_type = cal.get("run_type", "cal")
+    if not isinstance(run_type, str) or not run_type:
+        raise PipelineConfigError(
+            f"expected a run type such as 'cal', not {run_type!r}", key="calibration.run_type"
+        )
+    deg = cal.get("deg", 1)
+    if isinstance(deg, bool) or deg not in (1, 2) or not isinstance(deg, int):
+        raise PipelineConfigError(f"expected 1 or 2, not {deg!r}", key="calibration.deg")
+    lines = cal.get("lines")
+    if lines is not None:
+        if not isinstance(lines, list) or not lines:
+            raise PipelineConfigError(
+                f"expected a list of line energies in keV, not {type(lines).__name__}",
+                key="calibration.lines",
+            )
+        for i, line in enumerate(lines):
+            if (
+                isinstance(line, bool)
+                or not isinstance(line, int | float)
+                or not (math.isfinite(line) and line > 0)
+            ):
+                raise PipelineConfigError(
+                    f"expected a positive energy in keV, not {line!r}",
+                    key=f"calibration.lines[{i}]",
+                )
+    plots = cal.get("plots", False)
+    if not isinstance(plots, bool):
+        raise PipelineConfigError(f"expected true or false, not {plots!r}", key="calibration.plots")
+    return cal
+
+
+def _path_text(value: Any, key: str) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise PipelineConfigError(f"expected a path, not {type(value).__name__}", key=key)
+    text = os.fspath(value)
+    if "\x00" in str(text):
+        raise PipelineConfigError("a path cannot hold a NUL character", key=key)
+    return str(text)
+
+
+def _config_value(value: Any, key: str) -> Any:
+    """A config given as a file (or a shipped name), a mapping or nothing."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    if isinstance(value, str | os.PathLike) and os.fspath(value):
+        return _path_text(value, key)
+    raise PipelineConfigError(
+        f"expected a file name or a mapping, not {type(value).__name__} {value!r}"[:200], key=key
+    )
+
+
+def _tables(value: Any) -> str | list[str] | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return value
+    raise PipelineConfigError(
+        f"expected a table pattern such as 'ch*/raw' or a list of them, not {value!r}"[:200],
+        key="tables",
+    )
+
+
+def _whole_number(value: Any, key: str, low: int, high: int, none_ok: bool = False) -> Any:
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise PipelineConfigError(
+            f"expected a whole number from {low} to {high}, not {value!r}"[:200], key=key
+        )
+    return value
 
 
 def _relative(path: str, base: str) -> str:

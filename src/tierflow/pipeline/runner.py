@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TierflowError
+from ..errors import TierflowError, UncalibratedChannelWarning
 from ..lh5.files import open_file
 from ..parallel import describe_executor, is_serial, run_tasks
-from .config import PipelineConfig, PipelineConfigError
+from .config import DEFAULT_ENERGIES, PipelineConfig, PipelineConfigError
 from .layout import CycleKey, LayoutError, find_raw_files, parameters_path
 from .report import PipelineReport, StageReport
+from .uncalibrated import mark_uncalibrated, uncalibrated_channels
 
 
 @dataclass
@@ -177,6 +179,12 @@ class Pipeline:
         dsp = load_config(self.cfg.dsp_config)
         columns = set(dsp.outputs)
         cal = self.cfg.calibration
+        if cal.energy is None and (self.cfg.hit_parameters is None or self.cfg.hit_config is None):
+            raise PipelineConfigError(
+                "the dsp config outputs none of the energies calibrated by default "
+                f"({', '.join(DEFAULT_ENERGIES)}); name one in calibration.energy",
+                key="calibration.energy",
+            )
         if self.cfg.hit_parameters is None and cal.energy not in columns:
             raise PipelineConfigError(
                 f"calibration energy {cal.energy!r} is not an output of the dsp config; "
@@ -367,7 +375,7 @@ class Pipeline:
             elif up_to_date(c.hit, [c.dsp, params, stamp]):
                 stage.skipped += 1
             else:
-                todo.append((c, params))
+                todo.append((c, self._calibrated_or_marked(c, params, hit_config)))
         results = run_tasks(
             _RunHit(self.cfg, hit_config),
             todo,
@@ -381,6 +389,23 @@ class Pipeline:
             stage.record(cycle.dsp, rows, error)
         stage.seconds = time.perf_counter() - t
         return stage
+
+    def _calibrated_or_marked(self, cycle: Cycle, parameters: Any, hit_config: Any) -> Any:
+        """``parameters`` for the hit tier of ``cycle``; channels without calibration are named
+        in a warning and, with the default hit config, written as uncalibrated ADC (see
+        :mod:`tierflow.pipeline.uncalibrated`)."""
+        from ..hit import HitConfig
+
+        output = self.cfg.calibration.output
+        if output not in HitConfig.load(hit_config).operations:
+            return parameters
+        channels = uncalibrated_channels(cycle.dsp, parameters, output)
+        if not channels:
+            return parameters
+        warnings.warn(UncalibratedChannelWarning(channels, cycle.dsp), stacklevel=4)
+        if self.cfg.hit_config is not None:
+            return parameters
+        return mark_uncalibrated(parameters, channels, output)
 
 
 def run_pipeline(
