@@ -353,15 +353,14 @@ def test_hit_configs_refuse_escapes_when_read(template, marker, tmp_path):
 
 
 def test_hit_config_parameters_cannot_escape_the_bounds():
-    tb = Table({"trapEmax": np.arange(3.0)})
-    cfg = HitConfig.from_dict(
-        {
-            "outputs": ["x"],
-            "operations": {"x": {"expression": "k ** 3 + trapEmax", "parameters": {"k": 10**30}}},
-        }
-    )
-    with pytest.raises(ExpressionError, match=r"operations\.x"):
-        cfg.apply(tb)
+    # refused when the config is read, before any expression runs
+    with pytest.raises(HitConfigError, match=r"operations\.x\.parameters\.k"):
+        HitConfig.from_dict(
+            {
+                "outputs": ["x"],
+                "operations": {"x": {"expression": "k ** 3 + trapEmax", "parameters": {"k": 10**30}}},
+            }
+        )
 
 
 # --- dsp configs --------------------------------------------------------------------------------

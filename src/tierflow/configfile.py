@@ -141,7 +141,7 @@ def parse_config_text(text: str, what: str, error: ErrorFactory, file: str | Non
             ) from None
         except yaml.YAMLError as err:
             raise error(
-                f"the {what} is neither JSON nor YAML: {_one_line(err)}", file=file
+                f"the {what} is neither JSON nor YAML: {_yaml_problem(err)}", file=file
             ) from None
         except (ValueError, TypeError, OverflowError) as err:  # e.g. a !!timestamp 2023-13-45
             raise error(
@@ -270,3 +270,23 @@ def _kind(value: Any) -> str:
 
 def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML parser's complaint on one line, with where it is and without the quoted source.
+
+    >>> try:
+    ...     yaml.safe_load("a: [1, 2\\nb: 3")
+    ... except yaml.YAMLError as err:
+    ...     print(_yaml_problem(err))
+    while parsing a flow sequence (line 1, column 4): expected ',' or ']', but got ':' (line 2, column 2)
+    """
+    if not isinstance(err, yaml.MarkedYAMLError):
+        return _one_line(err)
+
+    def at(text: str | None, mark: Any) -> str:
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        return f"{text}{where}" if text else ""
+
+    parts = [at(err.context, err.context_mark), at(err.problem, err.problem_mark)]
+    return ": ".join(p for p in parts if p) or _one_line(err)
