@@ -358,7 +358,9 @@ def test_hit_config_parameters_cannot_escape_the_bounds():
         HitConfig.from_dict(
             {
                 "outputs": ["x"],
-                "operations": {"x": {"expression": "k ** 3 + trapEmax", "parameters": {"k": 10**30}}},
+                "operations": {
+                    "x": {"expression": "k ** 3 + trapEmax", "parameters": {"k": 10**30}}
+                },
             }
         )
 
