@@ -33,7 +33,6 @@ import os
 import shutil
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import Any
 
 from .. import lh5
 from ..errors import DSPConfigError, DSPInputError, LH5FileError, TaskError, TierflowError
+from ..lh5.safewrite import locked_target, temporary_path
 from ..lh5.tablereader import TableReader, datatype_attr, table_rows
 from ..lh5.write import BatchWriter
 from ..parallel import count_workers, is_serial, run_tasks
@@ -344,39 +344,42 @@ def build_dsp(
     directory = os.path.dirname(os.path.abspath(dsp_path))
     if not os.path.isdir(directory):
         raise LH5FileError(f"directory {directory} does not exist", file=dsp_path)
-    tmp = os.path.join(directory, f".{os.path.basename(dsp_path)}.tmp-{uuid.uuid4().hex[:8]}")
-    store = lh5.LH5Store(keep_open=True)
-    try:
-        if write_mode == "a" and os.path.exists(dsp_path):
-            shutil.copy2(dsp_path, tmp)
-        h5f = store.gimme_file(tmp, "a")
-        writer = BatchWriter(h5f)
-        results = run_tasks(
-            worker,
-            tasks,
-            executor,
-            progress=progress,
-            description=f"dsp {os.path.basename(raw_path)}",
-            weights=[t.rows for t in tasks],
-            unit="wf",
-        )
-        for task_results in _unwrapped(results):
-            for table, _start, out, failed, _rows, first_error in task_results:
-                job_out = totals[table]
-                writer.write(out, job_out.output)
-                job_out.rows += len(out)
-                job_out.failed += failed
-                job_out.first_error = job_out.first_error or first_error
-        writer.close()
-        store.close()
-        worker.close()
-        os.replace(tmp, dsp_path)
-    except BaseException:
-        store.close()
-        worker.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    # one writer at a time: a concurrent run waits (or is refused), and temporary files of
+    # killed runs are removed
+    with locked_target(dsp_path):
+        tmp = temporary_path(dsp_path)
+        store = lh5.LH5Store(keep_open=True)
+        try:
+            if write_mode == "a" and os.path.exists(dsp_path):
+                shutil.copy2(dsp_path, tmp)
+            h5f = store.gimme_file(tmp, "a")
+            writer = BatchWriter(h5f)
+            results = run_tasks(
+                worker,
+                tasks,
+                executor,
+                progress=progress,
+                description=f"dsp {os.path.basename(raw_path)}",
+                weights=[t.rows for t in tasks],
+                unit="wf",
+            )
+            for task_results in _unwrapped(results):
+                for table, _start, out, failed, _rows, first_error in task_results:
+                    job_out = totals[table]
+                    writer.write(out, job_out.output)
+                    job_out.rows += len(out)
+                    job_out.failed += failed
+                    job_out.first_error = job_out.first_error or first_error
+            writer.close()
+            store.close()
+            worker.close()
+            os.replace(tmp, dsp_path)
+        except BaseException:
+            store.close()
+            worker.close()
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
     summary.tables = [totals[j.table] for j in jobs]
     summary.seconds = time.perf_counter() - started
     if summary.failed:

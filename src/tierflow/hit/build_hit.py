@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from ..errors import (
 )
 from ..lh5 import ls, read, read_n_rows, write
 from ..lh5.files import open_file
+from ..lh5.safewrite import locked_target, temporary_path
 from ..types import Table
 from .config import CONFIG_KEYS, HitConfig, load_mapping, match_table
 
@@ -390,16 +390,17 @@ def build_hit(
     directory = os.path.dirname(os.path.abspath(f_hit))
     if not os.path.isdir(directory):
         raise LH5FileError(f"directory {directory} does not exist", file=f_hit)
-    tmp = os.path.join(directory, f".{os.path.basename(f_hit)}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        if exists and mode == "append":
-            shutil.copyfile(f_hit, tmp)
-        with open_file(f_dsp) as h5in, h5py.File(tmp, "a") as h5out:
-            for plan in plans:
-                _run_table(plan, h5in, h5out, buffer_len)
-        os.replace(tmp, f_hit)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with locked_target(f_hit):  # one writer at a time; killed runs' temporaries removed
+        tmp = temporary_path(f_hit)
+        try:
+            if mode == "append" and os.path.exists(f_hit):  # looked at again under the lock
+                shutil.copyfile(f_hit, tmp)
+            with open_file(f_dsp) as h5in, h5py.File(tmp, "a") as h5out:
+                for plan in plans:
+                    _run_table(plan, h5in, h5out, buffer_len)
+            os.replace(tmp, f_hit)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
     return f_hit

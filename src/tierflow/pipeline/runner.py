@@ -8,9 +8,11 @@ fails is reported and skipped; the others are processed.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import re
 import time
 import warnings
 from collections import defaultdict
@@ -128,11 +130,39 @@ def up_to_date(output: str, inputs: list[str]) -> bool:
 
 
 def remove_stale_temporaries(root: str) -> list[str]:
-    """Delete the temporary files of writes that a killed run left behind."""
-    stale = glob.glob(os.path.join(root, "**", ".*.tmp-*"), recursive=True)
+    """Delete the temporary files (``.NAME.tmp-PID...``) that killed writers left under
+    ``root``; those of a writer still running on this machine are left alone.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for name in (f".a.lh5.tmp-{os.getpid()}-0123abcd", ".b.lh5.tmp-999999999-0123abcd"):
+    ...     open(os.path.join(root, name), "w").close()
+    >>> [os.path.basename(p) for p in remove_stale_temporaries(root)]
+    ['.b.lh5.tmp-999999999-0123abcd']
+    """
+    stale = [
+        path
+        for path in glob.glob(os.path.join(root, "**", ".*.tmp-*"), recursive=True)
+        if not _writer_running(path)
+    ]
     for path in stale:
-        os.remove(path)
+        with contextlib.suppress(FileNotFoundError):  # its writer finished meanwhile
+            os.remove(path)
     return stale
+
+
+def _writer_running(temporary: str) -> bool:
+    """Whether the process whose id a temporary file's name holds still runs here."""
+    found = re.search(r"\.tmp-(\d+)", os.path.basename(temporary))
+    if found is None:
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except PermissionError:  # someone else's live process
+        return True
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True
 
 
 class Pipeline:
