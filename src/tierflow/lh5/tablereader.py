@@ -31,6 +31,7 @@ from ..types import (
 )
 from .datatype import Datatype, parse
 from .fieldmask import FieldMask, FieldMaskSpec
+from .guards import FAILURES
 from .read import read, read_object, select_rows
 
 _ARRAY_KINDS = ("array", "fixedsize_array", "array_of_equalsized_arrays")
@@ -90,7 +91,7 @@ class TableReader:
         """The table, or ``None`` to leave it to the general reader."""
         try:
             gid = h5o.open(h5f.id, name.strip("/").encode("utf8"))
-        except (KeyError, ValueError, UnicodeError):
+        except FAILURES:  # the general reader says what is wrong
             return None
         if not isinstance(gid, h5g.GroupID):
             return None
@@ -273,7 +274,7 @@ def rows_of_table(h5f: h5py.File, name: str) -> int | None:
         if dt.kind != "table" or not dt.fields:
             return None
         return _first_field_rows(gid, dt.fields[0])
-    except (_FallBack, KeyError, ValueError, UnicodeError):
+    except (_FallBack, *FAILURES):  # the general reader counts them, or says what is wrong
         return None
 
 
