@@ -29,7 +29,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from tierflow.errors import TierflowError
 
@@ -148,11 +148,13 @@ def run_cases(
     timeout: float,
     warmup: dict | None = None,
     warmup_timeout: float = 300.0,
+    log: TextIO | None = None,
 ) -> Report:
     """Run every case in a worker (``target``: ``"module:function"``), ``timeout`` s each.
 
     ``warmup`` is a case run first in every new worker, with a longer limit, so that imports
-    and compilations are not counted against a case.
+    and compilations are not counted against a case. ``log`` gets a line per hang or crash
+    and per 100 cases.
     """
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ)
@@ -167,6 +169,8 @@ def run_cases(
         started = time.monotonic()
         answer = worker.ask(case, timeout)
         report.cases.append(case)
+        if log is not None and (not isinstance(answer, list) or len(report.cases) % 100 == 0):
+            print(f"{len(report.cases)} cases; {case['name']}: {answer!s:.200}", file=log)
         if isinstance(answer, list):
             report.outcomes.append(answer)
             continue

@@ -4,8 +4,9 @@
 outcome of each call recorded (:func:`fuzz_workers.outcome_of`):
 
 - ``lh5.ls`` (top level, ``*/*``, recursive) and ``tierflow ls``;
-- ``tierflow show -a -d`` (``lh5.show`` with attributes and details);
-- ``lh5.read`` of the whole file, of every table, of a row range and of an index list;
+- ``tierflow show -a -d --depth 4`` (``lh5.show`` with attributes and details);
+- ``lh5.read`` of the whole file (:data:`WHOLE`), of two tables, of a row range and of an
+  index list;
 - ``LH5Store.read`` and ``read_n_rows`` of every table;
 - a full pass of an ``LH5Iterator`` over the tables (one chunk, then a few rows per chunk);
 - ``LH5Iterator.hist`` of ``timestamp``, the direct fill's column.
@@ -31,6 +32,10 @@ from fuzz_workers import Outcome, outcome_of
 from tierflow import lh5
 from tierflow.cli import main as cli_main
 from tierflow.lh5 import LH5Iterator, LH5Store
+
+
+#: what "the whole file" is read as: all of it, but the raw file's hundreds of DAQ settings
+WHOLE = {"raw14": ("ch1105600", "extra/RunControl")}
 
 
 @functools.cache
@@ -100,9 +105,9 @@ def read_paths(path: str, source: str) -> list[Outcome]:
         outcome_of(lambda: lh5.ls(path, "*/*"), "ls */*"),
         outcome_of(lambda: lh5.ls(path, recursive=True), "ls -r"),
         outcome_of(lambda: _cli("ls", path, "-r"), "cli ls"),
-        outcome_of(lambda: _cli("show", path, "-a", "-d"), "cli show"),
-        outcome_of(lambda: lh5.read("/", path), "read /"),
+        outcome_of(lambda: _cli("show", path, "-a", "-d", "--depth", "4"), "cli show"),
     ]
+    outs += [outcome_of(lambda w=w: lh5.read(w, path), "read /") for w in WHOLE.get(source, "/")]
     with LH5Store() as store:
         for t in tables[:2]:
             outs += [
@@ -129,7 +134,10 @@ def run_case(case: dict) -> list[Outcome]:
     """Build the case's input in a fresh directory, run every read path on it, clean up."""
     workdir = tempfile.mkdtemp(prefix="tierflow-fuzz-")
     try:
-        path = build(case, os.path.join(workdir, "case"))
+        try:
+            path = build(case, os.path.join(workdir, "case"))
+        except Exception as err:  # the corpus's own fault: reported apart
+            return [{"path": "build", "result": "unbuilt", "kind": f"{type(err).__name__}: {err}"}]
         return read_paths(path, case["source"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

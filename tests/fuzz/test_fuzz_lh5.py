@@ -59,6 +59,16 @@ def test_damaged_lh5_inputs_never_hang_nor_crash(report, family):
     assert not hangs and not crashes, f"hangs: {hangs}, crashes: {crashes}"
 
 
+def test_every_input_is_built(report):
+    unbuilt = [
+        f"{case['name']}: {o['kind']}"
+        for case, outs in zip(report.cases, report.outcomes, strict=True)
+        for o in outs
+        if o["result"] == "unbuilt"
+    ]
+    assert not unbuilt, "\n".join(unbuilt[:20])
+
+
 def test_every_family_is_read_through_every_path(report):
     """The corpus reaches the readers: each family has inputs read without error too (so the
     damage is not always caught at the door), and every read path was called."""
