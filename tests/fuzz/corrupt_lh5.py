@@ -57,16 +57,16 @@ WITH_CODECS = ("raw14",)
 #: cases per source (or per run for ``not_lh5``) in the default run; the full run takes
 #: :data:`FULL_FACTOR` times more of each family but ``not_lh5`` and ``links``
 DEFAULT_COUNTS = {
-    "truncate": 24,
-    "flip": 36,
-    "zero": 20,
-    "datatype": 28,
-    "structure": 12,
+    "truncate": 20,
+    "flip": 30,
+    "zero": 16,
+    "datatype": 24,
+    "structure": 10,
     "links": 8,
-    "lengths": 16,
-    "codec": 40,
+    "lengths": 14,
+    "codec": 36,
 }
-FULL_FACTOR = 3
+FULL_FACTOR = 4
 
 NOT_LH5 = (
     "text",

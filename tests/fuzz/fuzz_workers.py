@@ -18,12 +18,16 @@ failures), with the exception's type and the innermost frame it was raised in.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
 import json
 import os
+import re
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -56,16 +60,37 @@ def outcome_of(call: Callable[[], Any], path: str) -> Outcome:
     return {"path": path, "result": "ok", "kind": ""}
 
 
-def serve(target: str) -> None:
-    """The worker's loop: a case per line of stdin, its outcomes per line of stdout."""
+def serve(target: str, dump: str, dump_after: float) -> None:
+    """The worker's loop: a case per line of stdin, its outcomes per line of stdout. A case
+    still running after ``dump_after`` seconds has its Python stack written to ``dump``, so
+    that the parent can say where it hung."""
     module, _, name = target.partition(":")
     run = getattr(importlib.import_module(module), name)
     out = sys.stdout
     sys.stdout = sys.stderr  # what the read paths print must not mix with the replies
-    for line in sys.stdin:
-        case = json.loads(line)
-        out.write(json.dumps(run(case)) + "\n")
-        out.flush()
+    with open(dump, "w") as stacks:
+        for line in sys.stdin:
+            case = json.loads(line)
+            faulthandler.dump_traceback_later(dump_after, file=stacks)
+            outcomes = run(case)
+            faulthandler.cancel_dump_traceback_later()
+            out.write(json.dumps(outcomes) + "\n")
+            out.flush()
+
+
+def hang_site(dump: str) -> str:
+    """The innermost frame of the last stack dumped (``file:line in function``)."""
+    try:
+        with open(dump) as f:
+            frames = [line.strip() for line in f if line.strip().startswith("File ")]
+    except OSError:
+        return "unknown"
+    if not frames:
+        return "unknown"
+    match = re.match(r'File "(.*)", line (\d+) in (.*)', frames[0])
+    if not match:
+        return frames[0]
+    return f"{os.path.basename(match.group(1))}:{match.group(2)} in {match.group(3)}"
 
 
 @dataclass
@@ -103,15 +128,17 @@ class Report:
             f"{len(self.hangs)} hangs, {len(self.crashes)} crashes"
         ]
         lines += [f"  {n:4d} x {kind}" for kind, n in self.raw_kinds().most_common()]
-        lines += [f"  hang: {c['name']}" for c in self.hangs]
+        lines += [f"  hang: {c['name']} (at {c['site']})" for c in self.hangs]
         lines += [f"  crash (exit {rc}): {c['name']}" for c, rc in self.crashes]
         return "\n".join(lines)
 
 
 class _Worker:
-    def __init__(self, target: str, env: dict[str, str]):
+    def __init__(self, target: str, env: dict[str, str], dump: str, dump_after: float):
+        self.dump = dump
+        serve_call = f"fuzz_workers.serve({target!r}, {dump!r}, {dump_after!r})"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"import fuzz_workers; fuzz_workers.serve({target!r})"],
+            [sys.executable, "-c", f"import fuzz_workers; {serve_call}"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -161,9 +188,10 @@ def run_cases(
     env["PYTHONPATH"] = os.pathsep.join([here, os.path.dirname(here), *sys.path])
     report = Report()
     worker: _Worker | None = None
+    dump = os.path.join(tempfile.mkdtemp(prefix="tierflow-fuzz-stacks-"), "stacks.txt")
     for case in cases:
         if worker is None:
-            worker = _Worker(target, env)
+            worker = _Worker(target, env, dump, max(timeout - 2.0, 0.5 * timeout))
             if warmup is not None and not isinstance(worker.ask(warmup, warmup_timeout), list):
                 raise RuntimeError("the fuzz worker failed on its warm-up case")
         started = time.monotonic()
@@ -178,10 +206,12 @@ def run_cases(
         code = worker.stop()
         worker = None
         if answer == "hang":
-            report.hangs.append(dict(case, seconds=round(time.monotonic() - started, 1)))
+            seconds = round(time.monotonic() - started, 1)
+            report.hangs.append(dict(case, seconds=seconds, site=hang_site(dump)))
         else:
             report.crashes.append((case, code))
     if worker is not None:
         worker.proc.stdin.close()
         worker.stop()
+    shutil.rmtree(os.path.dirname(dump), ignore_errors=True)
     return report

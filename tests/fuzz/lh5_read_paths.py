@@ -33,7 +33,6 @@ from tierflow import lh5
 from tierflow.cli import main as cli_main
 from tierflow.lh5 import LH5Iterator, LH5Store
 
-
 #: what "the whole file" is read as: all of it, but the raw file's hundreds of DAQ settings
 WHOLE = {"raw14": ("ch1105600", "extra/RunControl")}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..errors import LH5DecodeError, LH5ObjectNotFoundError
+from ..errors import LH5DecodeError, LH5Error, LH5ObjectNotFoundError
 from ..lh5 import read as lh5_read
 from ..lh5.buffer import store_into
 from ..lh5.fieldmask import FieldMask
@@ -276,7 +276,16 @@ class ChunkReader:
         else:
             if layout_of(buffer) != layout_of(obj):
                 _check_same_columns(buffer, obj, h5f.filename, group)
-            buffer = store_into(buffer, obj, pos)
+            try:
+                buffer = store_into(buffer, obj, pos)
+            except LH5Error as err:
+                if err.file is not None:
+                    raise
+                raise type(err)(
+                    f"this table's columns differ from the previous tables': {err.reason}",
+                    file=h5f.filename,
+                    obj=group,
+                ) from None
         self.plan = ReadPlan.of(buffer)
         return buffer
 

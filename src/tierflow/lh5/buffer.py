@@ -56,5 +56,10 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
                 f"obj_buf rows have shape {buf.nda.shape[1:]}, the data read {obj.nda.shape[1:]}"
             )
         buf.resize(start + n)
-        buf.nda[start:] = obj.nda
+        try:
+            buf.nda[start:] = obj.nda
+        except (ValueError, TypeError) as err:
+            raise LH5Error(
+                f"obj_buf holds {buf.nda.dtype}, the data read {obj.nda.dtype}: {err}"
+            ) from None
     return buf

@@ -29,6 +29,7 @@ from ..errors import LH5DecodeError, LH5Error, TierflowError
 
 #: what h5py, HDF5, numpy, awkward and the codecs raise on a damaged file
 FAILURES = (
+    AttributeError,  # e.g. a named datatype where a dataset belongs
     OSError,
     RuntimeError,  # RecursionError included
     ValueError,  # UnicodeError included

@@ -195,14 +195,23 @@ def n_rows_of(h5obj: h5py.Group | h5py.Dataset, depth: int = 0) -> int | None:
         )
     dt = datatype_of(h5obj)
     if dt.kind in ("array", "fixedsize_array", "array_of_equalsized_arrays"):
-        return h5obj.shape[0] if h5obj.shape else None
+        shape = _dataset(h5obj).shape
+        return shape[0] if shape else None
     if dt.kind == "vector_of_vectors":
-        return _child(h5obj, "cumulative_length").shape[0]
+        return _rows(_dataset(_child(h5obj, "cumulative_length")))
     if dt.kind in ("encoded_vector_of_vectors", "encoded_array_of_equalsized_arrays"):
-        return _child(_child(h5obj, "encoded_data"), "cumulative_length").shape[0]
+        return _rows(_dataset(_child(_child(h5obj, "encoded_data"), "cumulative_length")))
     if dt.kind == "table":  # the first column tells, as for LEGEND's reader
         return n_rows_of(_child(h5obj, dt.fields[0]), depth + 1) if dt.fields else 0
     return None
+
+
+def _rows(ds: h5py.Dataset) -> int:
+    if len(ds.shape) != 1:
+        raise LH5DecodeError(
+            f"expected a 1-d dataset, found shape {ds.shape}", file=file_name(ds), obj=ds.name
+        )
+    return ds.shape[0]
 
 
 # --- dispatch ---------------------------------------------------------------------------------
