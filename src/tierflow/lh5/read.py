@@ -423,7 +423,8 @@ def _vov_parts(group: h5py.Group, rows: Rows) -> tuple[np.ndarray, Rows]:
     The stored lengths read are checked first (:func:`checked_cumulative_length`).
     """
     cl_ds = _dataset(_child(group, "cumulative_length"))
-    n_flat = n_rows_of(_child(group, "flattened_data"))
+    flat = _child(group, "flattened_data")
+    n_flat = flat.shape[0] if isinstance(flat, h5py.Dataset) and flat.shape else n_rows_of(flat)
     if isinstance(rows, slice):
         start, stop = (0, cl_ds.shape[0]) if rows.start is None else (rows.start, rows.stop)
         if stop <= start:
