@@ -225,3 +225,56 @@ def test_damaged_object_header_is_a_tierflow_error_naming_the_file(tmp_path):
     out = io.StringIO()
     lh5.show(path, out=out)  # the tree is shown, the damaged object says so
     assert "trapEmax  (damaged:" in out.getvalue()
+
+
+# --- variable-length attributes (HDF5's global heap) ---------------------------------------------
+def _collection_at(path) -> int:
+    return path.read_bytes().index(b"GCOL")
+
+
+def test_zeroed_heap_collection_is_a_decode_error_not_an_hdf5_hang(tmp_path):
+    """HDF5 loops forever on a collection whose object list meets a zero-size free object."""
+    path = _copy(TCM, tmp_path)
+    data = bytearray(path.read_bytes())
+    at = _collection_at(path)
+    first = int.from_bytes(data[at + 24 : at + 32], "little")  # size of the first object
+    start = at + 32 + (first + 7) // 8 * 8
+    data[start : start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(LH5DecodeError, match="broken object list") as err:
+        lh5.read("hardware_tcm_1", path)
+    assert str(path) in str(err.value)
+    out = io.StringIO()
+    lh5.show(path, out=out)
+    assert "(damaged: LH5DecodeError" in out.getvalue()
+
+
+def test_damaged_variable_length_type_is_a_decode_error_not_a_segfault(tmp_path):
+    """A flipped bit in a string attribute's type makes HDF5 read it as something it crashes on."""
+    path = _copy(TCM, tmp_path)
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f["hardware_tcm_1/table_key"].id).addr
+    data = bytearray(path.read_bytes())
+    at = data.index(b"datatype\x00", header) + 16  # v1 attribute: name padded to 16 bytes
+    assert data[at] & 0x0F == 9  # a variable-length type
+    data[at + 1] ^= 0x6E  # its class bits: neither a sequence nor a known string
+    path.write_bytes(bytes(data))
+    out = io.StringIO()
+    lh5.show(path, out=out)  # h5py's attribute read crashed here
+    assert "table_key  (damaged: LH5DecodeError" in out.getvalue()
+    with pytest.raises(LH5DecodeError, match="variable-length attribute is damaged") as err:
+        lh5.read("hardware_tcm_1", path)
+    assert "/hardware_tcm_1/table_key" in str(err.value)
+
+
+def test_real_files_pass_the_attribute_check_unchanged():
+    from testdata import LH5_FILES
+
+    from tierflow.lh5.globalheap import check_attribute_heaps
+
+    for path in LH5_FILES:
+        with h5py.File(path, "r") as f:
+            ids = [f.id]
+            f.visititems(lambda _, obj, ids=ids: ids.append(obj.id))
+            for oid in ids:
+                check_attribute_heaps(oid)  # raises on a false alarm

@@ -54,29 +54,11 @@ def test_damaged_lh5_inputs_give_a_result_or_a_tierflow_error(report, family):
     assert not raw, "\n".join(raw[:20])
 
 
-#: where HDF5 itself loops forever: reading a variable-length string attribute whose global
-#: heap collection holds a free-space object of size 0 (a zeroed block): HDF5 2.0's collection
-#: decoder then never advances (H5HG cache deserialize, ``p = begin + need`` with need 0).
-#: C code cannot be interrupted from Python; see README.md here.
-HDF5_ATTRIBUTE_READS = ("attrs.py:", " in attrs_of", " in _value", " in _attrs")
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 def test_damaged_lh5_inputs_never_hang_nor_crash(report, family):
-    hangs = [
-        f"{c['name']} (at {c['site']})"
-        for c in report.hangs
-        if c["family"] == family and not any(s in c["site"] for s in HDF5_ATTRIBUTE_READS)
-    ]
+    hangs = [f"{c['name']} (at {c['site']})" for c in report.hangs if c["family"] == family]
     crashes = [f"{c['name']} (exit {code})" for c, code in report.crashes if c["family"] == family]
     assert not hangs and not crashes, f"hangs: {hangs}, crashes: {crashes}"
-
-
-@pytest.mark.xfail(
-    reason="HDF5 loops on a global heap collection with a zeroed block", strict=False
-)
-def test_no_input_hangs_inside_hdf5(report):
-    assert not [c["name"] for c in report.hangs]
 
 
 def test_every_input_is_built(report):

@@ -11,6 +11,7 @@ import h5py
 
 from .datatype import parse
 from .files import get_object, open_file
+from .globalheap import check_attribute_heaps
 from .guards import FAILURES, describe, translated
 
 
@@ -77,6 +78,7 @@ def _filter_name(code: int, flags: int, values: tuple[int, ...]) -> str:
 
 
 def _describe(obj: h5py.HLObject, detail: bool) -> str:
+    check_attribute_heaps(obj.id)
     raw = obj.attrs.get("datatype")
     if raw is None:
         text = "(no datatype)"

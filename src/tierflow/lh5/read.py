@@ -36,6 +36,7 @@ from .buffer import store_into
 from .datatype import Datatype, enum_values, parse
 from .fieldmask import FieldMask, FieldMaskSpec
 from .files import FileLike, file_name, get_object, open_file
+from .globalheap import check_attribute_heaps
 from .guards import FAILURES, MAX_NESTING, check_memory, translated
 
 
@@ -244,6 +245,7 @@ def attrs_of(h5obj: h5py.HLObject) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     oid = h5obj.id
+    check_attribute_heaps(oid)
     for i in range(h5py.h5a.get_num_attrs(oid)):
         attr = h5py.h5a.open(oid, index=i)
         value = np.empty(attr.shape, dtype=attr.dtype)

@@ -31,6 +31,7 @@ from ..types import (
 )
 from .datatype import Datatype, parse
 from .fieldmask import FieldMask, FieldMaskSpec
+from .globalheap import check_attribute_heaps
 from .guards import FAILURES
 from .read import read, read_object, select_rows
 
@@ -300,6 +301,7 @@ def _array(dt: Datatype, data: np.ndarray, attrs: dict) -> Array:
 def _attrs(oid: Any) -> dict[str, Any]:
     """All attributes, as :func:`~tierflow.lh5.read.attrs_of` gives them."""
     out: dict[str, Any] = {}
+    check_attribute_heaps(oid)
     for i in range(h5a.get_num_attrs(oid)):
         attr = h5a.open(oid, index=i)
         value = _value(attr)
@@ -329,6 +331,7 @@ def _value(attr: h5a.AttrID) -> Any:
 def _datatype_attr(oid: Any) -> str:
     if not h5a.exists(oid, b"datatype"):
         raise _FallBack
+    check_attribute_heaps(oid)
     value = _value(h5a.open(oid, b"datatype"))
     value = value.decode(errors="replace") if isinstance(value, bytes) else value
     if not isinstance(value, str):
