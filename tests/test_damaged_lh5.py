@@ -16,12 +16,13 @@ import h5py
 import numpy as np
 import pytest
 
-from testdata import DSP_CAL, LH5_DATA, RAW_P14
+from testdata import DSP_CAL, LH5_DATA, LH5_FILES, RAW_P14
 from tierflow import lh5
 from tierflow.errors import LH5DecodeError, LH5FileError, TierflowError
 from tierflow.lh5 import LH5Iterator
 from tierflow.lh5.codecs import RadwareSigcompress, ULEB128ZigZagDiff
 from tierflow.lh5.datatype import parse
+from tierflow.lh5.globalheap import check_attribute_heaps
 
 DSP = DSP_CAL[0]
 TCM = LH5_DATA / "tcm/cal/p03/r001/l200-p03-r001-cal-20230318T012144Z-tier_tcm.lh5"
@@ -268,10 +269,6 @@ def test_damaged_variable_length_type_is_a_decode_error_not_a_segfault(tmp_path)
 
 
 def test_real_files_pass_the_attribute_check_unchanged():
-    from testdata import LH5_FILES
-
-    from tierflow.lh5.globalheap import check_attribute_heaps
-
     for path in LH5_FILES:
         with h5py.File(path, "r") as f:
             ids = [f.id]
