@@ -2,13 +2,13 @@
 
 HDF5 stores the values of variable-length string attributes (LH5's ``datatype`` and
 ``units``) in *global heap collections*, and the attribute itself holds only a reference:
-(length, collection address, object index). HDF5 2.0 trusts both: a damaged reference can
-crash the process (a segfault), and a collection holding a free-space object of size 0 (a
-zeroed block) makes HDF5's collection decoder loop forever. Before tierflow reads the
-attributes of an object, :func:`check_attribute_heaps` reads the object's header, finds its
-variable-length attributes and checks every reference and every collection they point to
-(each collection once per open file), raising :class:`~tierflow.errors.LH5DecodeError`
-where HDF5 would crash or hang. What it cannot parse (shared or dense attribute storage,
+(length, collection address, object index). HDF5 2.0 trusts all of it: a damaged string
+type or reference can crash the process (a segfault), and a collection holding a free-space
+object of size 0 (a zeroed block) makes HDF5's collection decoder loop forever. Before
+tierflow reads the attributes of an object, :func:`check_attribute_heaps` reads the object's
+header, finds its variable-length attributes and checks their types, their references and
+the collections they point to (each object and collection once per open file), raising
+:class:`~tierflow.errors.LH5DecodeError` where HDF5 would crash or hang. What it cannot parse (shared or dense attribute storage,
 unknown versions) it leaves to HDF5.
 
 >>> import os, tempfile, h5py
