@@ -146,11 +146,11 @@ class DirectColumns:
         try:
             h5f = self.it._store.gimme_file(file)
             obj = h5f.get(f"{group}/{column}")
+            if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
+                return None
+            return byte_runs(obj.id) or deflated_chunks(obj.id)
         except Exception:  # the chunked route reports what is wrong
             return None
-        if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
-            return None
-        return byte_runs(obj.id) or deflated_chunks(obj.id)
 
     def _path(self, file: str) -> str:
         return self.it._store.gimme_file(file).filename
@@ -219,6 +219,6 @@ class DirectHistWork(ChunkWork):
                     filler(arrays[:-1], arrays[-1])
                 else:
                     filler(arrays)
-        except LH5DecodeError:  # a damaged chunk: the chunked route reports it
+        except (LH5DecodeError, OSError, ValueError):  # damaged: the chunked route reports it
             return super()._run(item, it)
         return h

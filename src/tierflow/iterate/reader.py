@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..errors import LH5DecodeError, LH5ObjectNotFoundError
+from ..errors import LH5DecodeError, LH5Error, LH5ObjectNotFoundError
 from ..lh5 import read as lh5_read
 from ..lh5.buffer import store_into
 from ..lh5.fieldmask import FieldMask
+from ..lh5.guards import FAILURES
 from ..types import (
     LGDO,
     Array,
@@ -103,17 +104,20 @@ class _VectorStep:
         _read_into(cl_id, slice(first, rows.stop), ends)
         base = int(ends[0]) if rows.start > 0 else 0
         ends = ends[1:] if rows.start > 0 else ends
+        flat_id = _dataset(gid, self.h5name + b"/flattened_data", opened)
+        if (
+            base < 0
+            or (np.diff(ends) < 0).any()
+            or (n and (ends[0] < base or ends[-1] > flat_id.shape[0]))
+        ):
+            raise _FallBack  # damaged lengths: the general reader says what is wrong
         offset = int(col.cumulative_length.nda[pos - 1]) if pos > 0 else 0
         col.cumulative_length.resize(pos + n)
         col.cumulative_length.nda[pos:] = ends - base + offset
         stop = int(ends[-1]) if n else base
         flat = col.flattened_data
         flat.resize(offset + stop - base)
-        _read_into(
-            _dataset(gid, self.h5name + b"/flattened_data", opened),
-            slice(base, stop),
-            flat.nda[offset:],
-        )
+        _read_into(flat_id, slice(base, stop), flat.nda[offset:])
 
 
 @dataclass
@@ -240,16 +244,16 @@ class ChunkReader:
         if buffer is not None and self.plan is not None and len(self.plan.steps):
             try:
                 gid, opened = self._group(h5f, file, group)
-            except KeyError:
-                gid = None  # let the general reader say what is missing
+            except FAILURES:
+                gid = None  # let the general reader say what is missing or damaged
             if gid is not None:
                 try:
                     for step in self.plan.steps:
                         step.run(gid, buffer, rows, pos, h5f, opened)
                     buffer.resize(pos + _n(rows))
                     return buffer
-                except (_FallBack, KeyError, ValueError, OSError, TypeError, IndexError):
-                    pass  # a different layout or a selection the fast path does not do
+                except (_FallBack, *FAILURES):
+                    pass  # a different layout, a selection the fast path does not do, damage
         return self._read_general(h5f, group, rows, buffer, pos)
 
     def _read_general(
@@ -272,7 +276,16 @@ class ChunkReader:
         else:
             if layout_of(buffer) != layout_of(obj):
                 _check_same_columns(buffer, obj, h5f.filename, group)
-            buffer = store_into(buffer, obj, pos)
+            try:
+                buffer = store_into(buffer, obj, pos)
+            except LH5Error as err:
+                if err.file is not None:
+                    raise
+                raise type(err)(
+                    f"this table's columns differ from the previous tables': {err.reason}",
+                    file=h5f.filename,
+                    obj=group,
+                ) from None
         self.plan = ReadPlan.of(buffer)
         return buffer
 

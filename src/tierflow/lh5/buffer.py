@@ -59,5 +59,10 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
         if obj.nda.dtype.kind == "S" and obj.nda.dtype.itemsize > buf.nda.dtype.itemsize:
             buf.nda = buf.nda.astype(obj.nda.dtype)  # longer strings: widen, never truncate
         buf.resize(start + n)
-        buf.nda[start:] = obj.nda
+        try:
+            buf.nda[start:] = obj.nda
+        except (ValueError, TypeError) as err:
+            raise LH5Error(
+                f"obj_buf holds {buf.nda.dtype}, the data read {obj.nda.dtype}: {err}"
+            ) from None
     return buf

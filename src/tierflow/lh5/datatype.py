@@ -6,6 +6,15 @@ Datatype(kind='table', element=None, ndim=None, fields=('t0', 'dt', 'values'), i
 ('vector_of_vectors', 'array')
 >>> parse("array<1>{enum{a=1,b=2}}").element
 'enum{a=1,b=2}'
+
+Strings that do not follow the grammar, or nest vectors more than
+:data:`~tierflow.lh5.guards.MAX_NESTING` levels deep, raise
+:class:`~tierflow.errors.LH5DecodeError` (a ``ValueError``):
+
+>>> parse("array<1>{" * 40 + "real" + "}" * 40)
+Traceback (most recent call last):
+...
+tierflow.errors.LH5DecodeError: datatype nests more than 32 levels deep
 """
 
 from __future__ import annotations
@@ -13,6 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from ..errors import LH5DecodeError
+from .guards import MAX_NESTING
 
 ELEMENTS = ("real", "bool", "complex", "string", "blob", "symbol", "detectorid")
 _HEAD = re.compile(r"^([a-z_]+)(?:<([0-9, ]+)>)?\{(.*)\}$", re.DOTALL)
@@ -63,15 +75,25 @@ def _is_element(text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def parse(datatype: str) -> Datatype:
-    """Parse a datatype string; ``ValueError`` if it does not follow the grammar."""
+    """Parse a datatype string; :class:`~tierflow.errors.LH5DecodeError` (a ``ValueError``)
+    if it does not follow the grammar."""
+    return _parse(datatype, 0)
+
+
+def _parse(datatype: str, depth: int) -> Datatype:
+    if depth >= MAX_NESTING:
+        raise LH5DecodeError(f"datatype nests more than {MAX_NESTING} levels deep")
     text = datatype.strip()
     if _is_element(text):
         return Datatype("scalar", element=text)
     match = _HEAD.match(text)
     if not match:
-        raise ValueError(f"unknown datatype {datatype!r}")
+        raise LH5DecodeError(f"unknown datatype {datatype!r:.200}")
     head, dims, body = match.group(1), match.group(2), match.group(3).strip()
-    ndim = tuple(int(d) for d in dims.split(",")) if dims else None
+    try:
+        ndim = tuple(int(d) for d in dims.split(",")) if dims else None
+    except ValueError:
+        raise LH5DecodeError(f"bad dimensions <{dims:.50}> in datatype {datatype!r:.200}") from None
     if head in ("struct", "table") and ndim is None:
         return Datatype(head, fields=split_fields(body))
     if head == "enum":
@@ -80,7 +102,7 @@ def parse(datatype: str) -> Datatype:
         if _is_element(body):
             return Datatype("array", element=body, ndim=ndim)
         if ndim == (1,):
-            inner = parse(body)
+            inner = _parse(body, depth + 1)
             if inner.kind == "encoded_array":
                 return Datatype("encoded_vector_of_vectors", element=inner.element, inner=inner)
             if inner.kind in ("array", "vector_of_vectors") and inner.ndim in ((1,), None):
@@ -93,7 +115,7 @@ def parse(datatype: str) -> Datatype:
         return Datatype("array_of_equalsized_arrays", element=body, ndim=ndim)
     if head == "array_of_encoded_equalsized_arrays" and ndim and _is_element(body):
         return Datatype("encoded_array_of_equalsized_arrays", element=body, ndim=ndim)
-    raise ValueError(f"unknown datatype {datatype!r}")
+    raise LH5DecodeError(f"unknown datatype {datatype!r:.200}")
 
 
 def enum_values(element: str) -> dict[int, str]:

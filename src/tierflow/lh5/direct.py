@@ -267,7 +267,11 @@ def decode_rows(
         lo = k * chunks.chunk
         a, b = max(start, lo), min(stop, lo + chunks.chunk)
         try:
-            data = zlib.decompress(os.pread(fd, int(chunks.sizes[k]), int(chunks.offsets[k])))
+            # at most a chunk's bytes and one more: a damaged chunk cannot inflate without end
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(
+                os.pread(fd, int(chunks.sizes[k]), int(chunks.offsets[k])), whole + 1
+            )
         except zlib.error as err:
             raise LH5DecodeError(f"chunk {k} does not inflate: {err}") from None
         if len(data) != whole:

@@ -9,9 +9,10 @@ from typing import TextIO
 
 import h5py
 
-from ..errors import LH5DecodeError
 from .datatype import parse
-from .files import open_file
+from .files import get_object, open_file
+from .globalheap import check_attribute_heaps
+from .guards import FAILURES, describe, translated
 
 
 def ls(
@@ -27,8 +28,9 @@ def ls(
     ['hardware_tcm_1']
     """
     if isinstance(lh5_file, h5py.Group):
-        return _ls(lh5_file, lh5_group, recursive)
-    with open_file(lh5_file) as h5f:
+        with translated(lh5_file.file.filename, lh5_group, "listing"):
+            return _ls(lh5_file, lh5_group, recursive)
+    with open_file(lh5_file) as h5f, translated(h5f.filename, lh5_group, "listing"):
         return _ls(h5f, lh5_group, recursive)
 
 
@@ -76,18 +78,19 @@ def _filter_name(code: int, flags: int, values: tuple[int, ...]) -> str:
 
 
 def _describe(obj: h5py.HLObject, detail: bool) -> str:
+    check_attribute_heaps(obj.id)
     raw = obj.attrs.get("datatype")
-    raw = raw.decode() if isinstance(raw, bytes) else raw
     if raw is None:
         text = "(no datatype)"
     else:
+        raw = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
         try:
-            dt = parse(str(raw))
+            dt = parse(raw)
             text = (
                 f"{dt.kind}{{{len(dt.fields)} fields}}" if dt.fields and len(raw) > 60 else str(raw)
             )
         except ValueError:
-            text = f"{raw} (unknown datatype)"
+            text = f"{raw:.200} (unknown datatype)"
     if isinstance(obj, h5py.Dataset):
         text += f"  {obj.dtype} {obj.shape}"
         if detail:
@@ -98,7 +101,7 @@ def _describe(obj: h5py.HLObject, detail: bool) -> str:
             )
     units = obj.attrs.get("units")
     if units is not None:
-        text += f"  [{units.decode() if isinstance(units, bytes) else units}]"
+        text += f"  [{units.decode(errors='replace') if isinstance(units, bytes) else units}]"
     return text
 
 
@@ -113,19 +116,26 @@ def show(
     """Print the tree of objects under ``lh5_group`` with datatypes, dtypes, shapes and units.
 
     ``attrs`` adds every attribute, ``detail`` chunks, filters and stored bytes,
-    ``depth`` limits how deep it goes.
+    ``depth`` limits how deep it goes. Soft and external links are shown as links, not
+    followed; an object reached again through another hard link is shown once. A damaged
+    object is shown with what is wrong with it, and the tree goes on.
     """
     out = out or sys.stdout
     if not isinstance(lh5_file, h5py.Group):
         with open_file(lh5_file) as h5f:
             show(h5f, lh5_group, attrs, depth, detail, out)
         return
-    from .files import get_object
-
     top = get_object(lh5_file, lh5_group)
     name = top.name if top.name != "/" else os.path.basename(lh5_file.file.filename) + ":/"
-    print(f"{name}  {_describe(top, detail)}", file=out)
-    _show_children(top, "", attrs, depth, detail, out, 1)
+    with translated(lh5_file.file.filename, lh5_group, "showing"):
+        print(f"{name}  {_describe(top, detail)}", file=out)
+        shown = {_address(top): top.name}
+        _show_children(top, "", attrs, depth, detail, out, 1, shown)
+
+
+def _address(obj: h5py.HLObject) -> tuple[int, int]:
+    info = h5py.h5o.get_info(obj.id)
+    return info.fileno, info.addr
 
 
 def _show_children(
@@ -136,22 +146,56 @@ def _show_children(
     detail: bool,
     out: TextIO,
     level: int,
+    shown: dict[tuple[int, int], str],
 ) -> None:
     if not isinstance(group, h5py.Group) or (depth is not None and level > depth):
         return
     keys = sorted(group.keys())
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
-        try:
-            child = group[key]
-        except KeyError as err:
-            raise LH5DecodeError(
-                f"cannot open child {key!r}: {err}", file=group.file.filename, obj=group.name
-            ) from None
-        print(f"{indent}{'└── ' if last else '├── '}{key}  {_describe(child, detail)}", file=out)
-        sub = indent + ("    " if last else "│   ")
+        branch, sub = ("└── ", indent + "    ") if last else ("├── ", indent + "│   ")
+        child, text = _child(group, key, detail, shown)
+        print(f"{indent}{branch}{key}  {text}", file=out)
+        if child is None:
+            continue
         if attrs:
-            for k, v in child.attrs.items():
-                if k != "datatype":
-                    print(f"{sub}  @{k} = {v.decode() if isinstance(v, bytes) else v}", file=out)
-        _show_children(child, sub, attrs, depth, detail, out, level + 1)
+            for k, v in _attributes(child):
+                print(f"{sub}  @{k} = {v}", file=out)
+        _show_children(child, sub, attrs, depth, detail, out, level + 1, shown)
+
+
+def _child(
+    group: h5py.Group, key: str, detail: bool, shown: dict[tuple[int, int], str]
+) -> tuple[h5py.HLObject | None, str]:
+    """The child to descend into (``None`` for links, repeats and damaged objects) and the
+    text that describes it."""
+    try:
+        link = group.get(key, getlink=True)
+        if isinstance(link, h5py.SoftLink):
+            return None, f"-> {link.path} (soft link)"
+        if isinstance(link, h5py.ExternalLink):
+            return None, f"-> {link.filename}:{link.path} (external link)"
+        child = group[key]
+        where = _address(child)
+        if where in shown:
+            return None, f"(hard link to {shown[where]}, shown there)"
+        shown[where] = child.name
+        return child, _describe(child, detail)
+    except FAILURES as err:
+        return None, f"(damaged: {describe(err)})"
+
+
+def _attributes(obj: h5py.HLObject) -> list[tuple[str, str]]:
+    """The attributes but ``datatype``, as text; an unreadable one says so."""
+    try:
+        names = [k for k in obj.attrs if k != "datatype"]
+    except FAILURES as err:
+        return [("?", f"(damaged attributes: {describe(err)})")]
+    found = []
+    for k in names:
+        try:
+            v = obj.attrs[k]
+            found.append((k, v.decode(errors="replace") if isinstance(v, bytes) else str(v)))
+        except FAILURES as err:
+            found.append((k, f"(damaged: {describe(err)})"))
+    return found

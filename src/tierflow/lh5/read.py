@@ -7,8 +7,9 @@ or an index array before anything is read, so only what is asked for leaves disk
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from .buffer import store_into
 from .datatype import Datatype, enum_values, parse
 from .fieldmask import FieldMask, FieldMaskSpec
 from .files import FileLike, file_name, get_object, open_file
+from .globalheap import check_attribute_heaps
+from .guards import FAILURES, MAX_NESTING, check_memory, translated
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def read(
             obj_buf_start,
             decompress,
         )
-    with opened(lh5_file) as h5f:
+    with opened(lh5_file) as h5f, translated(file_name(h5f), name, "reading"):
         h5obj = get_object(h5f, name)
         total = n_rows_of(h5obj)
         if total is None and (start_row or idx is not None or n_rows < sys.maxsize):
@@ -119,7 +122,7 @@ def read(
 
 def read_n_rows(name: str, lh5_file: FileLike) -> int | None:
     """Rows of an array-like object or table; ``None`` for scalars and structs."""
-    with opened(lh5_file) as h5f:
+    with opened(lh5_file) as h5f, translated(file_name(h5f), name, "counting rows"):
         return n_rows_of(get_object(h5f, name))
 
 
@@ -133,7 +136,8 @@ def opened(lh5_file: FileLike):
     try:
         yield h5f
     finally:
-        h5f.close()
+        with suppress(FAILURES):  # a damaged file may fail to close: its error was raised
+            h5f.close()
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -178,18 +182,37 @@ def n_rows_in(rows: Rows) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
 
 
-def n_rows_of(h5obj: h5py.Group | h5py.Dataset) -> int | None:
-    """Rows of an object from metadata only (no data read)."""
+def n_rows_of(h5obj: h5py.Group | h5py.Dataset, depth: int = 0) -> int | None:
+    """Rows of an object from metadata only (no data read).
+
+    A table's are its first field's (``depth`` counts the tables they were looked up in).
+    """
+    if depth > MAX_NESTING:
+        raise LH5DecodeError(
+            f"tables nested more than {MAX_NESTING} levels deep in their first fields "
+            "(a cycle of links?)",
+            file=file_name(h5obj),
+            obj=h5obj.name,
+        )
     dt = datatype_of(h5obj)
     if dt.kind in ("array", "fixedsize_array", "array_of_equalsized_arrays"):
-        return h5obj.shape[0] if h5obj.shape else None
+        shape = _dataset(h5obj).shape
+        return shape[0] if shape else None
     if dt.kind == "vector_of_vectors":
-        return _child(h5obj, "cumulative_length").shape[0]
+        return _rows(_dataset(_child(h5obj, "cumulative_length")))
     if dt.kind in ("encoded_vector_of_vectors", "encoded_array_of_equalsized_arrays"):
-        return _child(_child(h5obj, "encoded_data"), "cumulative_length").shape[0]
+        return _rows(_dataset(_child(_child(h5obj, "encoded_data"), "cumulative_length")))
     if dt.kind == "table":  # the first column tells, as for LEGEND's reader
-        return n_rows_of(_child(h5obj, dt.fields[0])) if dt.fields else 0
+        return n_rows_of(_child(h5obj, dt.fields[0]), depth + 1) if dt.fields else 0
     return None
+
+
+def _rows(ds: h5py.Dataset) -> int:
+    if len(ds.shape) != 1:
+        raise LH5DecodeError(
+            f"expected a 1-d dataset, found shape {ds.shape}", file=file_name(ds), obj=ds.name
+        )
+    return ds.shape[0]
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -206,9 +229,11 @@ def datatype_of(h5obj: h5py.Group | h5py.Dataset, attrs: dict[str, Any] | None =
         )
     try:
         return parse(str(raw))
-    except ValueError:
+    except ValueError as err:
         raise LH5DecodeError(
-            f"unknown datatype {raw!r}", file=file_name(h5obj), obj=h5obj.name
+            err.reason if isinstance(err, LH5DecodeError) else f"unknown datatype {raw!r:.200}",
+            file=file_name(h5obj),
+            obj=h5obj.name,
         ) from None
 
 
@@ -220,6 +245,7 @@ def attrs_of(h5obj: h5py.HLObject) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     oid = h5obj.id
+    check_attribute_heaps(oid)
     for i in range(h5py.h5a.get_num_attrs(oid)):
         attr = h5py.h5a.open(oid, index=i)
         value = np.empty(attr.shape, dtype=attr.dtype)
@@ -231,26 +257,58 @@ def attrs_of(h5obj: h5py.HLObject) -> dict[str, Any]:
     return out
 
 
+#: the groups each thread is reading, outermost first, as (file number, address)
+_reading = threading.local()
+
+
 def read_object(
     h5obj: h5py.Group | h5py.Dataset, rows: Rows, mask: FieldMask | None, decompress: bool
 ) -> LGDO:
-    """Read one object (recursively) with the given rows."""
-    attrs = attrs_of(h5obj)
-    dt = datatype_of(h5obj, attrs)
-    attrs.pop("datatype", None)
-    reader = _READERS.get(dt.kind)
-    if reader is None:
+    """Read one object (recursively) with the given rows.
+
+    Whatever h5py, numpy or a codec raises on a damaged object becomes an
+    :class:`~tierflow.errors.LH5DecodeError` naming it; so does a group that contains itself
+    (a cycle of links) or objects nested deeper than :data:`~tierflow.lh5.guards.MAX_NESTING`.
+    """
+    with translated(file_name(h5obj), h5obj.name, "reading"):
+        attrs = attrs_of(h5obj)
+        dt = datatype_of(h5obj, attrs)
+        attrs.pop("datatype", None)
+        reader = _READERS.get(dt.kind)
+        if reader is None:
+            raise LH5DecodeError(
+                f"cannot read datatype kind {dt.kind!r}", file=file_name(h5obj), obj=h5obj.name
+            )
+        if not isinstance(h5obj, h5py.Group):
+            return reader(h5obj, dt, attrs, rows, mask, decompress)
+        stack = _reading.__dict__.setdefault("groups", [])
+        _check_nesting(h5obj, stack)
+        stack.append(_address(h5obj))
+        try:
+            return reader(h5obj, dt, attrs, rows, mask, decompress)
+        finally:
+            stack.pop()
+
+
+def _address(group: h5py.Group) -> tuple[int, int]:
+    info = h5py.h5o.get_info(group.id)
+    return info.fileno, info.addr
+
+
+def _check_nesting(group: h5py.Group, stack: list[tuple[int, int]]) -> None:
+    """Refuse a group that is one of the groups being read around it, or nested too deep."""
+    if _address(group) in stack:
         raise LH5DecodeError(
-            f"cannot read datatype kind {dt.kind!r}", file=file_name(h5obj), obj=h5obj.name
+            "a cycle of links: this group contains itself, so it cannot be read",
+            file=file_name(group),
+            obj=group.name,
         )
-    try:
-        return reader(h5obj, dt, attrs, rows, mask, decompress)
-    except LH5Error:
-        raise
-    except (OSError, ValueError, TypeError, KeyError) as err:
+    if len(stack) >= MAX_NESTING:
         raise LH5DecodeError(
-            f"reading failed: {type(err).__name__}: {err}", file=file_name(h5obj), obj=h5obj.name
-        ) from err
+            f"objects nested more than {MAX_NESTING} levels deep (a cycle of links?)",
+            file=file_name(group),
+            obj=group.name,
+        )
 
 
 def _child(group: h5py.Group, name: str) -> h5py.Group | h5py.Dataset:
@@ -294,6 +352,12 @@ def read_rows(ds: h5py.Dataset, rows: Rows) -> np.ndarray:
 
 
 def _read_span(ds: h5py.Dataset, start: int, n: int) -> np.ndarray:
+    check_memory(
+        n * int(np.prod(ds.shape[1:])) * ds.dtype.itemsize,
+        f"{n} rows of shape {ds.shape[1:]}",
+        file_name(ds),
+        ds.name,
+    )
     out = np.empty((n, *ds.shape[1:]), dtype=ds.dtype)
     if n == 0 or out.size == 0:
         return out
@@ -356,30 +420,86 @@ def enum_labels(array: Array) -> dict[int, str]:
 
 # --- vectors ----------------------------------------------------------------------------------
 def _vov_parts(group: h5py.Group, rows: Rows) -> tuple[np.ndarray, Rows]:
-    """(cumulative lengths of the selected rows, rows of flattened_data they cover)."""
+    """(cumulative lengths of the selected rows, rows of flattened_data they cover).
+
+    The stored lengths read are checked first (:func:`checked_cumulative_length`).
+    """
     cl_ds = _dataset(_child(group, "cumulative_length"))
+    flat = _child(group, "flattened_data")
+    n_flat = flat.shape[0] if isinstance(flat, h5py.Dataset) and flat.shape else n_rows_of(flat)
     if isinstance(rows, slice):
         start, stop = (0, cl_ds.shape[0]) if rows.start is None else (rows.start, rows.stop)
         if stop <= start:
             return np.zeros(0, np.int64), slice(0, 0)
-        cl = cl_ds[max(start - 1, 0) : stop].astype(np.int64)
+        first = max(start - 1, 0)
+        cl = checked_cumulative_length(
+            read_rows(cl_ds, slice(first, stop)), first, n_flat, file_name(group), group.name
+        )
         base = int(cl[0]) if start > 0 else 0
         cl = cl[1:] if start > 0 else cl
         return cl - base, slice(base, int(cl[-1]))
     if len(rows) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     lo, hi = int(rows.min()), int(rows.max()) + 1
-    span = cl_ds[max(lo - 1, 0) : hi].astype(np.int64)
+    first = max(lo - 1, 0)
+    span = checked_cumulative_length(
+        read_rows(cl_ds, slice(first, hi)), first, n_flat, file_name(group), group.name
+    )
     ends_all = span[1:] if lo > 0 else span
     starts_all = span[:-1] if lo > 0 else np.concatenate([[0], span[:-1]])
     starts, ends = starts_all[rows - lo], ends_all[rows - lo]
     lengths = ends - starts
     cl = np.cumsum(lengths)
+    check_memory(8 * int(cl[-1]), "the vectors selected", file_name(group), group.name)
     # flattened rows: the concatenation of [starts[i], ends[i])
     flat = np.repeat(starts - np.concatenate([[0], cl[:-1]]), lengths) + np.arange(
         int(cl[-1]) if len(cl) else 0
     )
     return cl, flat
+
+
+def checked_cumulative_length(
+    values: np.ndarray, first: int, n_flat: int | None, file: str, obj: str
+) -> np.ndarray:
+    """Stored ``cumulative_length`` values (from row ``first`` on) as int64, once checked to
+    be integers, non-negative, non-decreasing and within the ``n_flat`` values of
+    ``flattened_data``; else :class:`~tierflow.errors.LH5DecodeError`.
+
+    >>> checked_cumulative_length(np.array([2, 5, 5], "uint32"), 0, 5, "f.lh5", "v").tolist()
+    [2, 5, 5]
+    >>> checked_cumulative_length(np.array([2, 1]), 3, 5, "f.lh5", "v")
+    Traceback (most recent call last):
+    ...
+    tierflow.errors.LH5DecodeError: f.lh5:/v: cumulative_length decreases at row 4 (1 after 2)
+    """
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise LH5DecodeError(
+            f"cumulative_length must be 1-d integers, found {values.dtype} {values.shape}",
+            file=file,
+            obj=obj,
+        )
+    if not len(values):
+        return values.astype(np.int64)
+    if values.dtype == np.uint64 and values.max() > np.iinfo(np.int64).max:
+        raise LH5DecodeError(f"cumulative_length reaches {values.max()}", file=file, obj=obj)
+    cl = values.astype(np.int64, copy=False)
+    if cl[0] < 0:
+        raise LH5DecodeError(f"cumulative_length is negative ({cl[0]})", file=file, obj=obj)
+    steps = np.diff(cl)
+    if len(steps) and steps.min() < 0:
+        i = int(np.argmax(steps < 0))
+        raise LH5DecodeError(
+            f"cumulative_length decreases at row {first + i + 1} ({cl[i + 1]} after {cl[i]})",
+            file=file,
+            obj=obj,
+        )
+    if n_flat is not None and cl[-1] > n_flat:
+        raise LH5DecodeError(
+            f"cumulative_length reaches {cl[-1]}, past the {n_flat} rows of flattened_data",
+            file=file,
+            obj=obj,
+        )
+    return cl
 
 
 def _read_vov(
@@ -408,9 +528,14 @@ def _read_encoded(
     encoded = read_object(_child(group, "encoded_data"), rows, None, decompress)
     size_obj = _child(group, "decoded_size")
     if dt.kind == "encoded_array_of_equalsized_arrays":
-        obj: LGDO = ArrayOfEncodedEqualSizedArrays(
-            encoded, int(_dataset(size_obj)[()]), attrs=attrs
-        )
+        size = _dataset(size_obj)[()]
+        if np.ndim(size) or not isinstance(size, int | np.integer) or size < 0:
+            raise LH5DecodeError(
+                f"decoded_size must be a count of samples, found {size!r:.80}",
+                file=file_name(group),
+                obj=group.name,
+            )
+        obj: LGDO = ArrayOfEncodedEqualSizedArrays(encoded, int(size), attrs=attrs)
     else:
         sizes = read_rows(_dataset(size_obj), rows)
         obj = VectorOfEncodedVectors(encoded, sizes, attrs=attrs)

@@ -31,6 +31,8 @@ from ..types import (
 )
 from .datatype import Datatype, parse
 from .fieldmask import FieldMask, FieldMaskSpec
+from .globalheap import check_attribute_heaps
+from .guards import FAILURES
 from .read import read, read_object, select_rows
 
 _ARRAY_KINDS = ("array", "fixedsize_array", "array_of_equalsized_arrays")
@@ -90,7 +92,7 @@ class TableReader:
         """The table, or ``None`` to leave it to the general reader."""
         try:
             gid = h5o.open(h5f.id, name.strip("/").encode("utf8"))
-        except (KeyError, ValueError, UnicodeError):
+        except FAILURES:  # the general reader says what is wrong
             return None
         if not isinstance(gid, h5g.GroupID):
             return None
@@ -273,7 +275,7 @@ def rows_of_table(h5f: h5py.File, name: str) -> int | None:
         if dt.kind != "table" or not dt.fields:
             return None
         return _first_field_rows(gid, dt.fields[0])
-    except (_FallBack, KeyError, ValueError, UnicodeError):
+    except (_FallBack, *FAILURES):  # the general reader counts them, or says what is wrong
         return None
 
 
@@ -299,6 +301,7 @@ def _array(dt: Datatype, data: np.ndarray, attrs: dict) -> Array:
 def _attrs(oid: Any) -> dict[str, Any]:
     """All attributes, as :func:`~tierflow.lh5.read.attrs_of` gives them."""
     out: dict[str, Any] = {}
+    check_attribute_heaps(oid)
     for i in range(h5a.get_num_attrs(oid)):
         attr = h5a.open(oid, index=i)
         value = _value(attr)
@@ -328,6 +331,7 @@ def _value(attr: h5a.AttrID) -> Any:
 def _datatype_attr(oid: Any) -> str:
     if not h5a.exists(oid, b"datatype"):
         raise _FallBack
+    check_attribute_heaps(oid)
     value = _value(h5a.open(oid, b"datatype"))
     value = value.decode(errors="replace") if isinstance(value, bytes) else value
     if not isinstance(value, str):

@@ -41,6 +41,7 @@ import numba
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ..guards import check_memory
 from .base import (
     WaveformCodec,
     _as_int,
@@ -470,6 +471,7 @@ class RadwareSigcompress(WaveformCodec):
         buf, nbytes, nsamples, out_dtype = _check_decode_args(
             data, byte_lengths, decoded_lengths, dtype, self.default_dtype
         )
+        _check_sample_counts(buf, nbytes, nsamples)
         lo, hi = _dtype_bounds(out_dtype)
         # the kernel writes int32 (or int64 when the shift could push values out of
         # int32), checking every value against the bounds of the requested dtype, so
@@ -479,6 +481,7 @@ class RadwareSigcompress(WaveformCodec):
         fits32 = i32.min <= -32768 - self.codec_shift and 98302 - self.codec_shift <= i32.max
         work_dtype = np.dtype(np.int32 if fits32 and out_dtype != np.int64 else np.int64)
         out_offsets = _offsets(nsamples)
+        check_memory(int(out_offsets[-1]) * work_dtype.itemsize, "the decoded waveforms")
         out = np.empty(int(out_offsets[-1]), dtype=work_dtype)
         if nsamples.size == 0:
             return out.astype(out_dtype, copy=False)
@@ -493,6 +496,27 @@ class RadwareSigcompress(WaveformCodec):
             msg = f"radware_sigcompress: cannot decode waveform {k}: {reason}"
             raise ValueError(msg)
         return out.astype(out_dtype, copy=False)
+
+
+def _check_sample_counts(buf: np.ndarray, nbytes: np.ndarray, nsamples: np.ndarray) -> None:
+    """Each waveform's sample count, stored in its first word, must be ``nsamples``: checked
+    before the output is allocated, so that a damaged decoded size cannot claim memory."""
+    if not nsamples.size:
+        return
+    short = nbytes < 2
+    if short.any():
+        k = int(np.argmax(short))
+        msg = f"radware_sigcompress: cannot decode waveform {k}: {_DECODE_ERRORS[_ERR_TRUNCATED]}"
+        raise ValueError(msg)
+    first = _offsets(nbytes)[:-1]
+    stored = (buf[first].astype(np.int64) << 8) | buf[first + 1]
+    if (stored != nsamples).any():
+        k = int(np.argmax(stored != nsamples))
+        msg = (
+            f"radware_sigcompress: waveform {k} holds {int(stored[k])} samples, not the "
+            f"{int(nsamples[k])} of its decoded size"
+        )
+        raise ValueError(msg)
 
 
 def _native_input(values: np.ndarray, shift: int) -> np.ndarray:

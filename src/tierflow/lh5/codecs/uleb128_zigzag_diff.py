@@ -266,6 +266,13 @@ class ULEB128ZigZagDiff(WaveformCodec):
         buf, nbytes, nsamples, out_dtype = _check_decode_args(
             data, byte_lengths, decoded_lengths, dtype, self.default_dtype
         )
+        if nsamples.size and (nsamples > nbytes).any():  # a sample takes 1 byte or more
+            k = int(np.argmax(nsamples > nbytes))
+            msg = (
+                f"uleb128_zigzag_diff: waveform {k} cannot hold {int(nsamples[k])} samples in "
+                f"{int(nbytes[k])} bytes (a damaged decoded size?)"
+            )
+            raise ValueError(msg)
         # the kernel writes the int32 reading of the 32-bit samples, into an int32
         # array (or int64, sign-extending); other dtypes are derived from that
         work = np.empty(int(nsamples.sum()), dtype=np.int64 if out_dtype == np.int64 else np.int32)
