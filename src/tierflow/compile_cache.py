@@ -126,7 +126,7 @@ class LockedIndexDataCacheFile(caching.IndexDataCacheFile):
     processes number their entries one after the other (see the module's docstring). Saves
     anywhere else are numba's own."""
 
-    #: the cache folders of the functions that :class:`SourceTreeCacheLocator`\ s claimed
+    #: the cache folders of the functions that source-tree locators claimed
     locked_folders: ClassVar[set[str]] = set()
 
     def save(self, key: object, data: object) -> None:
@@ -200,13 +200,19 @@ class TierflowCacheLocator(SourceTreeCacheLocator):
         return cache_dir()
 
 
+#: numba's class that picks a function's locator (named ``_CacheImpl`` before numba 0.59)
+_NUMBA_CACHE_IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+
+
 def install_locator(locator: type[SourceTreeCacheLocator]) -> None:
     """Make numba cache the functions ``locator`` claims with it, their saves locked.
 
-    Call it before the modules whose functions it serves are imported: numba picks a function's
-    locator when the function is decorated. Installing twice does nothing.
+    ``locator`` goes first in numba's list of locators, and numba's ``IndexDataCacheFile`` is
+    replaced by :class:`LockedIndexDataCacheFile` (the same outside the claimed folders). Call it
+    before the modules whose functions it serves are imported: numba picks a function's locator
+    when the function is decorated. Installing twice does nothing.
     """
-    classes = caching.CacheImpl._locator_classes
+    classes = _NUMBA_CACHE_IMPL._locator_classes
     if locator not in classes:
         classes.insert(0, locator)
     caching.IndexDataCacheFile = LockedIndexDataCacheFile
