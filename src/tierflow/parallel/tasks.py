@@ -161,8 +161,10 @@ def run_tasks(
     down (its running workers killed), and :class:`~tierflow.errors.TaskError` is raised naming
     the task (see :func:`task_label`) with the original exception as ``__cause__`` and the
     worker's traceback text as ``remote_traceback``. A worker process that dies gives a
-    ``TaskError`` too. Stopping the iteration early (``break``, closing the generator) cleans up
-    the same way.
+    ``TaskError`` too; when the workers of a pool made here all died while starting (a script
+    that starts processes outside ``if __name__ == "__main__":``), the error says so
+    (:func:`~tierflow.parallel.executors.start_failure`). Stopping the iteration early
+    (``break``, closing the generator) cleans up the same way.
 
     ``progress``: ``True``/``False`` force a tqdm bar on or off; ``None`` shows one when stderr is
     a terminal or in a notebook. With ``weights`` (one number per task, e.g. its rows) the bar
