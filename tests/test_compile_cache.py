@@ -64,6 +64,71 @@ print(json.dumps({{
 }}))
 """
 
+#: a child that, like THROWAWAY_KERNEL, calls ``pkg.gufuncs.double``: a gufunc made with
+#: tierflow's ``gufunc`` decorator, whose kernel and wrapper numba caches as two entries
+THROWAWAY_GUFUNC = """
+import json, os, sys, time
+from pathlib import Path
+import numba
+import numpy as np
+from tierflow import compile_cache
+
+package = Path(sys.argv[1]).resolve()
+
+class ThrowawayLocator(compile_cache.SourceTreeCacheLocator):
+    package_dir = package / "pkg"
+
+    @classmethod
+    def keyed_dir(cls):
+        return compile_cache.keyed_cache_dir(cls.package_dir, "1.0", Path(sys.argv[2]))
+
+compile_cache.install_locator(ThrowawayLocator)
+{patch}
+sys.path.insert(0, str(package))
+from pkg.gufuncs import double
+
+print(json.dumps({{"out": double(np.arange(3.0)).tolist()}}))
+"""
+
+#: makes two children ("a", "b") that compile ``double`` at once save in the order that leaves
+#: b's kernel and a's wrapper in the cache (numba issue #10128): a saves its kernel once b found
+#: none, and its wrapper once b saved its own; b first compiles another function, so that its
+#: kernel's symbol is numbered differently from a's
+KERNEL_OF_ONE_WRAPPER_OF_THE_OTHER = """
+role, flags = sys.argv[3], Path(sys.argv[4])
+
+def wait_for(flag, timeout):
+    deadline = time.monotonic() + timeout
+    while not (flags / flag).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+if role == "b":
+    numba.njit(lambda x: x + 1)(1)
+numba_load = compile_cache.LockedIndexDataCacheFile.load
+numba_save = compile_cache.LockedIndexDataCacheFile.save
+
+def load(self, key):
+    found = numba_load(self, key)
+    if role == "b" and found is None and not self._index_name.startswith("guf-"):
+        (flags / "b-missed-the-kernel").touch()
+    return found
+
+def save(self, key, data):
+    wrapper = self._index_name.startswith("guf-")
+    if role == "a":
+        wait_for("b-saved-its-wrapper" if wrapper else "b-missed-the-kernel", 3)
+    if role == "b" and not wrapper:
+        wait_for("a-saved-its-kernel", 60)
+    numba_save(self, key, data)
+    if role == "a" and not wrapper:
+        (flags / "a-saved-its-kernel").touch()
+    if role == "b" and wrapper:
+        (flags / "b-saved-its-wrapper").touch()
+
+compile_cache.LockedIndexDataCacheFile.load = load
+compile_cache.LockedIndexDataCacheFile.save = save
+"""
+
 #: makes two children that save at once read the index at the same moment, as a race would:
 #: both wait before saving until the other is about to save too, then each, having read the
 #: index, waits (up to a few seconds) for the other to have read it as well
@@ -135,6 +200,25 @@ def _run(code: str, args: list[str], cache_root: Path) -> dict:
 
 def _numba_cache_files(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc")}
+
+
+def _throwaway_gufunc_package(root: Path) -> Path:
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "gufuncs.py").write_text(
+        textwrap.dedent(
+            """
+            from tierflow.dsp.processors._gufunc import gufunc
+
+            @gufunc(["void(float64[:], float64[:])"], "(n)->(n)")
+            def double(x, out):
+                for i in range(x.shape[0]):
+                    out[i] = 2 * x[i]
+            """
+        )
+    )
+    return root
 
 
 def _throwaway_package(root: Path, factor: int) -> Path:
@@ -230,3 +314,21 @@ def test_processes_saving_different_signatures_at_once_keep_each_its_own_entry(t
     )
     assert reader["results"] == [2.5, 2.0]
     assert reader["hits"] == 2
+
+
+def test_processes_compiling_one_gufunc_at_once_leave_a_kernel_and_wrapper_that_match(tmp_path):
+    # numba caches a gufunc's kernel and its wrapper separately; the wrapper calls the kernel
+    # by a name numbered in the order the process compiled things, so a kernel saved by one
+    # process and a wrapper saved by another crash every process that loads them
+    package = _throwaway_gufunc_package(tmp_path / "src")
+    cache, flags = tmp_path / "cache", tmp_path / "flags"
+    flags.mkdir()
+    racing = THROWAWAY_GUFUNC.format(patch=KERNEL_OF_ONE_WRAPPER_OF_THE_OTHER)
+    children = [
+        _start(racing, [str(package), str(cache), role, str(flags)], cache) for role in "ab"
+    ]
+    assert [_finish(c)["out"] for c in children] == [[0.0, 2.0, 4.0]] * 2
+    loader = _start(THROWAWAY_GUFUNC.format(patch=""), [str(package), str(cache)], cache)
+    out, err = loader.communicate(timeout=300)
+    assert loader.returncode == 0, f"the process loading the cached gufunc died: {err[-2000:]}"
+    assert json.loads(out.strip().splitlines()[-1])["out"] == [0.0, 2.0, 4.0]

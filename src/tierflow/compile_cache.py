@@ -20,7 +20,13 @@ arguments changed. tierflow therefore keeps its cache elsewhere:
   rewriting its index, so two processes compiling *different signatures* of one function at
   the same moment could both take number 1 and leave the index pointing one signature at the
   other's machine code. Saves into this cache hold an exclusive lock on the function's index
-  (``fcntl.flock``; on systems without it, e.g. Windows, saves are not locked).
+  (``fcntl.flock``; on systems without it, e.g. Windows, saves are not locked). A gufunc is
+  cached as two entries, its kernel and its wrapper, and the wrapper calls the kernel by a
+  symbol name that depends on the order in which the process compiled things: if two processes
+  compile one gufunc at once, the kernel of one and the wrapper of the other can end up in the
+  cache, and every later process that loads them crashes (numba issue #10128). tierflow's
+  gufuncs are therefore compiled under :func:`exclusive_compilation`: one process compiles and
+  saves both, the others wait and then load both.
 
 The digest is computed once per process, when the first cached kernel is defined (about 3 ms
 for tierflow's 1.2 MB of sources). Other numba functions of the user's are not affected: the
@@ -198,6 +204,26 @@ class TierflowCacheLocator(SourceTreeCacheLocator):
     @classmethod
     def keyed_dir(cls) -> Path:
         return cache_dir()
+
+
+@contextlib.contextmanager
+def exclusive_compilation(name: str) -> Iterator[None]:
+    """Hold, against other processes using the same cache, the right to compile ``name`` (a
+    function's module and qualified name): wrap the compilation of a gufunc in it, so that its
+    kernel and its wrapper are compiled and saved by one process. Without ``fcntl`` (Windows),
+    nothing is held.
+
+    >>> with exclusive_compilation("tierflow.example.kernel__float64"):
+    ...     pass
+    """
+    if fcntl is None:
+        yield
+        return
+    folder = cache_dir() / "compiling"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 #: numba's class that picks a function's locator (named ``_CacheImpl`` before numba 0.59)
