@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import subprocess
 import sys
 import threading
 import time
@@ -270,6 +271,36 @@ def test_a_dying_worker_in_a_user_pool():
         with pytest.raises(TaskError, match="now broken") as info:
             list(run_tasks(exit_on_two, range(6), executor=pool))
         assert isinstance(info.value.__cause__, BrokenProcessPool)
+
+
+#: a script that starts processes at import time, as the README's quickstart once did
+UNGUARDED_SCRIPTS = {
+    "processes": "from tierflow.parallel import run_tasks\n"
+    "print(list(run_tasks(abs, [-1, 2], executor=2)))\n",
+    "spawn": "from tierflow.parallel import make_process_pool, run_tasks\n"
+    "with make_process_pool(2, start_method='spawn') as pool:\n"
+    "    print(list(run_tasks(abs, [-1, 2], executor=pool)))\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNGUARDED_SCRIPTS))
+def test_a_script_starting_processes_without_a_main_guard_is_told_to_add_one(tmp_path, kind):
+    script = tmp_path / "analysis.py"
+    script.write_text(UNGUARDED_SCRIPTS[kind])
+    env = dict(os.environ)
+    src = str(Path(run_tasks.__code__.co_filename).resolve().parents[2])  # the tierflow under test
+    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1
+    # the main process's error (each worker printed its own: "could not be sent")
+    prefix = "tierflow.errors.TaskError: task #0 (-1) was not run"
+    [error] = [x for x in done.stderr.splitlines() if x.startswith(prefix)]
+    assert "worker processes died while starting" in error
+    assert f"the main script {script} again" in error
+    assert "under the guard" in error and 'if __name__ == "__main__":' in error
+    assert "a worker died" not in error
 
 
 def _wait_then_fail(path: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -126,7 +127,69 @@ def make_process_pool(
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         _add_forkserver_preload(context)
-    return ProcessPoolExecutor(max_workers, mp_context=context, **kwargs)
+    started = context.Event()
+    initializer = kwargs.pop("initializer", None)
+    initargs = (started, initializer, kwargs.pop("initargs", ()))
+    pool = ProcessPoolExecutor(
+        max_workers, mp_context=context, initializer=_mark_started, initargs=initargs, **kwargs
+    )
+    _WORKER_STARTED[pool] = (method, started)
+    return pool
+
+
+#: for each pool made by make_process_pool: its start method, and an event set once one of its
+#: workers has started
+_WORKER_STARTED: weakref.WeakKeyDictionary[ProcessPoolExecutor, tuple[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _mark_started(started: Any, initializer: Any, initargs: tuple) -> None:
+    # runs in each worker once it is set up (for 'spawn' and 'forkserver': after it imported the
+    # main script again), before the user's initializer and any task
+    started.set()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def start_failure(executor: object) -> str | None:
+    """Why the workers of a broken ``executor`` died, if none of them ever started; ``None`` if
+    one did or if it was not made by :func:`make_process_pool` (so nothing is known).
+
+    Workers started with ``'spawn'`` or ``'forkserver'`` import the main script again before
+    they run anything; a script that starts processes outside ``if __name__ == "__main__":``
+    makes each of them try to start processes of its own while it is being imported, which
+    Python refuses, and the worker dies. This says so, naming the script.
+
+    >>> start_failure(None) is None
+    True
+    """
+    known = _WORKER_STARTED.get(executor) if isinstance(executor, ProcessPoolExecutor) else None
+    if known is None or known[1].is_set():
+        return None
+    method = known[0]
+    text = "its worker processes died while starting, before running any task"
+    main = _reimported_main_script()
+    if method == "fork" or main is None:
+        return f"{text} (the workers' tracebacks are printed above)"
+    return (
+        f"{text}. With the {method!r} start method each worker first imports the main {main} "
+        "again: if it starts processes (processes=N, executor=N) outside "
+        '`if __name__ == "__main__":`, every worker tries to start processes of its own while '
+        "it is being imported, and dies. Put that code under the guard, as the README's "
+        "quickstart does (the workers' tracebacks are printed above)"
+    )
+
+
+def _reimported_main_script() -> str | None:
+    """The main script (``"script PATH"``) or module (``"module NAME"``) that 'spawn' and
+    'forkserver' workers import again, if there is one."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name:  # python -m package.module
+        return f"module {name}"
+    path = getattr(main, "__file__", None)
+    return f"script {path}" if path is not None and os.path.isfile(path) else None
 
 
 def _default_start_method() -> str:
@@ -143,10 +206,8 @@ def _default_start_method() -> str:
 
 def _main_can_be_reimported() -> bool:
     main = sys.modules.get("__main__")
-    if getattr(getattr(main, "__spec__", None), "name", None):  # python -m package.module
-        return True
-    path = getattr(main, "__file__", None)
-    return path is None or os.path.isfile(path)  # no __file__: notebooks, python -c
+    # no __file__: notebooks, python -c
+    return getattr(main, "__file__", None) is None or _reimported_main_script() is not None
 
 
 def _add_forkserver_preload(context: Any) -> None:

@@ -44,6 +44,7 @@ from .executors import (
     is_serial,
     resolve_executor,
     sends_pickles,
+    start_failure,
 )
 from .progress import progress_bar, progress_enabled
 
@@ -160,8 +161,10 @@ def run_tasks(
     down (its running workers killed), and :class:`~tierflow.errors.TaskError` is raised naming
     the task (see :func:`task_label`) with the original exception as ``__cause__`` and the
     worker's traceback text as ``remote_traceback``. A worker process that dies gives a
-    ``TaskError`` too. Stopping the iteration early (``break``, closing the generator) cleans up
-    the same way.
+    ``TaskError`` too; when the workers of a pool made here all died while starting (a script
+    that starts processes outside ``if __name__ == "__main__":``), the error says so
+    (:func:`~tierflow.parallel.executors.start_failure`). Stopping the iteration early
+    (``break``, closing the generator) cleans up the same way.
 
     ``progress``: ``True``/``False`` force a tqdm bar on or off; ``None`` shows one when stderr is
     a terminal or in a notebook. With ``weights`` (one number per task, e.g. its rows) the bar
@@ -370,7 +373,7 @@ def _run_pool(
                 result = future.result()
             except Exception as err:
                 if _is_dead_worker(err):
-                    raise _dead_worker_error(err, index, task, pending, owned) from err
+                    raise _dead_worker_error(err, index, task, pending, executor, owned) from err
                 raise _task_error(err, index, task, remote=True) from err
             del future
             yield result
@@ -380,17 +383,30 @@ def _run_pool(
 
 
 def _dead_worker_error(
-    err: BaseException, index: int, task: object, pending: Iterable[Any], owned: bool
+    err: BaseException,
+    index: int,
+    task: object,
+    pending: Iterable[Any],
+    executor: Any,
+    owned: bool,
 ) -> TaskError:
     label = task_label(task)
-    others = [f"#{i} ({task_label(t)})" for i, t, _ in itertools.islice(pending, 5)]
-    also = f"; also in flight: {', '.join(others)}" if others else ""
     hint = ""
     if not owned and isinstance(err, BrokenExecutor):
         hint = " The executor passed in is now broken: create a new one."
+    reason = start_failure(executor)
+    if reason is not None:
+        message = f"task #{index} ({label}) was not run: {reason}.{hint}"
+    else:
+        others = [f"#{i} ({task_label(t)})" for i, t, _ in itertools.islice(pending, 5)]
+        also = f"; also in flight: {', '.join(others)}" if others else ""
+        message = (
+            f"task #{index} ({label}) failed: a worker died (killed, crashed, out of memory or "
+            f"exited) while it or another task was running{also}: {type(err).__name__}: {err}."
+            f"{hint}"
+        )
     return TaskError(
-        f"task #{index} ({label}) failed: a worker died (killed, crashed, out of memory or exited)"
-        f" while it or another task was running{also}: {type(err).__name__}: {err}.{hint}",
+        message,
         task=label,
         index=index,
         remote_traceback="".join(traceback.format_exception(err)),

@@ -27,6 +27,7 @@ array([0., 2., 4.])
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import types
@@ -37,6 +38,7 @@ from numba import guvectorize
 from numba.core import sigutils
 from numba.np.numpy_support import as_dtype
 
+from tierflow import compile_cache
 from tierflow.dsp.processors.options import GUFUNC_OPTIONS
 
 
@@ -125,7 +127,13 @@ class LazyGufunc:
         )
         # one cache entry per (processor, loop): see the module's docstring
         clone.__qualname__ = f"{f.__qualname__}__" + "_".join(np.dtype(c).name for c in key)
-        built = guvectorize([self._signatures[key]], self.signature, **self._options)(clone)
+        compiling = (
+            compile_cache.exclusive_compilation(f"{f.__module__}.{clone.__qualname__}")
+            if self._options.get("cache")
+            else contextlib.nullcontext()
+        )
+        with compiling:  # kernel and wrapper cached by one process (see compile_cache)
+            built = guvectorize([self._signatures[key]], self.signature, **self._options)(clone)
         return built.ufunc
 
     def resolve(self, args: Sequence, signature: str | Sequence | None = None) -> np.ufunc:

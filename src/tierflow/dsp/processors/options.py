@@ -12,8 +12,9 @@ GUFUNC_OPTIONS: dict = {"nopython": True, "cache": True}
 #: helpers are compiled for their argument types in whatever order a process meets them, so
 #: two processes filling one cache at once could number the entries differently and leave an
 #: index that points at the wrong machine code. Each gufunc loop is cached as its own function
-#: with one signature (:mod:`~tierflow.dsp.processors._gufunc`), so concurrent writers agree. (Editing a helper therefore needs the cached
-#: gufuncs that call it removed: ``__pycache__/*.nbi``, ``*.nbc``.)
+#: with one signature (:mod:`~tierflow.dsp.processors._gufunc`), so concurrent writers agree.
+#: The cache is keyed on all of tierflow's sources (:mod:`tierflow.compile_cache`), so editing a
+#: helper never leaves a gufunc that calls it with stale compiled code.
 JIT_OPTIONS: dict = {"cache": False, "error_model": "numpy"}
 
 #: fast-math flags for reductions (sums, dot products): reassociation lets LLVM vectorise them.
