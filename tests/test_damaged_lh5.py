@@ -11,6 +11,8 @@ import io
 import os
 import shutil
 import socket
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -275,3 +277,32 @@ def test_real_files_pass_the_attribute_check_unchanged():
             f.visititems(lambda _, obj, ids=ids: ids.append(obj.id))
             for oid in ids:
                 check_attribute_heaps(oid)  # raises on a false alarm
+
+
+def test_build_dsp_on_a_damaged_table_attribute_is_a_decode_error_not_a_segfault(tmp_path):
+    """build_dsp's table discovery once fell back to h5py's attribute read, which crashed."""
+    raw = _copy(
+        LH5_DATA / "raw/cal/p03/r001/l200-p03-r001-cal-20230318T012144Z-tier_raw.lh5", tmp_path
+    )
+    with h5py.File(raw, "r") as f:
+        header = h5py.h5o.get_info(f["ch1084803/raw"].id).addr
+    data = bytearray(raw.read_bytes())
+    at = data.index(b"datatype\x00", header) + 16  # v1 attribute: name padded to 16 bytes
+    assert data[at] & 0x0F == 9  # a variable-length type
+    data[at + 1] ^= 0x6E
+    raw.write_bytes(bytes(data))
+    script = (
+        "from tierflow.dsp import build_dsp, config_path\n"
+        "from tierflow.errors import LH5DecodeError\n"
+        "try:\n"
+        f"    build_dsp({str(raw)!r}, {str(tmp_path / 'dsp.lh5')!r}, "
+        "str(config_path('hpge-simple')), n_max=5, progress=False)\n"
+        "except LH5DecodeError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "/ch1084803/raw: a variable-length attribute is damaged" in done.stdout
+    assert not (tmp_path / "dsp.lh5").exists()

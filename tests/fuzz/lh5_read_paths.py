@@ -116,12 +116,13 @@ def read_paths(path: str, source: str) -> list[Outcome]:
                 outcome_of(lambda t=t: store.read_n_rows(t, path), "store n_rows"),
                 outcome_of(lambda t=t: store.read(t, path, n_rows=4), "store read"),
             ]
-    # a few rows per chunk: the plain columns only, as the iterator cannot yet grow a buffer
-    # holding waveform tables (issue 13, item 1, fixed apart)
+    # a few rows per chunk, all columns (waveform tables too), and the plain columns alone
     outs += [
         outcome_of(lambda: _iterate(path, channels, 1000), "iterate"),
+        outcome_of(lambda: _iterate(path, channels, 3), "iterate small buffer"),
         outcome_of(
-            lambda: _iterate(path, channels, 3, list(plain_columns(source))), "iterate small buffer"
+            lambda: _iterate(path, channels, 3, list(plain_columns(source))),
+            "iterate small buffer, plain columns",
         ),
     ]
     if source != "tcm":

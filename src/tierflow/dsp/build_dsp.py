@@ -488,6 +488,8 @@ def _read_table_fields(h5f: Any, name: str) -> tuple[tuple[str, ...], bool] | No
         datatype = datatype_attr(h5f, name) or ""
     except KeyError:
         return None
+    except TierflowError:  # a damaged attribute, found before HDF5 would read it
+        raise
     except Exception:
         try:
             obj = h5f[name]
