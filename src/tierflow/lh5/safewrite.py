@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import glob
 import os
 import re
@@ -101,26 +102,44 @@ def changing(path: str) -> Iterator[h5py.File]:
     the process dies before the block's end (at the next write or open). The caller holds the
     lock."""
     undo = _undo_file(path)
-    try:
-        h5f = open_through(undo, path)
-    except BaseException:
-        undo.roll_back()
-        raise
-    try:
-        yield h5f
-        h5f.close()
-        if undo.failure is not None:  # a write HDF5 could not report (see UndoFile)
-            raise undo.failure
-    except BaseException as err:
-        with contextlib.suppress(Exception):
-            h5f.close()
-        undo.roll_back()
-        if isinstance(err, LH5Error) or not isinstance(err, Exception):
+    with _no_garbage_collection():
+        try:
+            h5f = open_through(undo, path)
+        except BaseException:
+            undo.roll_back()
             raise
-        raise LH5WriteError(
-            f"write failed ({type(err).__name__}: {err}); the file was left as it was", file=path
-        ) from err
-    undo.commit()
+        try:
+            yield h5f
+            h5f.close()
+            if undo.failure is not None:  # a write HDF5 could not report (see UndoFile)
+                raise undo.failure
+        except BaseException as err:
+            with contextlib.suppress(Exception):
+                h5f.close()
+            undo.roll_back()
+            if isinstance(err, LH5Error) or not isinstance(err, Exception):
+                raise
+            raise LH5WriteError(
+                f"write failed ({type(err).__name__}: {err}); the file was left as it was",
+                file=path,
+            ) from err
+        undo.commit()
+
+
+@contextlib.contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    """No cyclic garbage collection while HDF5 works through the ``fileobj`` driver: HDF5 calls
+    back into Python (:class:`UndoFile`'s methods) in the middle of its own operations, and a
+    collection run there could free h5py objects of other files, calling into HDF5 again,
+    which is not reentrant (h5py #1852 is the same hazard in ``File.close``; the full test
+    suite crashed once in ``close`` here)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _undo_file(path: str) -> UndoFile:
