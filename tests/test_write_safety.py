@@ -11,6 +11,8 @@ import errno
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -469,3 +471,27 @@ def test_without_file_locks_a_live_writers_journal_is_left_alone(tmp_path, monke
     live.commit()
     lh5.write(table(5), "tb", path)
     assert lh5.read_n_rows("tb", path) == 10
+
+
+def test_a_process_whose_writes_failed_exits_cleanly():
+    """The writes above that fail (a full disk while the journal saves a page, ...) once left
+    their file half-closed in HDF5, which crashed closing it again when the process exited: run
+    them in a process of their own and see it end well."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "not exits_cleanly and not kill and not concurrent",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).parent,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

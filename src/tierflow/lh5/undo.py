@@ -123,39 +123,49 @@ class UndoFile:
         return data
 
     def write(self, data) -> int:
-        try:
-            self._check_open()
-            with memoryview(data) as raw, raw.cast("B") as view:
-                n = len(view)
-                self._save(self._pos, self._pos + n)
-                written = 0
-                while written < n:
-                    written += os.pwrite(self._fd, view[written:], self._pos + written)
-        except BaseException as err:
-            self._failed(err)
-            raise
+        with memoryview(data) as raw, raw.cast("B") as view:
+            n = len(view)
+            if self._writable():
+                try:
+                    self._save(self._pos, self._pos + n)
+                    written = 0
+                    while written < n:
+                        written += os.pwrite(self._fd, view[written:], self._pos + written)
+                except Exception as err:
+                    self._failed(err)
         self._pos += n
         self._size = max(self._size, self._pos)
         return n
 
     def truncate(self, size: int | None = None) -> int:
         size = self._pos if size is None else size
-        try:
-            self._check_open()
-            self._save(size, self._size)
-            os.ftruncate(self._fd, size)
-        except BaseException as err:
-            self._failed(err)
-            raise
+        if self._writable():
+            try:
+                self._save(size, self._size)
+                os.ftruncate(self._fd, size)
+            except Exception as err:
+                self._failed(err)
         self._size = size
         return size
 
     def flush(self) -> None:
         """Nothing to do: every write went to the operating system at once."""
 
+    def _writable(self) -> bool:
+        """Whether a write may change the file: not after a write failed (everything is rolled
+        back then) nor after the write ended (a file HDF5 closes late cannot change it).
+
+        A write that may not, or that fails, is not reported to HDF5: it goes on as if it had
+        been done, and :meth:`commit`'s caller finds :attr:`failure` and rolls back. HDF5
+        cannot recover from a failed write of its own files: one failed while closing stays
+        half-closed, and HDF5 crashes when it closes it again (at exit, h5py #1642).
+        """
+        if self.failure is None and not self._open:
+            self._failed(OSError(f"{self.path}: the write has ended; nothing more is written"))
+        return self.failure is None
+
     def _failed(self, err: BaseException) -> None:
-        """Remember the first failed write: HDF5 may not pass it on (a dataset closed when
-        Python drops it cannot raise), and the changes must be rolled back then."""
+        """Remember the first failed write (the changes must be rolled back)."""
         if self.failure is None:
             self.failure = err
 
