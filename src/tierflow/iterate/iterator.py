@@ -14,9 +14,8 @@ import pandas as pd
 
 from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundError
 from ..lh5.files import get_object
-from ..lh5.read import datatype_of, read_n_rows
+from ..lh5.read import datatype_of
 from ..lh5.store import LH5Store
-from ..lh5.tablereader import rows_of_table
 from ..types import Array, Table
 from .buffer_size import bytes_per_row, rows_for_memory
 from .dask_io import to_dask
@@ -99,8 +98,6 @@ class LH5Iterator(Iterator):
         for fr, prefix, suffix in _friends(friend, friend_prefix, friend_suffix):
             self.add_friend(fr, prefix, suffix)
         self.buffer_len = buffer_len
-        if self._reader.plan is None:
-            self._first_rows(0)  # the read plan also counts rows fast, from metadata
         self.current_i_entry = self.i_start
         self._next_entry = self.i_start
         self._segments: list[tuple[int, Any]] = []
@@ -115,12 +112,7 @@ class LH5Iterator(Iterator):
     def _rows_of(self, i: int) -> int:
         ds = self.datasets[i]
         try:
-            h5f = self._store.gimme_file(ds.file)
-            rows = _fast_rows(h5f, ds.group, self._reader)
-            if rows is None:
-                rows = rows_of_table(h5f, ds.group)
-            if rows is None:
-                rows = read_n_rows(ds.group, h5f)
+            rows = self._reader.rows(ds.file, ds.group)
         except (LH5FileError, LH5ObjectNotFoundError) as err:
             if not self.allow_missing:
                 raise
@@ -217,11 +209,12 @@ class LH5Iterator(Iterator):
             raise LH5IndexError(f"entry {i_entry} is negative")
         segments = self.selection.segments(int(i_entry), n)
         buffer, pos = self._buffer, 0
+        capacity = sum(_n_rows(rows) for _, rows in segments)
         if buffer is not None:
-            _reserve(buffer, sum(_n_rows(rows) for _, rows in segments))
+            _reserve(buffer, capacity)
         for i, rows in segments:
             ds = self.datasets[i]
-            buffer = self._reader.read(ds.file, ds.group, rows, buffer, pos)
+            buffer = self._reader.read(ds.file, ds.group, rows, buffer, pos, capacity)
             pos += len(range(rows.start, rows.stop)) if isinstance(rows, slice) else len(rows)
         if buffer is None:
             buffer = self._empty()
@@ -520,22 +513,6 @@ def _reserve(obj: Any, rows: int) -> None:
 
 def _n_rows(rows: Any) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
-
-
-def _fast_rows(h5f: h5py.File, group: str, reader: ChunkReader) -> int | None:
-    """Rows of a table from the first column the reader's plan reads (no attributes parsed)."""
-    plan = reader.plan
-    if plan is None or not plan.steps:
-        return None
-    step = plan.steps[0]
-    name = getattr(step, "h5name", None)
-    if name is None:
-        return None
-    suffix = b"/cumulative_length" if type(step).__name__ == "_VectorStep" else b""
-    try:
-        return h5py.h5d.open(h5f.id, group.encode() + b"/" + name + suffix).shape[0]
-    except KeyError:
-        return None
 
 
 def _friends(friend: Any, prefix: Any, suffix: Any) -> list[tuple[LH5Iterator, str, str]]:

@@ -29,9 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import h5py
 import numpy as np
+from h5py import h5d, h5f, h5g, h5i
 
+from ...errors import LH5DecodeError
 from ...types import LGDO
 from ..datatype import Datatype
+from ..guards import describe
 from ..journal import Journal
 from ..settings import DEFAULT_CHUNK_BYTES, CompressionSpec
 
@@ -49,6 +52,26 @@ def n_selected(rows: Rows) -> int:
     (3, 2)
     """
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def location(oid: h5g.GroupID | h5d.DatasetID) -> tuple[str, str]:
+    """(file, path) of an open HDF5 object, for messages."""
+    return (
+        h5f.get_name(oid).decode(errors="replace"),
+        h5i.get_name(oid).decode(errors="replace") or "?",
+    )
+
+
+def kind_error(oid: h5g.GroupID | h5d.DatasetID, kind: str, expected: str) -> LH5DecodeError:
+    """The error for an object of datatype ``kind`` stored as the wrong HDF5 object."""
+    found = "a group" if isinstance(oid, h5g.GroupID) else "a dataset"
+    file, path = location(oid)
+    return LH5DecodeError(f"a {kind} must be {expected}, found {found}", file=file, obj=path)
+
+
+def read_failed(plan: Plan, err: BaseException) -> LH5DecodeError:
+    """The error for a read of ``plan``'s object that h5py, numpy or a codec failed."""
+    return LH5DecodeError(f"reading failed: {describe(err)}", file=plan.file, obj=plan.path)
 
 
 class LayoutChanged(Exception):
@@ -93,11 +116,20 @@ class Plan:
     errors; ``attrs`` are its stored attributes but ``datatype``.
     """
 
-    kind: str
     datatype: Datatype
     attrs: dict[str, Any]
-    file: str
-    path: str
+    #: the HDF5 object read (a dataset, or the group of a kind stored as several)
+    oid: h5g.GroupID | h5d.DatasetID
+
+    @property
+    def path(self) -> str:
+        """The object's path in its file (for messages)."""
+        return location(self.oid)[1]
+
+    @property
+    def file(self) -> str:
+        """The object's file (for messages)."""
+        return location(self.oid)[0]
 
     def n_rows(self) -> int | None:
         """Rows of the object (``None`` for objects without rows: scalars, structs)."""
@@ -121,7 +153,7 @@ class Plan:
         self.read_into(out, rows, 0)
         return out
 
-    def rebind(self, h5obj: h5py.Group | h5py.Dataset) -> Plan:
+    def rebind(self, oid: h5g.GroupID | h5d.DatasetID) -> Plan:
         """This plan for another object of the same layout (another channel's table);
         :class:`LayoutChanged` if it is not. Checks what reading would otherwise get wrong
         (dataset types and row shapes), not every attribute."""
@@ -162,14 +194,15 @@ class Serializer:
 
     def plan(
         self,
-        h5obj: h5py.Group | h5py.Dataset,
+        oid: h5g.GroupID | h5d.DatasetID,
         datatype: Datatype,
         attrs: dict[str, Any],
         mask: FieldMask | None,
         decompress: bool,
     ) -> Plan:
-        """The plan that reads the stored object ``h5obj`` (its parsed ``datatype`` and its
-        other ``attrs`` already read); ``mask`` selects fields of tables and structs."""
+        """The plan that reads the stored object ``oid`` (an h5py low-level id; its parsed
+        ``datatype`` and its other ``attrs`` already read); ``mask`` selects fields of tables
+        and structs; encoded waveforms are decoded if ``decompress``."""
         raise NotImplementedError
 
     def create(self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> None:
