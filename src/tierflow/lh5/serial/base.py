@@ -40,6 +40,7 @@ from ..settings import DEFAULT_CHUNK_BYTES, CompressionSpec
 
 if TYPE_CHECKING:
     from ..fieldmask import FieldMask
+    from .rows import RowRequest
 
 #: rows to read: a ``slice(start, stop)`` with both ends given, or an int64 index array
 Rows = slice | np.ndarray
@@ -147,8 +148,10 @@ class Plan:
         were allocated that large."""
         raise NotImplementedError
 
-    def read(self, rows: Rows) -> LGDO:
-        """The selected rows as a new object."""
+    def read(self, rows: Rows | RowRequest) -> LGDO:
+        """The selected rows as a new object (objects without rows of their own take a
+        :class:`~.rows.RowRequest` that their members resolve)."""
+        assert isinstance(rows, slice | np.ndarray), "members resolve a RowRequest first"
         out = self.new(n_selected(rows))
         self.read_into(out, rows, 0)
         return out

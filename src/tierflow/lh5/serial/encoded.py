@@ -13,7 +13,7 @@ from ...types import LGDO, ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVector
 from ..buffer import store_into
 from ..datatype import Datatype
 from ..fieldmask import FieldMask
-from ..guards import FAILURES
+from ..guards import FAILURES, check_memory
 from .array import ArrayPlan
 from .base import LayoutChanged, Plan, Rows, Serializer, kind_error, location, read_failed
 from .datasets import read_converted
@@ -65,9 +65,13 @@ class EncodedPlan(Plan):
             raise read_failed(self, err) from err
 
     def new(self, n: int) -> LGDO:
-        obj = self.read(slice(0, 0))
-        obj.resize(n)
-        return obj
+        empty = self.read(slice(0, 0))
+        row_bytes = getattr(empty, "nda", np.empty(0)).dtype.itemsize * int(
+            np.prod(getattr(empty, "nda", np.empty((0, 1))).shape[1:])
+        )
+        check_memory(n * row_bytes, f"{n} decoded waveforms", self.file, self.path)
+        empty.resize(n)
+        return empty
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         store_into(out, self.read(rows), pos)  # decoded into new memory: copied once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from h5py import h5d, h5g
 
 from ...errors import LH5DecodeError
@@ -12,6 +13,7 @@ from ..datatype import Datatype
 from ..fieldmask import FieldMask
 from .base import LayoutChanged, Plan, Rows, Serializer, kind_error, n_selected
 from .describe import child, rows_of
+from .rows import RowRequest
 from .struct import field_plans, rebind_fields
 
 #: the fields that make a table a waveform table
@@ -48,12 +50,25 @@ class TablePlan(Plan):
         return rows
 
     def new(self, n: int) -> LGDO:
-        columns = {name: plan.new(n) for name, plan in self.fields.items()}
+        return self._assemble({name: plan.new(n) for name, plan in self.fields.items()}, n)
+
+    def _assemble(self, columns: dict[str, LGDO], n: int) -> Table:
+        lengths = {name: len(column) for name, column in columns.items()}  # type: ignore[arg-type]
+        if any(length != n for length in lengths.values()):
+            raise LH5DecodeError(
+                f"table columns differ in length: {lengths}", file=self.file, obj=self.path
+            )
         if set(columns) == WAVEFORM_FIELDS:
             return WaveformTable(
                 t0=columns["t0"], dt=columns["dt"], values=columns["values"], attrs=dict(self.attrs)
             )
         return Table(columns, size=n, attrs=dict(self.attrs))
+
+    def read(self, rows: Rows | RowRequest) -> LGDO:
+        """The selected rows: each column read into memory of its own, allocated once."""
+        assert isinstance(rows, slice | np.ndarray), "a table's rows are resolved"
+        columns = {name: plan.read(rows) for name, plan in self.fields.items()}
+        return self._assemble(columns, n_selected(rows))
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         assert isinstance(out, Table)
