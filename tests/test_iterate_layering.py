@@ -383,3 +383,18 @@ def test_verbs_run_on_the_protocol_alone(iterator):
 
     frame = to_dask(source).compute()
     assert frame["t"].tolist() == iterator.query(None, library="pd")["t"].tolist()
+
+
+def test_reading_copies_and_restricts_friends_through_their_affixes(tmp_path):
+    hit, dsp = str(tmp_path / "hit.lh5"), str(tmp_path / "dsp.lh5")
+    lh5.write(Table({"e": np.arange(5.0), "q": np.zeros(5)}), "ch/hit", hit)
+    lh5.write(Table({"a": np.arange(5.0) * 2, "b": np.ones(5)}), "ch/dsp", dsp)
+    friend = LH5Iterator(dsp, "ch/dsp")
+    it = LH5Iterator(hit, "ch/hit", friend=friend, friend_prefix="d_", friend_suffix="_v")
+
+    narrow = it.reading({"e", "d_a_v", "no_such"})
+    assert sorted(narrow.read(0, 5)) == ["d_a_v", "e"]
+    assert narrow.read(1, 2)["d_a_v"].nda.tolist() == [2.0, 4.0]
+    assert narrow.friends[0][0] is not friend  # copies: the iterator itself reads as before
+    assert sorted(it.read(0, 5)) == ["d_a_v", "d_b_v", "e", "q"]
+    assert sorted(friend.read(0, 5)) == ["a", "b"]
