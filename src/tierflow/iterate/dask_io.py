@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from .source import ChunkSource
 from .work import EntryRange, detach, split_entries
-
-if TYPE_CHECKING:
-    from .iterator import LH5Iterator
 
 
 class ReadChunk:
@@ -22,7 +20,7 @@ class ReadChunk:
     into the same reused buffer. The chunk is copied out of that buffer before it is returned.
     """
 
-    def __init__(self, iterator: LH5Iterator, library: str):
+    def __init__(self, iterator: ChunkSource, library: str):
         self.iterator_bytes = pickle.dumps(iterator)
         self.library = library
         self._local = threading.local()
@@ -34,7 +32,7 @@ class ReadChunk:
         self.__dict__.update(state)
         self._local = threading.local()
 
-    def _iterator(self) -> LH5Iterator:
+    def _iterator(self) -> ChunkSource:
         it = getattr(self._local, "iterator", None)
         if it is None:
             it = self._local.iterator = pickle.loads(self.iterator_bytes)
@@ -48,7 +46,7 @@ class ReadChunk:
         return view
 
 
-def to_dask(it: LH5Iterator, library: str = "pd") -> Any:
+def to_dask(it: ChunkSource, library: str = "pd") -> Any:
     """A lazy dask DataFrame (``"pd"``) or dask Bag of awkward arrays (``"ak"``), one partition
     per chunk; the index of the DataFrame is the entry number."""
     items = split_entries(it, 1)

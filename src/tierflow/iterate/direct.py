@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
@@ -33,10 +33,8 @@ from ..lh5.direct import (
     row_views,
 )
 from . import hist_fill
+from .source import ChunkSource
 from .work import ChunkWork, EntryRange
-
-if TYPE_CHECKING:
-    from .iterator import LH5Iterator
 
 __all__ = ["DirectHistWork", "aligned_pieces", "direct_columns"]
 
@@ -46,7 +44,7 @@ MIN_WINDOW = 1 << 22
 
 
 def direct_columns(
-    it: LH5Iterator,
+    it: ChunkSource,
     axis_columns: Sequence[str] | None,
     weights: str | None,
 ) -> list[str] | None:
@@ -70,7 +68,7 @@ class DirectColumns:
     (clean, shared with every reader of the file), at most a window's worth per column at once.
     """
 
-    def __init__(self, it: LH5Iterator, columns: Sequence[str]):
+    def __init__(self, it: ChunkSource, columns: Sequence[str]):
         self.it = it
         self.columns = list(columns)
         self.window = max(int(it.buffer_len), MIN_WINDOW)
@@ -144,7 +142,7 @@ class DirectColumns:
 
     def _find_runs(self, file: str, group: str, column: str) -> ByteRuns | DeflatedChunks | None:
         try:
-            h5f = self.it._store.gimme_file(file)
+            h5f = self.it.open_file(file)
             obj = h5f.get(f"{group}/{column}")
             if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
                 return None
@@ -153,7 +151,7 @@ class DirectColumns:
             return None
 
     def _path(self, file: str) -> str:
-        return self.it._store.gimme_file(file).filename
+        return self.it.open_file(file).filename
 
 
 def aligned_pieces(columns: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
@@ -196,7 +194,7 @@ class DirectHistWork(ChunkWork):
 
     def __init__(
         self,
-        iterator: LH5Iterator,
+        iterator: ChunkSource,
         fun: Any,
         aggregate: Any,
         init: Any,
@@ -207,7 +205,7 @@ class DirectHistWork(ChunkWork):
         self.columns = list(columns)
         self.weighted = weighted
 
-    def _run(self, item: EntryRange, it: LH5Iterator) -> Any:
+    def _run(self, item: EntryRange, it: ChunkSource) -> Any:
         pieces = DirectColumns(it, self.columns).pieces(item.first, item.n)
         if pieces is None:
             return super()._run(item, it)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundErr
 from ..lh5.files import get_object
 from ..lh5.read import datatype_of
 from ..lh5.store import LH5Store
+from ..lh5.write import write
 from ..types import Array, Table
 from .buffer_size import bytes_per_row, rows_for_memory
 from .dask_io import to_dask
@@ -342,25 +344,33 @@ class LH5Iterator(Iterator):
         return names
 
     def reading(self, names: set[str] | None) -> LH5Iterator:
-        """A copy that reads only the columns in ``names`` that exist (same chunks), friends too."""
+        """A copy that reads only the columns in ``names`` that exist (same chunks), friends too.
+
+        >>> it = _doc_iterator()
+        >>> sorted(it.reading({"e", "no_such_column"}).read(0, 1))
+        ['e']
+        >>> sorted(it.reading(set()).read(0, 1))
+        []
+        """
         if names is None:
             return self
-        clone = pickle.loads(pickle.dumps(self))
-        clone._restrict(set(names))
+        names = set(names)
+        own = set(self.available_fields())
+        state = self.__getstate__()
+        state["field_mask"] = sorted(n for n in names if n in own and n not in self.group_data)
+        state["friends"] = [
+            (fr.reading(_unaffixed(names, prefix, suffix)), prefix, suffix)
+            for fr, prefix, suffix in self.friends
+        ]
+        # a deep copy, as pickling gives a worker; unpickling opens it with the new field_mask
+        clone = LH5Iterator.__new__(LH5Iterator)
+        clone.__setstate__(pickle.loads(pickle.dumps(state)))
         return clone
 
-    def _restrict(self, names: set[str]) -> None:
-        own = set(self.available_fields())
-        self.field_mask = sorted(n for n in names if n in own and n not in self.group_data)
-        self._open()
-        for fr, prefix, suffix in self.friends:
-            fr._restrict(
-                {
-                    n[len(prefix) : len(n) - len(suffix)]
-                    for n in names
-                    if n.startswith(prefix) and n.endswith(suffix)
-                }
-            )
+    def open_file(self, file: str) -> h5py.File:
+        """The open file ``file`` (a path as in :attr:`datasets`), from the iterator's cache of
+        open files (opened if it is not)."""
+        return self._store.gimme_file(file)
 
     # --- map, query, hist, dask -----------------------------------------------------------------
     def map(
@@ -492,13 +502,9 @@ def _fields_of(obj: Any, prefix: str = "") -> list[str]:
 
 def _doc_iterator() -> LH5Iterator:
     """A small iterator for the examples: two groups of 3 rows, ``e`` = 0, 1, 2."""
-    import tempfile
-
-    from .. import lh5
-
     path = os.path.join(tempfile.mkdtemp(), "doc.lh5")
     for ch in ("ch1", "ch2"):
-        lh5.write(Table({"e": np.arange(3.0)}), f"{ch}/hit", path, wo_mode="a")
+        write(Table({"e": np.arange(3.0)}), f"{ch}/hit", path, wo_mode="a")
     return LH5Iterator(path, ["ch1/hit", "ch2/hit"], buffer_len=4)
 
 
@@ -513,6 +519,19 @@ def _reserve(obj: Any, rows: int) -> None:
 
 def _n_rows(rows: Any) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _unaffixed(names: set[str], prefix: str, suffix: str) -> set[str]:
+    """The names with ``prefix`` and ``suffix``, without them (a friend's own column names).
+
+    >>> sorted(_unaffixed({"fr_e", "fr_t", "e"}, "fr_", ""))
+    ['e', 't']
+    """
+    return {
+        n[len(prefix) : len(n) - len(suffix)]
+        for n in names
+        if n.startswith(prefix) and n.endswith(suffix)
+    }
 
 
 def _friends(friend: Any, prefix: Any, suffix: Any) -> list[tuple[LH5Iterator, str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import awkward as ak
 import hist as hist_module
@@ -21,10 +21,8 @@ from ..types.concat import concat
 from ..types.safe_eval import check, check_value, run
 from . import hist_fill
 from .direct import DirectHistWork, direct_columns
+from .source import ChunkSource
 from .work import ChunkWork, detach, run_chunks
-
-if TYPE_CHECKING:
-    from .iterator import LH5Iterator
 
 LIBRARIES = ("lgdo", "pd", "ak", "np")
 
@@ -44,7 +42,7 @@ def expression_names(expr: str) -> set[str]:
     return {n.replace("__", "/") for n in check(expr).names}
 
 
-def check_names(it: LH5Iterator, exprs: Sequence[str], what: str = "expression") -> None:
+def check_names(it: ChunkSource, exprs: Sequence[str], what: str = "expression") -> None:
     """Raise :class:`ExpressionError` listing the iterator's fields if an expression in
     ``exprs`` reads a name that is none of them, or names anything the expression language
     does not allow (checked before any chunk is read)."""
@@ -72,7 +70,7 @@ def _typed(name: str) -> str:
 
 # --- map ------------------------------------------------------------------------------------------
 def map_chunks(
-    it: LH5Iterator,
+    it: ChunkSource,
     fun: Callable,
     aggregate: Callable | None = None,
     init: Any = None,
@@ -183,7 +181,7 @@ class _QueryChunk:
 
 
 def query(
-    it: LH5Iterator,
+    it: ChunkSource,
     where: str | Callable | None,
     fields: Sequence[str] | Mapping[str, str | None] | None = None,
     library: str = "lgdo",
@@ -211,7 +209,7 @@ def query(
     return _as_library(_combine(parts, library), library)
 
 
-def _check_fields(it: LH5Iterator, fields: list[str]) -> None:
+def _check_fields(it: ChunkSource, fields: list[str]) -> None:
     known = it.known_fields()
     unknown = sorted(f for f in fields if f not in known)
     if unknown:
@@ -220,7 +218,7 @@ def _check_fields(it: LH5Iterator, fields: list[str]) -> None:
         )
 
 
-def _needed(it: LH5Iterator, expr: str, fields: Any) -> set[str] | None:
+def _needed(it: ChunkSource, expr: str, fields: Any) -> set[str] | None:
     """Columns to read for an expression query; ``None`` keeps the iterator's mask."""
     if fields is None:
         return None
@@ -374,7 +372,7 @@ class _HistAccumulator:
 
 
 def fill_hist(
-    it: LH5Iterator,
+    it: ChunkSource,
     axes: Any,
     where: str | Callable | None = None,
     keys: str | Sequence[str] | None = None,
@@ -411,7 +409,7 @@ def fill_hist(
     return total
 
 
-def _axis_columns(it: LH5Iterator, h: hist_module.Hist, keys: list | None) -> list[str] | None:
+def _axis_columns(it: ChunkSource, h: hist_module.Hist, keys: list | None) -> list[str] | None:
     """The column each axis is filled from, where every axis takes a column as it is (by its
     key, else by its name or label); ``None`` where some key is an expression."""
     known = it.known_fields()
@@ -426,7 +424,7 @@ def _axis_columns(it: LH5Iterator, h: hist_module.Hist, keys: list | None) -> li
     return columns
 
 
-def _check_axes(it: LH5Iterator, h: hist_module.Hist) -> None:
+def _check_axes(it: ChunkSource, h: hist_module.Hist) -> None:
     known = it.known_fields()
     for ax in h.axes:
         if not ({ax.name, ax.label} & known):
@@ -437,7 +435,7 @@ def _check_axes(it: LH5Iterator, h: hist_module.Hist) -> None:
 
 
 def _hist_columns(
-    it: LH5Iterator, h: hist_module.Hist, where: str | None, keys: list | None, weights: str | None
+    it: ChunkSource, h: hist_module.Hist, where: str | None, keys: list | None, weights: str | None
 ) -> set[str] | None:
     names: set[str] = set()
     for expr in [where or "", weights or "", *(keys or [])]:

@@ -14,16 +14,14 @@ import pickle
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import TierflowError
 from ..parallel import count_workers, is_serial, run_tasks
-
-if TYPE_CHECKING:
-    from .iterator import LH5Iterator
+from .source import ChunkSource
 
 
 class ChunkFunctionError(TierflowError):
@@ -68,7 +66,7 @@ def detach(result: Any) -> Any:
     return copy.deepcopy(result)
 
 
-def describe_entries(it: LH5Iterator, first: int, n: int) -> str:
+def describe_entries(it: ChunkSource, first: int, n: int) -> str:
     """Files, groups and rows of entries ``[first, first + n)``, for messages."""
     segments = it.selection.segments(first, n)
     if not segments:
@@ -85,7 +83,7 @@ def describe_entries(it: LH5Iterator, first: int, n: int) -> str:
     return f"entries {first}..{first + n} ({'; '.join(parts)}{more})"
 
 
-def split_entries(it: LH5Iterator, chunks_per_item: int) -> list[EntryRange]:
+def split_entries(it: ChunkSource, chunks_per_item: int) -> list[EntryRange]:
     """The pass as work items of ``chunks_per_item`` whole chunks each."""
     start, stop, step = it.i_start, it.i_start + len(it), it.buffer_len * chunks_per_item
     return [
@@ -94,7 +92,7 @@ def split_entries(it: LH5Iterator, chunks_per_item: int) -> list[EntryRange]:
     ]
 
 
-def chunks_per_item(it: LH5Iterator, executor: Any, per_worker: int = 4) -> int:
+def chunks_per_item(it: ChunkSource, executor: Any, per_worker: int = 4) -> int:
     """Chunks per work item so that each worker gets about ``per_worker`` items."""
     n_chunks = max(1, -(-len(it) // it.buffer_len))
     if is_serial(executor):
@@ -113,7 +111,7 @@ class ChunkWork:
 
     def __init__(
         self,
-        iterator: LH5Iterator,
+        iterator: ChunkSource,
         fun: Callable,
         aggregate: Callable | None = None,
         init: Any = None,
@@ -138,7 +136,7 @@ class ChunkWork:
         self.__dict__.update(state)
         self._local = threading.local()
 
-    def _iterator(self) -> LH5Iterator:
+    def _iterator(self) -> ChunkSource:
         """The caller's iterator in its own thread; a private copy in any other."""
         if threading.get_ident() == self._owner:
             return self.iterator
@@ -156,7 +154,7 @@ class ChunkWork:
             self.terminate(it)
         return out
 
-    def _run(self, item: EntryRange, it: LH5Iterator) -> Any:
+    def _run(self, item: EntryRange, it: ChunkSource) -> Any:
         results: list = []
         acc = copy.deepcopy(self.init)
         started = self.init is not None
@@ -176,7 +174,7 @@ class ChunkWork:
 
 
 @contextlib.contextmanager
-def _chunk_errors(it: LH5Iterator, first: int, n: int) -> Iterator[None]:
+def _chunk_errors(it: ChunkSource, first: int, n: int) -> Iterator[None]:
     """Re-raise a user function's error as a :class:`ChunkFunctionError` naming the chunk."""
     try:
         yield
@@ -189,7 +187,7 @@ def _chunk_errors(it: LH5Iterator, first: int, n: int) -> Iterator[None]:
 
 
 def run_chunks(
-    it: LH5Iterator,
+    it: ChunkSource,
     work: ChunkWork,
     executor: Any = None,
     progress: bool | None = None,
