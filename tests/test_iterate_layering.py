@@ -47,9 +47,6 @@ PRIVATE_ACCESS_EXCEPTIONS = {
     "read is checked against the axis' public index() before the fast path is used",
     # lh5/ is being rewritten into one serializer per object kind (issue 14 items 1-3, the
     # lead's work); these go with that rewrite, not here
-    ("lh5/buffer.py", "buf._size"): "Table's row count set by lh5 (issue 14: serializers)",
-    ("lh5/read.py", "table._size"): "Table's row count set by lh5 (issue 14: serializers)",
-    ("lh5/tablereader.py", "table._size"): "Table's row count set by lh5 (issue 14: serializers)",
     ("lh5/write.py", "from .journal import _MISSING"): "lh5 rewrite (issue 14)",
     ("lh5/fastwrite.py", "from h5py._hl import filters"): "h5py's private module: lh5 rewrite "
     "(issue 14)",

@@ -38,7 +38,7 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
             store_into(buf[name], col, start)
         for name in set(buf.keys()) - set(obj.keys()):
             buf[name].resize(start + n)
-        buf._size = start + n
+        buf.resize(start + n)
     elif isinstance(obj, VectorOfVectors):
         cl = buf.cumulative_length
         offset = int(cl.nda[start - 1]) if start > 0 else 0
