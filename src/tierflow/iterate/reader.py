@@ -24,6 +24,9 @@ from ..lh5.serial.table import TablePlan
 from ..lh5.tablereader import KeptPlans
 from ..types import Table
 
+#: plans bound to tables at once (one per table of the pass, up to this many)
+BOUND_PLANS = 4096
+
 
 class ChunkReader:
     """Reads row ranges of tables into a buffer table that is reused from chunk to chunk.
@@ -47,22 +50,27 @@ class ChunkReader:
         self.field_mask = self.kept.mask
         #: the layout of the plans that filled the buffer (``None``: none yet, or mixed)
         self._layout: tuple | None = None
-        self._bound: tuple[tuple[str, str], Plan] | None = None
+        #: the plans bound to the tables counted or read, while their files stay open
+        self._bound: dict[tuple[str, str], Plan] = {}
 
     def plan(self, file: str, group: str) -> TablePlan:
-        """The plan of the table ``file:group`` (kept while the same table is read)."""
+        """The plan of the table ``file:group`` (kept while its file stays open)."""
         key = (file, group)
-        if self._bound is not None and self._bound[0] == key and self._bound[1].oid.valid:
-            plan = self._bound[1]
-        else:
+        plan = self._bound.get(key)
+        if plan is None or not plan.oid.valid:
             h5f = self.open_file(file)
+            failure: TierflowError | None = None
             try:
                 with translated(h5f.filename, group, "reading"):
-                    plan = self.kept.plan(h5o.open(h5f.id, group.encode("utf8")))
-            except TierflowError:
+                    plan = self.kept.plan(_open_group(h5f, group))
+            except TierflowError as err:
+                failure = err
+            if failure is not None:
                 lh5_read(group, h5f, 0, 0, field_mask=self.field_mask)  # says what is wrong
-                raise
-            self._bound = (key, plan)
+                raise failure
+            if len(self._bound) >= BOUND_PLANS:
+                self._bound.clear()
+            self._bound[key] = plan
         if not isinstance(plan, TablePlan):
             raise LH5DecodeError(
                 f"the iterator reads tables; this is a {plan.datatype.kind}", file=file, obj=group
@@ -116,6 +124,16 @@ class ChunkReader:
                 ) from None
             self._layout = None  # a buffer of mixed layouts: the next chunk makes a new one
             return buffer
+
+
+def _open_group(h5f: h5py.File, group: str) -> h5py.h5g.GroupID | h5py.h5d.DatasetID:
+    """The object ``group`` of the file: a group as a rule (opened as such: the quicker call),
+    anything else so that planning can say what it is."""
+    name = group.strip("/").encode("utf8")
+    try:
+        return h5py.h5g.open(h5f.id, name)
+    except ValueError:  # not a group
+        return h5o.open(h5f.id, name)
 
 
 def _check_same_columns(buffer: Table, obj: Table, file: str, group: str) -> None:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import h5py
-from h5py import h5o
+from h5py import h5g, h5o
 
 from ..errors import TierflowError
 from ..types import LGDO
@@ -30,10 +30,12 @@ KEPT_LAYOUTS = 64
 
 
 class KeptPlans:
-    """Plans of stored objects, one kept per ``datatype`` attribute and rebound to the next
-    object that has it; planned afresh when the layout differs (or fast paths are off).
+    """Plans of stored objects, kept and rebound to the next object of the same layout;
+    planned afresh when none fits (or fast paths are off).
 
-    ``fast`` counts plans rebound, ``planned`` plans made.
+    A kept plan fits when every member it reads is there with the same HDF5 type and row
+    shape and, without a field mask, the group has no other members (no attribute is read:
+    that is the work saved). ``fast`` counts plans rebound, ``planned`` plans made.
 
     >>> import tempfile, os, numpy as np, tierflow.lh5 as lh5
     >>> from tierflow.types import Table
@@ -51,30 +53,38 @@ class KeptPlans:
     def __init__(self, mask: FieldMaskSpec | FieldMask = None, decompress: bool = True):
         self.mask = FieldMask.of(mask)
         self.decompress = decompress
-        self._plans: dict[str | None, Plan] = {}
+        self._plans: list[Plan] = []  # most recently used first
         self.fast = 0
         self.planned = 0
 
     def plan(self, oid: Any) -> Plan:
         """The plan of the object ``oid`` (a low-level id)."""
         if fast_paths_enabled():
-            key = read_datatype(oid)
-            kept = self._plans.get(key)
-            if kept is not None:
+            for i, kept in enumerate(self._plans):
                 try:
-                    plan = kept.rebind(oid)
+                    plan = self._rebound(kept, oid)
                 except (LayoutChanged, *FAILURES):
-                    pass  # another layout, or damage that planning will name
-                else:
-                    self.fast += 1
-                    return plan
+                    continue  # another layout, or damage that planning will name
+                if i:
+                    self._plans.insert(0, self._plans.pop(i))
+                self.fast += 1
+                return plan
         plan = plan_of(oid, self.mask, self.decompress)
         self.planned += 1
         if fast_paths_enabled():
-            if len(self._plans) >= KEPT_LAYOUTS:
-                self._plans.clear()
-            self._plans[read_datatype(oid)] = plan
+            self._plans = [plan, *self._plans[: KEPT_LAYOUTS - 1]]
         return plan
+
+    def _rebound(self, kept: Plan, oid: Any) -> Plan:
+        members = getattr(kept, "fields", None)
+        if (
+            self.mask is None
+            and members is not None
+            and isinstance(oid, h5g.GroupID)
+            and oid.get_num_objs() != len(members)
+        ):
+            raise LayoutChanged  # other members than the kept plan's
+        return kept.rebind(oid)
 
 
 class TableReader:

@@ -48,6 +48,7 @@ class ArrayPlan(Plan):
                 file=self.file,
                 obj=self.path,
             )
+        self.shape = dsid.shape
         self.tid = dsid.get_type()
         self.stored = plain_dtype(dsid)
         element = datatype.element or ""
@@ -62,7 +63,7 @@ class ArrayPlan(Plan):
             self.attrs["enum"] = element
 
     def n_rows(self) -> int:
-        return self.oid.shape[0]
+        return self.shape[0]
 
     def new(self, n: int) -> LGDO:
         if self.memory is None:
@@ -72,7 +73,7 @@ class ArrayPlan(Plan):
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         n = n_selected(rows)
-        check_rows(self.oid, rows, self.file, self.path)
+        check_rows(self.shape[0], rows, self)
         if self.memory is None or (self.bools and self.stored not in _BOOL_BYTES):
             data = self._converted(rows)
             if data.dtype.kind == "S" and data.dtype.itemsize > out.nda.dtype.itemsize:
@@ -83,7 +84,7 @@ class ArrayPlan(Plan):
         out.resize(pos + n)
         target = out.nda[pos : pos + n]
         try:
-            read_into(self.oid, rows, target)
+            read_into(self.oid, rows, target, self.shape)
         except FAILURES as err:
             raise read_failed(self, err) from err
         if self.bools and self.stored != np.dtype(bool):
@@ -104,20 +105,21 @@ class ArrayPlan(Plan):
         return Array(data, attrs=attrs)
 
     def rebind(self, oid: h5g.GroupID | h5d.DatasetID) -> ArrayPlan:
-        if (
-            not isinstance(oid, h5d.DatasetID)
-            or oid.shape[1:] != self.oid.shape[1:]
-            or not oid.shape
-            or oid.get_type() != self.tid
-        ):
+        if not isinstance(oid, h5d.DatasetID):
+            raise LayoutChanged
+        shape = oid.shape
+        if not shape or shape[1:] != self.shape[1:] or oid.get_type() != self.tid:
             raise LayoutChanged
         plan = object.__new__(ArrayPlan)
         plan.__dict__.update(self.__dict__)
-        plan.oid = oid
+        plan.oid, plan.shape = oid, shape
         return plan
 
+    def member(self, gid: h5g.GroupID, name: bytes) -> h5d.DatasetID:
+        return h5d.open(gid, name)
+
     def layout(self) -> tuple:
-        return ("array", self.datatype, self.memory, self.oid.shape[1:])
+        return ("array", self.datatype, self.memory, self.shape[1:])
 
 
 #: stored types of bools read as their bytes

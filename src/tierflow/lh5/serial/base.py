@@ -162,6 +162,11 @@ class Plan:
         (dataset types and row shapes), not every attribute."""
         raise NotImplementedError
 
+    def member(self, gid: h5g.GroupID, name: bytes) -> h5g.GroupID | h5d.DatasetID:
+        """Open the member ``name`` of ``gid`` as the kind of HDF5 object this plan reads
+        (``KeyError`` if there is none): a group here, a dataset for arrays and scalars."""
+        return h5g.open(gid, name)
+
     def layout(self) -> tuple:
         """A hashable description of what this plan reads: equal layouts read alike."""
         raise NotImplementedError

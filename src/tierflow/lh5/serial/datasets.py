@@ -14,7 +14,7 @@ from h5py import h5d, h5s
 
 from ...errors import LH5DecodeError
 from ..guards import check_memory
-from .base import Rows
+from .base import Plan, Rows
 
 #: an index array is read as the span it covers when that is at most this many times longer
 SPAN_FACTOR = 4
@@ -34,20 +34,22 @@ def plain_dtype(dsid: h5d.DatasetID) -> np.dtype | None:
     return dtype
 
 
-def check_rows(dsid: h5d.DatasetID, rows: Rows, file: str, path: str) -> None:
-    """Refuse rows past the end of the dataset (a table whose columns differ in length)."""
+def check_rows(total: int, rows: Rows, plan: Plan) -> None:
+    """Refuse rows past the ``total`` rows of ``plan``'s dataset (a table whose columns differ
+    in length); the names in the message are looked up only then."""
     stop = rows.stop if isinstance(rows, slice) else (int(rows.max()) + 1 if len(rows) else 0)
-    total = dsid.shape[0] if dsid.shape else 0
     if stop > total:
         raise LH5DecodeError(
             f"rows up to {stop} asked of a dataset of {total} rows (table columns differ "
             "in length?)",
-            file=file,
-            obj=path,
+            file=plan.file,
+            obj=plan.path,
         )
 
 
-def read_into(dsid: h5d.DatasetID, rows: Rows, out: np.ndarray) -> None:
+def read_into(
+    dsid: h5d.DatasetID, rows: Rows, out: np.ndarray, shape: tuple[int, ...] | None = None
+) -> None:
     """Read ``rows`` of the dataset into ``out`` (C-contiguous, ``len(out)`` rows, the
     dataset's :func:`plain_dtype` or a same-size view of it: bools are read as their bytes).
 
@@ -65,11 +67,12 @@ def read_into(dsid: h5d.DatasetID, rows: Rows, out: np.ndarray) -> None:
         n = rows.stop - rows.start
         if n <= 0 or out.size == 0:
             return
-        space = dsid.get_space()
-        shape = space.shape
+        if shape is None:
+            shape = dsid.shape
         if rows.start == 0 and n == shape[0]:
             dsid.read(h5s.ALL, h5s.ALL, memory)
             return
+        space = dsid.get_space()
         space.select_hyperslab((rows.start,) + (0,) * (len(shape) - 1), (n, *shape[1:]))
         dsid.read(h5s.create_simple(out.shape), space, memory)
         return
@@ -78,7 +81,7 @@ def read_into(dsid: h5d.DatasetID, rows: Rows, out: np.ndarray) -> None:
     lo, hi = int(rows.min()), int(rows.max()) + 1
     if hi - lo <= max(SPAN_FACTOR * len(rows), SPAN_MIN):
         span = np.empty((hi - lo, *out.shape[1:]), out.dtype)
-        read_into(dsid, slice(lo, hi), span)
+        read_into(dsid, slice(lo, hi), span, shape)
         np.take(span, rows - lo, axis=0, out=out)
         return
     unique, inverse = np.unique(rows, return_inverse=True)

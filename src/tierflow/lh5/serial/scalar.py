@@ -45,6 +45,9 @@ class ScalarPlan(Plan):
         plan.oid = oid
         return plan
 
+    def member(self, gid: h5g.GroupID, name: bytes) -> h5d.DatasetID:
+        return h5d.open(gid, name)
+
     def layout(self) -> tuple:
         return ("scalar", self.datatype)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from h5py import h5d, h5g
 
-from ...errors import LH5DecodeError
 from ...types import LGDO, Histogram, Struct
 from ..datatype import Datatype
 from ..fieldmask import FieldMask
@@ -92,8 +91,8 @@ def rebind_fields(fields: dict[str, Plan], gid: h5g.GroupID) -> dict[str, Plan]:
     out = {}
     for name, plan in fields.items():
         try:
-            oid = child(gid, name)
-        except LH5DecodeError:  # a missing member: another layout
+            oid = plan.member(gid, name.encode("utf8"))
+        except (KeyError, ValueError):  # missing, or another kind of object: another layout
             raise LayoutChanged from None
         out[name] = plan.rebind(oid)
     return out

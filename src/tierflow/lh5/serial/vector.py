@@ -33,6 +33,7 @@ class VectorPlan(Plan):
                 "cumulative_length must be a 1-d dataset", file=self.file, obj=self.path
             )
         self.cl_type = self.cl.get_type()
+        self.cl_rows = self.cl.shape[0]
         stored = self.cl.dtype
         if stored.kind not in "iu":
             raise LH5DecodeError(
@@ -44,7 +45,7 @@ class VectorPlan(Plan):
         self.flat = flat
 
     def n_rows(self) -> int:
-        return self.cl.shape[0]
+        return self.cl_rows
 
     def new(self, n: int) -> LGDO:
         return VectorOfVectors(
@@ -99,24 +100,24 @@ class VectorPlan(Plan):
         return cl, flat
 
     def _lengths(self, rows: slice, first: int, n_flat: int | None) -> np.ndarray:
-        check_rows(self.cl, rows, self.file, self.path)
+        check_rows(self.cl_rows, rows, self)
         values = np.empty(rows.stop - rows.start, self.cl_dtype)
-        read_into(self.cl, rows, values)
+        read_into(self.cl, rows, values, (self.cl_rows,))
         return checked_cumulative_length(values, first, n_flat, self.file, self.path)
 
     def rebind(self, oid: h5g.GroupID | h5d.DatasetID) -> VectorPlan:
         if not isinstance(oid, h5g.GroupID):
             raise LayoutChanged
         try:
-            cl = child(oid, "cumulative_length")
-            flat = self.flat.rebind(child(oid, "flattened_data"))
-        except LH5DecodeError:
+            cl = h5d.open(oid, b"cumulative_length")
+            flat = self.flat.rebind(self.flat.member(oid, b"flattened_data"))
+        except KeyError:
             raise LayoutChanged from None
-        if not isinstance(cl, h5d.DatasetID) or cl.get_type() != self.cl_type:
+        if len(cl.shape) != 1 or cl.get_type() != self.cl_type:
             raise LayoutChanged
         plan = object.__new__(VectorPlan)
         plan.__dict__.update(self.__dict__)
-        plan.oid, plan.cl, plan.flat = oid, cl, flat
+        plan.oid, plan.cl, plan.cl_rows, plan.flat = oid, cl, cl.shape[0], flat
         return plan
 
     def layout(self) -> tuple:
