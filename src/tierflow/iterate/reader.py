@@ -56,7 +56,7 @@ class ChunkReader:
     def plan(self, file: str, group: str) -> TablePlan:
         """The plan of the table ``file:group`` (kept while its file stays open)."""
         key = (file, group)
-        plan = self._bound.get(key)
+        plan: Plan | None = self._bound.get(key)
         if plan is None or not plan.oid.valid:
             h5f = self.open_file(file)
             failure: TierflowError | None = None
@@ -65,9 +65,9 @@ class ChunkReader:
                     plan = self.kept.plan(_open_group(h5f, group))
             except TierflowError as err:
                 failure = err
-            if failure is not None:
+            if failure is not None or plan is None:
                 lh5_read(group, h5f, 0, 0, field_mask=self.field_mask)  # says what is wrong
-                raise failure
+                raise failure or LH5DecodeError("cannot plan the read", file=file, obj=group)
             if len(self._bound) >= BOUND_PLANS:
                 self._bound.clear()
             self._bound[key] = plan

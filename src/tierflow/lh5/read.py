@@ -24,7 +24,7 @@ from .fieldmask import FieldMask, FieldMaskSpec
 from .files import FileLike, file_name, get_object, open_file
 from .guards import FAILURES, translated
 from .serial.attrs import read_attrs
-from .serial.base import Plan, Rows, fast_paths_enabled
+from .serial.base import LayoutChanged, Plan, Rows, fast_paths_enabled
 from .serial.describe import datatype_of as describe_datatype
 from .serial.describe import plan_of, rows_of
 from .serial.rows import RowRequest, select_rows
@@ -38,7 +38,7 @@ def read(
     n_rows: int = sys.maxsize,
     idx: Any = None,
     use_h5idx: bool = False,
-    field_mask: FieldMaskSpec = None,
+    field_mask: FieldMaskSpec | FieldMask = None,
     obj_buf: LGDO | None = None,
     obj_buf_start: int = 0,
     decompress: bool = True,
@@ -107,7 +107,7 @@ def opened(lh5_file: FileLike):
     try:
         yield h5f
     finally:
-        with suppress(FAILURES):  # a damaged file may fail to close: its error was raised
+        with suppress(*FAILURES):  # a damaged file may fail to close: its error was raised
             h5f.close()
 
 
@@ -137,7 +137,7 @@ def _read_many(
         return read(name, files[0], start_row, n_rows, idx, field_mask=mask, decompress=decompress)
     selections, order = _per_file(name, files, [c or 0 for c in counts], start_row, n_rows, idx)
     total = sum(_n(rows) for rows in selections if rows is not None)
-    out: LGDO | None = None
+    out: Any = None
     layout: tuple | None = None
     plan: Plan | None = None
     pos = 0
@@ -165,7 +165,7 @@ def _next_plan(previous: Plan | None, h5obj: Any, mask: FieldMask | None, decomp
     """The plan of the same object in the next file: the previous one rebound when the layout
     is the same, else planned afresh."""
     if previous is not None and fast_paths_enabled():
-        with suppress(Exception):
+        with suppress(LayoutChanged, *FAILURES):
             return previous.rebind(h5obj.id)
     return plan_of(h5obj, mask, decompress)
 
@@ -189,7 +189,9 @@ def _per_file(
     )
     out: list[Rows | None] = []
     if idx is not None and not per_file_idx:
-        sel = select_rows(start_row, n_rows, idx, int(offsets[-1]), ",".join(map(str, files)), name)
+        sel = np.asarray(
+            select_rows(start_row, n_rows, idx, int(offsets[-1]), ",".join(map(str, files)), name)
+        )
         order = np.argsort(sel, kind="stable")
         ordered = sel[order]
         which = np.searchsorted(offsets, ordered, side="right") - 1

@@ -53,6 +53,7 @@ class ArrayPlan(Plan):
         self.stored = plain_dtype(dsid)
         element = datatype.element or ""
         self.bools = element == "bool"
+        self.memory: np.dtype | None
         if self.bools:
             self.memory = np.dtype(bool)
         elif self.stored is not None:
@@ -72,6 +73,7 @@ class ArrayPlan(Plan):
         return self._make(new_rows(self.oid, n, self.memory, self.file, self.path))
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
+        assert isinstance(out, Array)
         n = n_selected(rows)
         check_rows(self.shape[0], rows, self)
         if self.memory is None or (self.bools and self.stored not in _BOOL_BYTES):

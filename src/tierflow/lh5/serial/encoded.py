@@ -18,6 +18,7 @@ from .array import ArrayPlan
 from .base import LayoutChanged, Plan, Rows, Serializer, kind_error, location, read_failed
 from .datasets import read_converted
 from .describe import child, plan_of
+from .rows import RowRequest
 from .vector import VectorPlan
 
 # --- reading ----------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ class EncodedPlan(Plan):
     def n_rows(self) -> int:
         return self.encoded.n_rows()
 
-    def read(self, rows: Rows) -> LGDO:
+    def read(self, rows: Rows | RowRequest) -> LGDO:
         encoded = self.encoded.read(rows)
         assert not isinstance(encoded, int)
         obj: LGDO
@@ -65,7 +66,7 @@ class EncodedPlan(Plan):
             raise read_failed(self, err) from err
 
     def new(self, n: int) -> LGDO:
-        empty = self.read(slice(0, 0))
+        empty: Any = self.read(slice(0, 0))
         row_bytes = getattr(empty, "nda", np.empty(0)).dtype.itemsize * int(
             np.prod(getattr(empty, "nda", np.empty((0, 1))).shape[1:])
         )
@@ -103,7 +104,7 @@ class EncodedPlan(Plan):
 
 def _equal_size(oid: Any) -> int:
     """The ``decoded_size`` of equal-sized waveforms: a count of samples."""
-    size = read_converted(oid, slice(0, 0))[()] if isinstance(oid, h5d.DatasetID) else None
+    size: Any = read_converted(oid, slice(0, 0))[()] if isinstance(oid, h5d.DatasetID) else None
     if np.ndim(size) or not isinstance(size, int | np.integer) or size < 0:
         file, path = location(oid)
         raise LH5DecodeError(

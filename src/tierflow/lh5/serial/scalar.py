@@ -11,6 +11,7 @@ from ..datatype import Datatype
 from ..fieldmask import FieldMask
 from .base import LayoutChanged, Plan, Rows, Serializer, kind_error
 from .datasets import read_converted
+from .rows import RowRequest
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -29,8 +30,8 @@ class ScalarPlan(Plan):
     def n_rows(self) -> None:
         return None
 
-    def read(self, rows: Rows) -> Scalar:
-        value = read_converted(self.oid, rows)[()]
+    def read(self, rows: Rows | RowRequest) -> Scalar:
+        value: Any = read_converted(self.oid, slice(0, 0))[()]
         if isinstance(value, bytes):
             value = value.decode()
         elif self.datatype.element == "bool":

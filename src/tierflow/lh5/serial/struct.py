@@ -63,7 +63,7 @@ class StructPlan(Plan):
         if set(fields) == HISTOGRAM_FIELDS and isinstance(fields["binning"], Struct):
             try:
                 return Histogram(
-                    fields["weights"],
+                    fields["weights"],  # type: ignore[arg-type]  # checked by Histogram
                     list(fields["binning"].values()),
                     fields["isdensity"].value,  # type: ignore[attr-defined]
                     attrs=dict(self.attrs),
