@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundError
 from ..lh5.files import get_object
+from ..lh5.guards import translated
 from ..lh5.read import datatype_of
 from ..lh5.store import LH5Store
 from ..lh5.write import write
@@ -330,7 +331,8 @@ class LH5Iterator(Iterator):
         for ds in self.datasets:
             try:
                 h5f = self._store.gimme_file(ds.file)
-                return _fields_of(get_object(h5f, ds.group))
+                with translated(ds.file, ds.group, "listing the fields"):
+                    return _fields_of(get_object(h5f, ds.group))
             except (LH5FileError, LH5ObjectNotFoundError):
                 continue
         return []

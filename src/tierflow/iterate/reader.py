@@ -80,7 +80,9 @@ class ChunkReader:
     def rows(self, file: str, group: str) -> int | None:
         """Rows of the table ``file:group``, from its metadata."""
         try:
-            return self.plan(file, group).n_rows()
+            plan = self.plan(file, group)
+            with translated(file, group, "counting rows"):
+                return plan.n_rows()
         except LH5ObjectNotFoundError:
             raise
         except TierflowError:  # not a table: count it as lh5.read_n_rows does, or say why not

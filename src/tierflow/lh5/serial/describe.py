@@ -97,7 +97,8 @@ def child(gid: Any, name: str) -> Any:
         except KeyError:
             pass
     file, path = location(gid)
-    present = sorted(member_names(gid)) if isinstance(gid, h5g.GroupID) else []
+    with translated(file, path, "listing the members"):
+        present = sorted(member_names(gid)) if isinstance(gid, h5g.GroupID) else []
     raise LH5DecodeError(f"expected a child {name!r}; found {present}", file=file, obj=path)
 
 
@@ -107,6 +108,12 @@ def rows_of(oid: Any, depth: int = 0) -> int | None:
     field's, as LEGEND's reader counts them."""
     if isinstance(oid, h5py.HLObject):
         oid = oid.id
+    file, path = location(oid)
+    with translated(file, path, "counting rows"):
+        return _rows_of(oid, depth)
+
+
+def _rows_of(oid: Any, depth: int) -> int | None:
     if depth > MAX_NESTING:
         file, path = location(oid)
         raise LH5DecodeError(
@@ -125,7 +132,7 @@ def rows_of(oid: Any, depth: int = 0) -> int | None:
         return _first_axis(child(child(oid, "encoded_data"), "cumulative_length"))
     if kind == "table":
         fields = datatype.fields
-        return rows_of(child(oid, fields[0]), depth + 1) if fields else 0
+        return _rows_of(child(oid, fields[0]), depth + 1) if fields else 0
     return None
 
 
