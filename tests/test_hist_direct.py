@@ -206,7 +206,7 @@ def test_byte_runs_and_readers_of_layouts(tmp_path):
                 f.flush()
     with h5py.File(path, "r") as f:
         runs = {name: byte_runs(f[name].id) for name in ("contiguous", "a", "b", "partial")}
-        readers = {name: direct_rows(f[name]) for name in f}
+        readers = {name: direct_rows(f[name].id) for name in f}
         assert runs["partial"] is None
         assert runs["contiguous"].starts.tolist() == [0] and runs["contiguous"].n_rows == 100
         assert len(runs["a"].starts) > 1 and runs["a"].n_rows == 100
@@ -249,14 +249,14 @@ def test_a_file_truncated_while_open_raises_naming_file_and_dataset(files, label
     path = str(tmp_path / f"{label}.lh5")
     shutil.copy(files[label], path)
     with h5py.File(path, "r", locking=False) as f:
-        reader = direct_rows(f["ch2/hit/w"])
+        reader = direct_rows(f["ch2/hit/w"].id)
         os.truncate(path, os.path.getsize(path) // 2)
         with pytest.raises(LH5FileError, match="ch2/hit/w") as err:
             reader.read(0, 25_000, np.empty(25_000))
         assert err.value.file == path and "shrank" in str(err.value)
         if label == "none":  # a reader made after the cut knows its rows are not all there
             with pytest.raises(LH5FileError, match="shorter than its dataset"):
-                direct_rows(f["ch2/hit/w"])
+                direct_rows(f["ch2/hit/w"].id)
 
 
 _TRUNCATED_DURING_HIST = textwrap.dedent(
@@ -365,9 +365,9 @@ def test_gzip_rows_of_every_item_size(tmp_path):
             f.create_dataset(name, data=data, chunks=(16,), compression="gzip", shuffle=True)
         f.create_dataset("zstd", data=values["f4"], chunks=(16,), **hdf5plugin.Zstd())
     with h5py.File(path, "r") as f:
-        assert direct_rows(f["zstd"]) is None
+        assert direct_rows(f["zstd"].id) is None
         for name, data in values.items():
-            reader = direct_rows(f[name])
+            reader = direct_rows(f[name].id)
             assert reader.shuffled and reader.chunk == 16 and reader.n_rows == 100
             got = reader.read(7, 93, np.empty(90, data.dtype))
             assert got.dtype == data.dtype and got.tolist() == data[7:93].tolist()
@@ -404,7 +404,7 @@ def test_chunks_stored_without_a_filter_take_the_chunked_route(tmp_path, monkeyp
         raw = np.zeros(2048, np.float32)
         raw[:64] = values[::-1]
         ds.id.write_direct_chunk((0,), raw.tobytes(), filter_mask=0b1)
-        assert direct_rows(ds) is None
+        assert direct_rows(ds.id) is None
     served = _served_directly(monkeypatch)
     h = LH5Iterator(path, "t").hist(hist.axis.Regular(64, -3, 3, name="e"), progress=False)
     assert served == [False] and h.sum(flow=True) == 64
@@ -454,7 +454,7 @@ def test_a_chunk_that_does_not_inflate_is_reported_naming_file_and_dataset(files
         f.write(b"\xff" * 64)
     with h5py.File(damaged, "r", locking=False) as f:
         with pytest.raises(LH5DecodeError, match="chunk 0") as err:
-            direct_rows(f["ch2/hit/e"]).read(0, 10, np.empty(10, np.float32))
+            direct_rows(f["ch2/hit/e"].id).read(0, 10, np.empty(10, np.float32))
         assert err.value.file == damaged and err.value.obj == "/ch2/hit/e"
     it = LH5Iterator(damaged, GROUPS)
     with pytest.raises(TierflowError, match="ch2/hit"):

@@ -107,8 +107,9 @@ class DirectColumns:
     def _find_readers(self, file: str, group: str) -> list[DirectRows] | None:
         try:
             h5f = self.it._store.gimme_file(file)
-            objs = [h5f.get(f"{group}/{column}") for column in self.columns]
-            readers = [direct_rows(o) if isinstance(o, h5py.Dataset) else None for o in objs]
+            # the low-level objects: an h5py.Dataset costs more to make than a window to read
+            objs = [h5py.h5o.open(h5f.id, f"{group}/{c}".encode()) for c in self.columns]
+            readers = [direct_rows(o) if isinstance(o, h5py.h5d.DatasetID) else None for o in objs]
         except TierflowError:  # the file shrank: reading it would give wrong values
             raise
         except Exception:  # the chunked route reports what is wrong

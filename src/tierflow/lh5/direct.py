@@ -29,7 +29,7 @@ the dataset; a chunk that does not inflate raises :class:`~tierflow.errors.LH5De
 ...     _ = f.create_dataset("x", data=np.arange(10.0), chunks=(4,), maxshape=(None,))
 ...     _ = f.create_dataset("z", data=np.arange(10.0), chunks=(4,), compression="gzip")
 >>> with h5py.File(path, "r") as f:
-...     plain, deflated = direct_rows(f["x"]), direct_rows(f["z"])
+...     plain, deflated = direct_rows(f["x"].id), direct_rows(f["z"].id)
 ...     type(plain).__name__, plain.read(3, 7, np.empty(5)).tolist()
 ...     type(deflated).__name__, deflated.read(3, 9, np.empty(6)).tolist()
 ('PlainRows', [3.0, 4.0, 5.0, 6.0])
@@ -64,10 +64,9 @@ from ..errors import LH5DecodeError, LH5FileError
 __all__ = ["ByteRuns", "DeflatedRows", "DirectRows", "PlainRows", "byte_runs", "direct_rows"]
 
 
-def direct_rows(dataset: h5py.Dataset) -> PlainRows | DeflatedRows | None:
-    """A reader of ``dataset``'s rows past HDF5's chunk cache, or ``None`` where the dataset
-    is not one it serves (see the module documentation)."""
-    dsid = dataset.id
+def direct_rows(dsid: h5py.h5d.DatasetID) -> PlainRows | DeflatedRows | None:
+    """A reader of the rows of the dataset ``dsid`` (``h5py.Dataset.id``) past HDF5's chunk
+    cache, or ``None`` where the dataset is not one it serves (see the module documentation)."""
     if not _plain_numeric_1d(dsid):
         return None
     runs = byte_runs(dsid)
