@@ -83,7 +83,8 @@ class DirectRows:
         self.dsid = dsid
         self.dtype = dsid.dtype
         self.n_rows = n_rows
-        self.file = h5py.h5i.get_file_id(dsid).name.decode(errors="replace")
+        self._fid = h5py.h5i.get_file_id(dsid)
+        self.file = self._fid.name.decode(errors="replace")
         self.obj = (h5py.h5i.get_name(dsid) or b"").decode(errors="replace")
         self._state = _file_state(self._fd())
 
@@ -98,7 +99,7 @@ class DirectRows:
         raise NotImplementedError
 
     def _fd(self) -> int:
-        return h5py.h5i.get_file_id(self.dsid).get_vfd_handle()
+        return self._fid.get_vfd_handle()
 
     def _check_unchanged(self) -> None:
         """Raise :class:`~tierflow.errors.LH5FileError` where the file has changed since the
