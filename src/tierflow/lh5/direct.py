@@ -36,18 +36,24 @@ the dataset; a chunk that does not inflate raises :class:`~tierflow.errors.LH5De
 ('DeflatedRows', [3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
 """
 
-# Why preadv into a scratch array and not views of memory maps (session 7, 1e7 float32 values
-# of bench_iterate's uncompressed file, fill of a 100-bin regular axis, best of 7 rounds of CPU
-# time, load average 4, ms per 1e7 values; the pass over the column: 13.6):
-#   (a) read-only mmap views, 4M-row windows (the route before):  25.8
-#   (d) the same with an fstat of the file before each window:    25.4 (the race stays open)
-#   (b) os.preadv of the byte runs into one scratch array: 4M rows 19.3, 1M 16.7, 256k 15.6,
-#       64k 16.0
-#   (c) HDF5's dsid.read of a hyperslab into a scratch array: 4M rows 19.8, 1M 19.7, 256k 18.8,
-#       64k 19.3
-# A window's worth of values read into a scratch array that stays in the CPU's cache is filled
-# faster than pages faulted in from a map; (b) with windows of 256k rows is the fastest and,
-# unlike a map, cannot end the process when the file shrinks.
+# Why os.preadv into a scratch array, and no memory map (2026-12-07, issue 14): 1e7 float32
+# values (bench_iterate's uncompressed file, column a), filled into 100 regular bins; best of
+# 7-9 rounds of CPU time, three runs at load average 4-5 on the shared 2-core machine; ms per
+# 1e7 values (the pass over the column: 13.6-16.0; the fill kernel alone on a window in the
+# CPU's cache: 10.3):
+#   (a) read-only mmap views a window at a time (the route before): 4M rows 25.1-25.8,
+#       256k rows 24.2-25.2 -- and a truncation while a view is alive ends the process (SIGBUS)
+#   (d) the same with an fstat of the file before each window's maps: 25.2-26.0 (the race
+#       stays open: the file can shrink between the check and the read)
+#   (b) os.preadv of the byte runs into one scratch array: 4M rows 19.3-21.6, 1M 16.7-18.8,
+#       256k 15.6-18.0, 64k 16.0-18.3
+#   (c) HDF5's dsid.read of a hyperslab into a scratch array: 4M 19.8-21.4, 1M 19.7-21.6,
+#       256k 18.8-22.4, 64k 19.3-22.6; and HDF5 gives zeros for rows past a shrunken file's end
+# (b) with windows of 256k rows is the fastest and cannot end the process. The whole ``hist``
+# (iterator, plan and all) against the pass, A/B of old and new code in alternating processes:
+# uncompressed 34.6 -> 28.1 ms (0.60x -> 0.71x of a 19.8-20.8 ms pass at that load); gzip
+# 82.9 -> 90.8 ms (1.18x -> 1.07x of the pass: HDF5's H5Dread_chunk costs about 3 us a chunk
+# more than a pread at a hand-found offset).
 
 from __future__ import annotations
 
