@@ -1,14 +1,18 @@
 """hist filled straight from the files (``tierflow.iterate.direct``, ``tierflow.lh5.direct``):
-where each dataset's rows lie in its file, which datasets the direct route serves (views of
-uncompressed pages, gzip chunks inflated directly), and histograms equal bit for bit to the
-chunked route's, on generated files (uncompressed chunked, contiguous, gzip with and without
-shuffling), with entry lists, weights, two axes, pools, damaged chunks, and on the real LEGEND
-hit files (whose columns are stored without filters)."""
+where each dataset's rows lie in its file, which datasets the direct route serves (byte runs of
+uncompressed data read into scratch arrays, gzip chunks read by HDF5 and inflated directly),
+and histograms equal bit for bit to the chunked route's, on generated files (uncompressed
+chunked, contiguous, gzip with and without shuffling), with entry lists, weights, two axes,
+pools, damaged chunks, files truncated during the pass, and on the real LEGEND hit files
+(whose columns are stored without filters)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
@@ -20,10 +24,11 @@ import pytest
 import tierflow.iterate.verbs as verbs
 from testdata import HIT_CAL, LH5_DATA
 from tierflow import lh5
-from tierflow.errors import LH5DecodeError, TierflowError
+from tierflow.errors import LH5DecodeError, LH5FileError, TierflowError
 from tierflow.iterate import direct
 from tierflow.lh5 import LH5Iterator
-from tierflow.lh5.direct import byte_runs, decode_rows, deflated_chunks, end_byte, row_views
+from tierflow.lh5.direct import DeflatedRows, PlainRows, byte_runs, direct_rows
+from tierflow.lh5.serial import general_path_only
 from tierflow.types import Table
 
 GROUPS = ["ch0/hit", "ch1/hit", "ch2/hit"]
@@ -78,7 +83,7 @@ def _chunked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verbs, "direct_columns", lambda *args: None)
 
 
-def _views_served(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+def _served_directly(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Record, per work item, whether the direct route served it."""
     served: list[bool] = []
     pieces = direct.DirectColumns.pieces
@@ -101,7 +106,7 @@ def test_direct_fill_equals_numpy_and_the_chunked_route(files, label, monkeypatc
     it = LH5Iterator(files[label], GROUPS, buffer_len=7_000)
     axis = hist.axis.Regular(50, -4.0, 4.0, name="e")
     with monkeypatch.context() as m:
-        served = _views_served(m)
+        served = _served_directly(m)
         h = it.hist(axis, progress=False)
     assert served and all(served)
     e = np.concatenate([t["e"] for t in files["tables"]])
@@ -121,7 +126,7 @@ def test_direct_fill_two_axes_weights_ints_and_bools(files, monkeypatch):
     ]
     kwargs = {"weights": "w", "storage": hist.storage.Weight(), "progress": False}
     with monkeypatch.context() as m:
-        served = _views_served(m)
+        served = _served_directly(m)
         h = it.hist(axes, **kwargs)
     assert all(served)
     cols = {k: np.concatenate([t[k] for t in files["tables"]]) for k in ("e", "k", "flag", "w")}
@@ -134,7 +139,7 @@ def test_direct_fill_two_axes_weights_ints_and_bools(files, monkeypatch):
 
 def test_keys_and_labels_name_the_viewed_columns(files, monkeypatch):
     it = LH5Iterator(files["none"], GROUPS)
-    served = _views_served(monkeypatch)
+    served = _served_directly(monkeypatch)
     by_key = it.hist(hist.axis.Regular(30, -4, 4), keys="e", progress=False)
     by_label = it.hist(hist.axis.Regular(30, -4, 4, label="e"), progress=False)
     assert served == [True, True]
@@ -144,7 +149,7 @@ def test_keys_and_labels_name_the_viewed_columns(files, monkeypatch):
 
 def test_expressions_entry_lists_and_lzf_take_the_chunked_route(files, monkeypatch):
     axis = hist.axis.Regular(40, -4.0, 4.0, name="e")
-    served = _views_served(monkeypatch)
+    served = _served_directly(monkeypatch)
     e = np.concatenate([t["e"] for t in files["tables"]])
     picked = np.arange(5, len(e), 3)
     cases = {
@@ -163,7 +168,7 @@ def test_expressions_entry_lists_and_lzf_take_the_chunked_route(files, monkeypat
 
 def test_i_start_and_n_entries_cut_the_views(files, monkeypatch):
     it = LH5Iterator(files["none"], GROUPS, i_start=39_990, n_entries=20, buffer_len=7)
-    served = _views_served(monkeypatch)
+    served = _served_directly(monkeypatch)
     h = it.hist(hist.axis.Regular(40, -4.0, 4.0, name="e"), progress=False)
     assert all(served)
     e = np.concatenate([t["e"] for t in files["tables"]])[39_990:40_010]
@@ -182,7 +187,7 @@ def test_pools_give_the_serial_histogram(files, label):
     assert _same(serial, threads) and _same(serial, processes)
 
 
-def test_byte_runs_of_layouts(tmp_path):
+def test_byte_runs_and_readers_of_layouts(tmp_path):
     path = str(tmp_path / "layouts.h5")
     x = np.arange(100, dtype=np.float32)
     with h5py.File(path, "w") as f:
@@ -200,28 +205,19 @@ def test_byte_runs_of_layouts(tmp_path):
                 ds[start:] = x[start : start + 10]
                 f.flush()
     with h5py.File(path, "r") as f:
-        runs = {name: byte_runs(f[name].id) for name in f}
-    assert runs["gzip"] is None and runs["matrix"] is None and runs["strings"] is None
-    assert runs["partial"] is None
-    assert runs["contiguous"].starts.tolist() == [0] and runs["contiguous"].n_rows == 100
-    assert len(runs["a"].starts) > 1 and runs["a"].n_rows == 100
-    fd = os.open(path, os.O_RDONLY)
-    assert os.fstat(fd).st_size >= max(end_byte(runs[n]) for n in ("contiguous", "a", "b"))
-    for name in ("contiguous", "a", "b"):
-        views = row_views(fd, runs[name], 7, 93)
-        assert np.concatenate(views).tolist() == x[7:93].tolist()
-        # views of the map are read-only; an unaligned run is copied
-        assert all(not v.flags.writeable or v.flags.owndata for v in views)
-    os.close(fd)
-
-
-def test_aligned_pieces_cut_where_any_column_breaks():
-    a = [np.arange(0, 4), np.arange(4, 10)]
-    b = [np.arange(0, 7), np.arange(7, 10)]
-    pieces = direct.aligned_pieces([a, b])
-    assert [len(p[0]) for p in pieces] == [4, 3, 3]
-    for p in pieces:
-        assert p[0].tolist() == p[1].tolist()
+        runs = {name: byte_runs(f[name].id) for name in ("contiguous", "a", "b", "partial")}
+        readers = {name: direct_rows(f[name].id) for name in f}
+        assert runs["partial"] is None
+        assert runs["contiguous"].starts.tolist() == [0] and runs["contiguous"].n_rows == 100
+        assert len(runs["a"].starts) > 1 and runs["a"].n_rows == 100
+        assert all(readers[n] is None for n in ("matrix", "strings", "partial"))
+        assert isinstance(readers["gzip"], DeflatedRows)
+        assert all(isinstance(readers[n], PlainRows) for n in ("contiguous", "a", "b"))
+        for name in ("contiguous", "a", "b", "gzip"):
+            out = np.full(90, -1.0, np.float32)
+            got = readers[name].read(7, 93, out)
+            assert got.tolist() == x[7:93].tolist() and out[86:].tolist() == [-1.0] * 4
+            assert readers[name].file == path and readers[name].obj == f"/{name}"
 
 
 @pytest.mark.skipif(not HIT_CAL, reason="the prod-ref-l200 hit files are missing")
@@ -232,7 +228,7 @@ def test_real_hit_files_fill_from_views(monkeypatch):
     it = LH5Iterator([str(p) for p in HIT_CAL], groups)
     axis = hist.axis.Regular(300, 0.0, 3000.0, name="cuspEmax_ctc_cal")
     with monkeypatch.context() as m:
-        served = _views_served(m)
+        served = _served_directly(m)
         h = it.hist(axis, progress=False)
     assert served and all(served)
     values = []
@@ -246,23 +242,81 @@ def test_real_hit_files_fill_from_views(monkeypatch):
     assert _same(h, it.hist(axis, progress=False))
 
 
-def test_a_file_shorter_than_its_runs_is_not_viewed(files, monkeypatch):
-    """Where the file is shorter than where HDF5 says the rows are (damaged), nothing is
-    mapped (a map past the end would end the process): the chunked route reads and reports."""
-    served = _views_served(monkeypatch)
-    monkeypatch.setattr(direct.os.path, "getsize", lambda path: 4096)
-    h = LH5Iterator(files["none"], GROUPS).hist(hist.axis.Regular(10, -4.0, 4.0, name="e"))
-    assert served == [False]
-    assert h.sum(flow=True) == sum(SIZES)
+@pytest.mark.parametrize("label", ["none", "gzip"])
+def test_a_file_truncated_while_open_raises_naming_file_and_dataset(files, label, tmp_path):
+    """Rows past the end of a file cut short after HDF5 opened it are not read as zeros (what
+    HDF5 would give) nor mapped (which would end the process): a tierflow error says so."""
+    path = str(tmp_path / f"{label}.lh5")
+    shutil.copy(files[label], path)
+    with h5py.File(path, "r", locking=False) as f:
+        reader = direct_rows(f["ch2/hit/w"].id)
+        os.truncate(path, os.path.getsize(path) // 2)
+        with pytest.raises(LH5FileError, match="ch2/hit/w") as err:
+            reader.read(0, 25_000, np.empty(25_000))
+        assert err.value.file == path and "shrank" in str(err.value)
+        if label == "none":  # a reader made after the cut knows its rows are not all there
+            with pytest.raises(LH5FileError, match="shorter than its dataset"):
+                direct_rows(f["ch2/hit/w"].id)
+
+
+_TRUNCATED_DURING_HIST = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    import hist
+    from tierflow.errors import TierflowError
+    from tierflow.iterate import direct, hist_fill
+    from tierflow.lh5 import LH5Iterator
+
+    path, groups = sys.argv[1], sys.argv[2].split(",")
+    direct.WINDOW = 1000  # many windows: the cut falls between two of them
+    fill, calls = hist_fill.Filler.__call__, []
+
+    def truncate_then_fill(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # another process cuts the file to a tenth mid-pass
+            cut = "import os, sys; os.truncate(sys.argv[1], os.path.getsize(sys.argv[1]) // 10)"
+            subprocess.run([sys.executable, "-c", cut, path], check=True)
+        fill(self, *args, **kwargs)
+
+    hist_fill.Filler.__call__ = truncate_then_fill
+    try:
+        LH5Iterator(path, groups).hist(hist.axis.Regular(10, -4, 4, name="e"), progress=False)
+    except TierflowError as err:
+        cause = err.__cause__ or err  # a TaskError names the work item; its cause, the file
+        print(f"{type(cause).__name__}: {cause}")
+    else:
+        print("no error")
+    """
+)
+
+
+@pytest.mark.parametrize("label", ["none", "gzip"])
+def test_a_file_truncated_by_another_process_mid_pass_raises_not_sigbus(files, label, tmp_path):
+    """A file cut short by another process while hist fills from it, between reading a window
+    and filling it: before, filling from the memory map of that window ended the process with
+    SIGBUS (exit code -7)."""
+    path = str(tmp_path / f"{label}.lh5")
+    shutil.copy(files[label], path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    run = subprocess.run(
+        [sys.executable, "-c", _TRUNCATED_DURING_HIST, path, ",".join(GROUPS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("LH5FileError: ") and path in run.stdout
+    assert "/ch0/hit/e" in run.stdout and "shrank" in run.stdout
 
 
 def test_small_windows_give_the_same_histogram(files, monkeypatch):
-    """Rows are mapped a window at a time; cutting them into many windows changes nothing."""
+    """Rows are read a window at a time; cutting them into many windows changes nothing."""
     axes = [hist.axis.Regular(30, -4.0, 4.0, name="e"), hist.axis.Regular(15, -3, 12, name="k")]
     it = LH5Iterator(files["none"], GROUPS, buffer_len=1_000)
     whole = it.hist(axes, weights="w", progress=False)
-    monkeypatch.setattr(direct, "MIN_WINDOW", 999)
-    served = _views_served(monkeypatch)
+    monkeypatch.setattr(direct, "WINDOW", 999)
+    served = _served_directly(monkeypatch)
     assert _same(whole, it.hist(axes, weights="w", progress=False))
     assert served == [True]
 
@@ -285,7 +339,7 @@ def test_gzip_chunks_inflate_straight_into_the_fill(files, label, monkeypatch):
     for start, n, buffer_len in ((0, None, 7_000), (12_345, 40_000, 3_333)):
         it = LH5Iterator(files[label], GROUPS, buffer_len=buffer_len, i_start=start, n_entries=n)
         with monkeypatch.context() as m:
-            served = _views_served(m)
+            served = _served_directly(m)
             h = it.hist(axes, **kwargs)
         assert served and all(served)
         rows = slice(start, None if n is None else start + n)
@@ -297,7 +351,7 @@ def test_gzip_chunks_inflate_straight_into_the_fill(files, label, monkeypatch):
             assert _same(h, it.hist(axes, **kwargs))
 
 
-def test_decode_rows_of_every_item_size(tmp_path):
+def test_gzip_rows_of_every_item_size(tmp_path):
     path = str(tmp_path / "sizes.h5")
     values = {
         "u1": np.arange(100, dtype=np.uint8),
@@ -310,20 +364,63 @@ def test_decode_rows_of_every_item_size(tmp_path):
         for name, data in values.items():
             f.create_dataset(name, data=data, chunks=(16,), compression="gzip", shuffle=True)
         f.create_dataset("zstd", data=values["f4"], chunks=(16,), **hdf5plugin.Zstd())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        with h5py.File(path, "r") as f:
-            assert deflated_chunks(f["zstd"].id) is None
-            for name, data in values.items():
-                chunks = deflated_chunks(f[name].id)
-                assert chunks.shuffled and chunks.chunk == 16 and chunks.n_rows == 100
-                got = decode_rows(fd, chunks, 7, 93, np.empty(90, data.dtype))
-                assert got.dtype == data.dtype and got.tolist() == data[7:93].tolist()
-    finally:
-        os.close(fd)
+    with h5py.File(path, "r") as f:
+        assert direct_rows(f["zstd"].id) is None
+        for name, data in values.items():
+            reader = direct_rows(f[name].id)
+            assert reader.shuffled and reader.chunk == 16 and reader.n_rows == 100
+            got = reader.read(7, 93, np.empty(90, data.dtype))
+            assert got.dtype == data.dtype and got.tolist() == data[7:93].tolist()
+            # windows that cut chunks, read in turn: the same rows
+            pieces = [
+                reader.read(a, min(a + 5, 100), np.empty(5, data.dtype)) for a in range(0, 100, 5)
+            ]
+            assert np.concatenate(pieces).tolist() == data.tolist()
 
 
-def test_mixed_plain_and_gzip_columns_take_the_chunked_route(files, tmp_path, monkeypatch):
+def test_gzip_chunks_come_from_hdf5_not_the_file_descriptor(files, monkeypatch):
+    """Compressed chunks are read by HDF5 (``read_direct_chunk``), never at byte offsets
+    found by hand."""
+    reads: list[int] = []
+    for name in ("pread", "preadv", "read", "readv"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *a, real=real: reads.append(1) or real(*a))
+    served = _served_directly(monkeypatch)
+    it = LH5Iterator(files["gzip"], GROUPS)
+    h = it.hist(hist.axis.Regular(10, -4, 4, name="e"), weights="w", progress=False)
+    assert served == [True] and not reads
+    w = np.concatenate([t["w"] for t in files["tables"]])
+    assert h.sum(flow=True) == pytest.approx(w.sum())
+
+
+def test_chunks_stored_without_a_filter_take_the_chunked_route(tmp_path, monkeypatch):
+    """HDF5 records, per chunk, filters that were skipped; such chunks are HDF5's to read."""
+    path = str(tmp_path / "masked.lh5")
+    values = np.linspace(-3, 3, 64, dtype=np.float32)
+    lh5.write(Table({"e": values}), "t", path, compression={"compression": "gzip"})
+    with h5py.File(path, "r+") as f:
+        ds = f["t/e"]
+        assert ds.chunks == (2048,)  # one chunk: store it raw, marked "deflate not applied"
+        raw = np.zeros(2048, np.float32)
+        raw[:64] = values[::-1]
+        ds.id.write_direct_chunk((0,), raw.tobytes(), filter_mask=0b1)
+        assert direct_rows(ds.id) is None
+    served = _served_directly(monkeypatch)
+    h = LH5Iterator(path, "t").hist(hist.axis.Regular(64, -3, 3, name="e"), progress=False)
+    assert served == [False] and h.sum(flow=True) == 64
+
+
+def test_general_path_only_takes_the_chunked_route(files, monkeypatch):
+    served = _served_directly(monkeypatch)
+    axis = hist.axis.Regular(30, -4, 4, name="e")
+    it = LH5Iterator(files["gzip"], GROUPS)
+    with general_path_only():
+        general = it.hist(axis, weights="w", progress=False)
+    assert served == []
+    assert _same(general, it.hist(axis, weights="w", progress=False)) and served == [True]
+
+
+def test_mixed_plain_and_gzip_columns_are_read_together(files, tmp_path, monkeypatch):
     mixed = str(tmp_path / "mixed.lh5")
     with h5py.File(files["gzip"], "r", locking=False) as src, h5py.File(mixed, "w") as dst:
 
@@ -336,27 +433,29 @@ def test_mixed_plain_and_gzip_columns_take_the_chunked_route(files, tmp_path, mo
                 src.copy(obj, dst, name)
 
         src.visititems(copy)
-    served = _views_served(monkeypatch)
-    h = LH5Iterator(mixed, GROUPS).hist(hist.axis.Regular(10, -4, 4, name="e"), weights="w")
-    assert served == [False]
-    cols = {k: np.concatenate([t[k] for t in files["tables"]]) for k in ("e", "w")}
-    assert h.sum(flow=True) == pytest.approx(cols["w"].sum())
+    axis = hist.axis.Regular(10, -4, 4, name="e")
+    it = LH5Iterator(mixed, GROUPS, i_start=1_000)
+    with monkeypatch.context() as m:
+        served = _served_directly(m)
+        h = it.hist(axis, weights="w", progress=False)
+    assert served == [True]
+    _chunked(monkeypatch)
+    assert _same(h, it.hist(axis, weights="w", progress=False))
 
 
-def test_a_chunk_that_does_not_inflate_is_reported_by_the_chunked_route(files, tmp_path):
+def test_a_chunk_that_does_not_inflate_is_reported_naming_file_and_dataset(files, tmp_path):
     damaged = str(tmp_path / "damaged.lh5")
     shutil.copy(files["gzip"], damaged)
     with h5py.File(damaged, "r", locking=False) as f:
-        chunks = deflated_chunks(f["ch2/hit/e"].id)
+        infos = []
+        f["ch2/hit/e"].id.chunk_iter(infos.append)
     with open(damaged, "r+b") as f:
-        f.seek(int(chunks.offsets[0]) + 2)  # past the zlib header: the deflate stream
+        f.seek(infos[0].byte_offset + 2)  # past the zlib header: the deflate stream
         f.write(b"\xff" * 64)
-    fd = os.open(damaged, os.O_RDONLY)
-    try:
-        with pytest.raises(LH5DecodeError, match="chunk 0"):
-            decode_rows(fd, chunks, 0, 10, np.empty(10, np.float32))
-    finally:
-        os.close(fd)
+    with h5py.File(damaged, "r", locking=False) as f:
+        with pytest.raises(LH5DecodeError, match="chunk 0") as err:
+            direct_rows(f["ch2/hit/e"].id).read(0, 10, np.empty(10, np.float32))
+        assert err.value.file == damaged and err.value.obj == "/ch2/hit/e"
     it = LH5Iterator(damaged, GROUPS)
     with pytest.raises(TierflowError, match="ch2/hit"):
         it.hist(hist.axis.Regular(10, -4, 4, name="e"), progress=False)
@@ -375,9 +474,10 @@ def test_real_gzip_dsp_file_inflates_directly(monkeypatch):
         hist.axis.Regular(50, 0, 2_000, name="A_max"),
     ]
     with monkeypatch.context() as m:
-        served = _views_served(m)
+        served = _served_directly(m)
         decoded = []
-        m.setattr(direct, "decode_rows", lambda *a: decoded.append(1) or decode_rows(*a))
+        read = DeflatedRows.read
+        m.setattr(DeflatedRows, "read", lambda *a: decoded.append(1) or read(*a))
         h = it.hist(axes, weights="baseline", progress=False)
     assert served == [True] and decoded
     _chunked(monkeypatch)

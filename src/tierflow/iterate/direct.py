@@ -1,46 +1,38 @@
-"""Histograms filled straight from the files, without reading rows into a buffer.
+"""Histograms filled straight from the files, past the iterator's buffer.
 
 ``hist`` of plain columns (no ``where``, keys and weights that are column names) only looks at
-each value once. Where the columns are stored without filters, :class:`DirectHistWork` fills
-from read-only views of the files (:mod:`tierflow.lh5.direct`) instead of copying rows into
-the iterator's buffer first, so filling costs what the fill kernel costs; where they are
-compressed with gzip (shuffled or not), from their chunks inflated straight into a scratch
-array, without HDF5's chunk cache. Any work item the direct route cannot serve (other
-filters, a mix of both kinds, entry lists, missing groups, a file that cannot be mapped or a
-chunk that does not inflate) is read and filled chunk by chunk as usual; the histogram is the
-same either way, bit for bit.
+each value once. Where the columns are stored without filters or compressed with gzip
+(shuffled or not), :class:`DirectHistWork` reads them a window at a time into scratch arrays
+(:mod:`tierflow.lh5.direct`: byte runs read with ``os.preadv``, gzip chunks read by HDF5 and
+inflated straight into the array) and fills from those, so filling costs little more than the
+fill kernel. Any work item the direct route cannot serve (other filters, entry lists, missing
+groups, friends, ``general_path_only()``) is read and filled chunk by chunk as usual; the
+histogram is the same either way, bit for bit. A file that changes while it is read raises
+:class:`~tierflow.errors.LH5FileError`.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import h5py
 import numpy as np
 
-from ..errors import LH5DecodeError
-from ..lh5.direct import (
-    ByteRuns,
-    DeflatedChunks,
-    byte_runs,
-    decode_rows,
-    deflated_chunks,
-    deflated_end_byte,
-    end_byte,
-    row_views,
-)
+from ..errors import LH5FileError, TierflowError
+from ..lh5.direct import DirectRows, direct_rows
+from ..lh5.guards import FAILURES
+from ..lh5.serial.base import fast_paths_enabled
 from . import hist_fill
 from .source import ChunkSource
 from .work import ChunkWork, EntryRange
 
-__all__ = ["DirectHistWork", "aligned_pieces", "direct_columns"]
+__all__ = ["DirectHistWork", "direct_columns"]
 
-#: fewest rows mapped at once (16 MiB of float32): a map and its page faults per window cost
-#: about 0.1 ms, which small windows would pay again and again
-MIN_WINDOW = 1 << 22
+#: rows of each column read at once: a window's values are still in the CPU's cache when the
+#: fill kernel reads them (256k rows measured fastest; see :mod:`tierflow.lh5.direct`)
+WINDOW = 1 << 18
 
 
 def direct_columns(
@@ -50,8 +42,9 @@ def direct_columns(
 ) -> list[str] | None:
     """The columns to view for a hist of ``axis_columns`` (one per axis, then ``weights``),
     or ``None`` where the chunked route must fill (friends, ``group_data`` columns, names
-    that are not plain columns of the tables)."""
-    if axis_columns is None or it.friends:
+    that are not plain columns of the tables, and within
+    :func:`~tierflow.lh5.serial.general_path_only`)."""
+    if axis_columns is None or it.friends or not fast_paths_enabled():
         return None
     columns = [*axis_columns, *([weights] if weights else [])]
     own = set(it.available_fields())
@@ -61,132 +54,68 @@ def direct_columns(
 
 
 class DirectColumns:
-    """Entries of an iterator as views of its files: pieces of aligned arrays, one per column.
-
-    Views are made ``window`` rows at a time (the iterator's ``buffer_len``, at least
-    :data:`MIN_WINDOW`) and unmapped once used: the pages they map are the page cache's own
-    (clean, shared with every reader of the file), at most a window's worth per column at once.
+    """Entries of an iterator read a window at a time: pieces of equally long arrays, one per
+    column, each a scratch array overwritten by the next piece (at most :data:`WINDOW` rows
+    of each column in memory at once).
     """
 
     def __init__(self, it: ChunkSource, columns: Sequence[str]):
         self.it = it
         self.columns = list(columns)
-        self.window = max(int(it.buffer_len), MIN_WINDOW)
-        self._runs: dict[tuple[str, str, str], ByteRuns | DeflatedChunks | None] = {}
+        self._readers: dict[tuple[str, str], list[DirectRows] | None] = {}
 
     def pieces(self, first: int, n: int) -> Iterator[list[np.ndarray]] | None:
         """Entries ``[first, first + n)`` as pieces (one array per column, of equal lengths),
-        or ``None`` where some of them cannot be viewed or decoded. Decoded pieces are
-        scratch arrays, overwritten by the next piece."""
+        or ``None`` where some of them cannot be read directly."""
         plan = []
         for i, rows in self.it.selection.segments(first, n):
             if not isinstance(rows, slice):
                 return None
             ds = self.it.datasets[i]
-            runs = [self.runs(ds.file, ds.group, column) for column in self.columns]
-            if any(r is None or rows.stop > r.n_rows for r in runs):
+            readers = self.readers(ds.file, ds.group)
+            if readers is None or any(rows.stop > r.n_rows for r in readers):
                 return None
-            kinds = {type(r) for r in runs}
-            if len(kinds) > 1:
-                return None  # a mix of plain and compressed columns: the chunked route
-            path = self._path(ds.file)
-            ends = [
-                deflated_end_byte(r) if kinds == {DeflatedChunks} else end_byte(r) for r in runs
-            ]
-            try:
-                if os.path.getsize(path) < max(ends):
-                    return None  # damaged: the chunked route says so
-            except OSError:
-                return None
-            plan.append((path, rows, runs))
+            plan.append((ds.file, ds.group, rows))
         return self._pieces(plan)
 
-    def _pieces(self, plan: list) -> Iterator[list[np.ndarray]]:
-        scratch: list[np.ndarray] = []
-        for path, rows, runs in plan:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                if isinstance(runs[0], DeflatedChunks):
-                    yield from self._decoded(fd, rows, runs, scratch)
-                    continue
-                for a in range(rows.start, rows.stop, self.window):
-                    b = min(a + self.window, rows.stop)
-                    yield from aligned_pieces([row_views(fd, r, a, b) for r in runs])
-            finally:
-                os.close(fd)
+    def _pieces(self, plan: list[tuple[str, str, slice]]) -> Iterator[list[np.ndarray]]:
+        scratch = [np.empty(0) for _ in self.columns]
+        for file, group, rows in plan:
+            readers = self.readers(file, group)  # again: the file may have been closed since
+            if readers is None:
+                raise LH5FileError(
+                    "the file changed while its rows were read", file=file, obj=group
+                )
+            for k, r in enumerate(readers):
+                if scratch[k].dtype != r.dtype or len(scratch[k]) < WINDOW:
+                    scratch[k] = np.empty(WINDOW, r.dtype)
+            for a in range(rows.start, rows.stop, WINDOW):
+                b = min(a + WINDOW, rows.stop)
+                yield [r.read(a, b, scratch[k]) for k, r in enumerate(readers)]
 
-    def _decoded(
-        self, fd: int, rows: slice, chunks: list[DeflatedChunks], scratch: list[np.ndarray]
-    ) -> Iterator[list[np.ndarray]]:
-        """Rows of compressed columns, decoded a buffer's worth of whole chunks at a time
-        into ``scratch`` (one array per column, grown as needed)."""
-        step = max(c.chunk for c in chunks)
-        step *= max(1, int(self.it.buffer_len) // step)
-        while len(scratch) < len(chunks):
-            scratch.append(np.empty(0))
-        for k, c in enumerate(chunks):
-            if scratch[k].dtype != c.dtype or len(scratch[k]) < step:
-                scratch[k] = np.empty(step, c.dtype)
-        a = rows.start
-        while a < rows.stop:
-            b = min((a // step + 1) * step, rows.stop)
-            yield [decode_rows(fd, c, a, b, scratch[k]) for k, c in enumerate(chunks)]
-            a = b
+    def readers(self, file: str, group: str) -> list[DirectRows] | None:
+        """Readers of the columns of ``group`` in ``file``, one per column (found once, and
+        again where the file was closed since), or ``None`` where some column is not one the
+        direct route serves."""
+        key = (file, group)
+        readers = self._readers.get(key)
+        if key not in self._readers or (readers and not all(r.valid for r in readers)):
+            readers = self._readers[key] = self._find_readers(file, group)
+        return readers
 
-    def runs(self, file: str, group: str, column: str) -> ByteRuns | DeflatedChunks | None:
-        """Where the rows of ``group/column`` are in ``file`` (looked up once)."""
-        key = (file, group, column)
-        if key not in self._runs:
-            self._runs[key] = self._find_runs(file, group, column)
-        return self._runs[key]
-
-    def _find_runs(self, file: str, group: str, column: str) -> ByteRuns | DeflatedChunks | None:
+    def _find_readers(self, file: str, group: str) -> list[DirectRows] | None:
         try:
             h5f = self.it.open_file(file)
-            obj = h5f.get(f"{group}/{column}")
-            if not isinstance(obj, h5py.Dataset) or h5f.driver != "sec2":
-                return None
-            return byte_runs(obj.id) or deflated_chunks(obj.id)
-        except Exception:  # the chunked route reports what is wrong
+            # the low-level objects: an h5py.Dataset costs more to make than a window to read
+            objs = [h5py.h5o.open(h5f.id, f"{group}/{c}".encode()) for c in self.columns]
+            readers = [direct_rows(o) if isinstance(o, h5py.h5d.DatasetID) else None for o in objs]
+        except FAILURES:  # the chunked route reports what is wrong
             return None
-
-    def _path(self, file: str) -> str:
-        return self.it.open_file(file).filename
-
-
-def aligned_pieces(columns: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
-    """Views of several columns over the same rows, cut where any column's views end, so that
-    each piece has one array per column, all of one length.
-
-    >>> a = [np.arange(5), np.arange(5, 8)]
-    >>> b = [np.arange(10, 12), np.arange(12, 18)]
-    >>> [[p.tolist() for p in piece] for piece in aligned_pieces([a, b])]
-    [[[0, 1], [10, 11]], [[2, 3, 4], [12, 13, 14]], [[5, 6, 7], [15, 16, 17]]]
-    """
-    if len(columns) == 1:
-        return [[v] for v in columns[0] if len(v)]
-    ends = sorted({int(e) for views in columns for e in np.cumsum([len(v) for v in views])})
-    pieces: list[list[np.ndarray]] = []
-    start = 0
-    for end in ends:
-        if end > start:
-            pieces.append([_rows(views, start, end) for views in columns])
-        start = end
-    return pieces
-
-
-def _rows(views: Sequence[np.ndarray], start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of the concatenation of ``views``, lying within one of them."""
-    offset = 0
-    for v in views:
-        if start < offset + len(v):
-            return v[start - offset : stop - offset]
-        offset += len(v)
-    return views[-1][len(views[-1]) :]
+        return None if None in readers else readers
 
 
 class DirectHistWork(ChunkWork):
-    """hist's work on one item: filled from views of the files where they can serve it,
+    """hist's work on one item: filled from rows read directly where they can be,
     else chunk by chunk as :class:`~tierflow.iterate.work.ChunkWork` does.
 
     ``columns`` are the axes' columns, then the weights' if ``weighted``.
@@ -217,6 +146,8 @@ class DirectHistWork(ChunkWork):
                     filler(arrays[:-1], arrays[-1])
                 else:
                     filler(arrays)
-        except (LH5DecodeError, OSError, ValueError):  # damaged: the chunked route reports it
+        except TierflowError:  # a chunk that does not inflate, a file that changed
+            raise
+        except (OSError, ValueError):  # the chunked route reports it in its words
             return super()._run(item, it)
         return h
