@@ -91,12 +91,12 @@ def bench_tables(tmp: str, n: int = 1_000_000) -> None:
             theirs=lambda f=f_theirs, k=kw: legend_lh5.write(theirs_tb, "tb", f, wo_mode="of", **k),
         )
         mb = 5 * n * 4 / 1e6
-        report(f"write 5 x {n:.0e} float32, {label}", "MB/s", mb, w_ours, w_theirs)
+        report(f"write 5 x {n:,} float32, {label}", "MB/s", mb, w_ours, w_theirs)
         r_ours, r_theirs = timed(
             ours=lambda f=f_ours: lh5.read("tb", f),
             theirs=lambda f=f_ours: legend_lh5.read("tb", f),
         )
-        report(f"read 5 x {n:.0e} float32, {label}", "Mrows/s", n / 1e6, r_ours, r_theirs)
+        report(f"read 5 x {n:,} float32, {label}", "Mrows/s", n / 1e6, r_ours, r_theirs)
 
         def plain(f=f_ours):
             with h5py.File(f, "r", locking=False) as h:
