@@ -133,15 +133,17 @@ ONE_OFF_FIELDS = ["a", "b"]
 
 
 def plain_groups(path: str, groups: list[str], bufs: list[list[np.ndarray]] | None = None) -> int:
-    """``read_direct`` of the two columns of every group, into new arrays (``bufs`` None) or into
+    """``read_direct`` of the two columns of every group, into new arrays (``bufs`` None: all kept
+    until the end, as the tables ``lh5.read`` returns are, so none reuses another's memory) or into
     ``bufs[group][column]``; the file opened once. Rows read."""
-    n = 0
+    n, kept = 0, []
     with h5py.File(path, "r", locking=False) as f:
         for i, g in enumerate(groups):
             for j, c in enumerate(ONE_OFF_FIELDS):
                 d = f[f"{g}/{c}"]
                 buf = np.empty(d.shape, d.dtype) if bufs is None else bufs[i][j]
                 d.read_direct(buf)
+                kept.append(buf)
             n += d.shape[0]
     return n
 
