@@ -20,6 +20,9 @@ uncompressed and gzip-4 + shuffle; written here if missing), target >= 0.9x plai
   allocated inside the round (in the timed region, like the arrays ``lh5.read`` must return: first
   touching their pages is timed too) or allocated and touched once outside it ("preallocated").
   The target is against the first; the second is the floor of a read into a reused buffer.
+  Every round of these cases starts on memory handed back to the operating system
+  (``_common.release_freed_memory``), so each case's new arrays pay their page faults whatever ran
+  before it; the line notes the fewest minor page faults of a round of each case.
 
 These cases are single-threaded, so they are timed on CPU time (``time.process_time``, steady on a
 shared machine) unless ``--clock`` is given, which then applies to them too.
