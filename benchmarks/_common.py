@@ -10,8 +10,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable
 
@@ -40,15 +43,20 @@ def clock() -> float:
 
 
 def compare(
-    cases: dict[str, Callable[[], object]], repeat: int, clock_fn: Callable[[], float] | None = None
+    cases: dict[str, Callable[[], object]],
+    repeat: int,
+    clock_fn: Callable[[], float] | None = None,
+    before: Callable[[], None] | None = None,
 ) -> dict[str, tuple[float, object]]:
     """Best time of each case over ``repeat`` interleaved rounds, and its first round's result
-    (timed with ``clock_fn``, else the clock in use)."""
+    (timed with ``clock_fn``, else the clock in use); ``before()`` runs untimed before each."""
     now = clock_fn or clock
     best: dict[str, float] = {}
     results: dict[str, object] = {}
     for r in range(repeat):
         for name, fn in cases.items():
+            if before is not None:
+                before()
             t0 = now()
             out = fn()
             dt = now() - t0
@@ -56,6 +64,21 @@ def compare(
             if r == 0:
                 results[name] = out
     return {name: (best[name], results[name]) for name in cases}
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed so far back to the operating system (``gc.collect`` and glibc's
+    ``malloc_trim``), so that a case's new arrays start on fresh pages, whatever ran before it:
+    cases that allocate large arrays then all pay the page faults of touching them, instead of
+    one reusing pages another freed. Does nothing where there is no glibc."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (first touches of new memory)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def machine() -> str:
