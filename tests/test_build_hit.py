@@ -266,6 +266,14 @@ def test_unknown_tables_and_modes(tmp_path: Path, no_reading) -> None:
     assert os.listdir(tmp_path) == []
 
 
+def test_empty_list_of_tables_is_a_config_error(tmp_path: Path) -> None:
+    one_config = {"outputs": ["e"], "operations": {"e": "2*trapEmax"}}
+    for config in (one_config, {"ch*": one_config}):
+        with pytest.raises(HitConfigError, match="lh5_tables: an empty list names no table"):
+            build_hit(DSP_CAL[0], tmp_path / "h.lh5", hit_config=config, lh5_tables=[])
+    assert os.listdir(tmp_path) == []
+
+
 def test_failure_leaves_no_file_and_keeps_the_old_one(tmp_path: Path) -> None:
     dsp = write_dsp(tmp_path / "d.lh5", {"ch0000001": 6})
     # the second table's n_sat is float: the bitmask fails there, after the first was written

@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tierflow.errors import CodecError
 from tierflow.lh5.codecs import base as codecs_base
+from tierflow.lh5.codecs import decode
 from tierflow.lh5.codecs import radware_sigcompress as radware_module
 from tierflow.lh5.codecs import uleb128_zigzag_diff as uleb_module
 from tierflow.lh5.codecs.base import (
@@ -31,6 +33,7 @@ from tierflow.lh5.codecs.base import (
 )
 from tierflow.lh5.codecs.radware_sigcompress import MAX_SAMPLES, RadwareSigcompress
 from tierflow.lh5.codecs.uleb128_zigzag_diff import ULEB128ZigZagDiff
+from tierflow.types import ArrayOfEncodedEqualSizedArrays, VectorOfVectors
 
 RAW_FILE = Path(
     "/work/shared/testdata/lh5/prod-ref-l200/generated/tier/raw/cal/p14/r005/"
@@ -569,6 +572,13 @@ def test_decode_rejects(codec: WaveformCodec) -> None:
         codec.decode(data, nbytes, lengths, dtype="uint8")
     with pytest.raises(ValueError, match="uint8"):
         codec.decode(data.astype(np.int16), nbytes, lengths)
+
+
+def test_decode_of_nested_byte_vectors_is_a_codec_error() -> None:
+    nested = VectorOfVectors([[[1]], [[2, 3]]], dtype="uint8")  # uint8, but not rows of bytes
+    encoded = ArrayOfEncodedEqualSizedArrays(nested, 4, attrs={"codec": "uleb128_zigzag_diff"})
+    with pytest.raises(CodecError, match="vectors of vectors, not rows of bytes"):
+        decode(encoded)
 
 
 def test_uleb128_rejects_trailing_and_overlong() -> None:

@@ -16,6 +16,7 @@ import yaml
 
 from testdata import TESTDATA
 from tierflow import sim
+from tierflow.dsp.configs import config_path
 from tierflow.lh5 import ls, read
 from tierflow.pipeline import Pipeline, PipelineConfigError, run_pipeline
 from tierflow.pipeline.demo import demo_config, run_demo
@@ -179,6 +180,16 @@ def test_unknown_column_is_rejected_before_any_work(simulated, tmp_path):
     with pytest.raises(PipelineConfigError, match="trapTmx"):
         run_pipeline(cfg, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_calibration_energy_that_is_not_a_column_of_numbers_is_a_config_error(simulated, tmp_path):
+    _root, _channels, config, _report = simulated
+    dsp_config = json.loads(config_path("hpge-simple").read_text())
+    dsp_config["outputs"].append("wf_trap")  # a waveform per event, not a number
+    cfg = dict(config, outdir=str(tmp_path / "out"), calibration={"energy": "wf_trap"})
+    cfg["dsp"] = dict(config["dsp"], config=dsp_config)
+    with pytest.raises(PipelineConfigError, match=r"calibration.energy: .*dsp/wf_trap is a \w+"):
+        run_pipeline(cfg, progress=False)
 
 
 def test_demo_writes_its_pictures(tmp_path):

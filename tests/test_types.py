@@ -765,6 +765,26 @@ def test_table_row_selection_details():
     assert rows(t[t["a"].nda > 1]["v"]) == [[2, 3], [4]]
 
 
+def test_table_row_of_encoded_columns_is_their_encoded_bytes():
+    encoded = VectorOfVectors([[1, 2], [3]], dtype="uint8")
+    t = Table(
+        {
+            "equal": ArrayOfEncodedEqualSizedArrays(encoded, 100),
+            "varying": VectorOfEncodedVectors(encoded, np.array([10, 20])),
+        }
+    )
+    row = t[1]
+    assert row["equal"].tolist() == [3]
+    assert row["varying"][0].tolist() == [3] and row["varying"][1] == 20
+
+
+def test_table_refuses_a_column_without_rows():
+    with pytest.raises(TypeError, match="column 's': a Table holds columns of rows, not a Scalar"):
+        Table({"s": Scalar(3)})
+    with pytest.raises(TypeError, match="not a Scalar"):
+        Table({"a": [1]}).add_column("s", Scalar(3))
+
+
 def test_table_take_keeps_attrs_and_type():
     wf = WaveformTable(values=np.zeros((3, 4)), attrs={"description": "x"})
     sub = wf.take(np.array([0, 2]))

@@ -56,6 +56,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import FunctionType
 from typing import ClassVar
 
 import numba
@@ -65,7 +66,7 @@ from numba.misc.appdirs import AppDirs
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the optional-module idiom: None where it is missing
 
 import tierflow
 
@@ -104,8 +105,9 @@ def cache_root() -> Path:
     """The folder under which tierflow keeps its caches (see the module's docstring)."""
     if os.environ.get(CACHE_DIR_VARIABLE):
         return Path(os.environ[CACHE_DIR_VARIABLE]).expanduser()
-    if numba.config.CACHE_DIR:
-        return Path(numba.config.CACHE_DIR).expanduser() / "tierflow"
+    numba_cache_dir = numba.config.CACHE_DIR  # type: ignore[attr-defined]  # set at run time
+    if numba_cache_dir:
+        return Path(numba_cache_dir).expanduser() / "tierflow"
     return Path(AppDirs(appname="tierflow", appauthor=False).user_cache_dir)
 
 
@@ -162,7 +164,7 @@ class SourceTreeCacheLocator(caching._CacheLocator):
     #: the root of the source tree whose functions this locator claims
     package_dir: ClassVar[Path]
 
-    def __init__(self, py_func: object, py_file: Path) -> None:
+    def __init__(self, py_func: FunctionType, py_file: Path) -> None:
         self._py_file = str(py_file)
         self._lineno = py_func.__code__.co_firstlineno
         relative = py_file.parent.relative_to(self.package_dir)
@@ -175,7 +177,7 @@ class SourceTreeCacheLocator(caching._CacheLocator):
         raise NotImplementedError
 
     @classmethod
-    def from_function(cls, py_func: object, py_file: str) -> SourceTreeCacheLocator | None:
+    def from_function(cls, py_func: FunctionType, py_file: str) -> SourceTreeCacheLocator | None:
         path = Path(py_file).resolve()
         if not path.is_relative_to(cls.package_dir) or not path.is_file():
             return None
@@ -227,7 +229,7 @@ def exclusive_compilation(name: str) -> Iterator[None]:
 
 
 #: numba's class that picks a function's locator (named ``_CacheImpl`` before numba 0.59)
-_NUMBA_CACHE_IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+_NUMBA_CACHE_IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # type: ignore[attr-defined]  # numba < 0.59
 
 
 def install_locator(locator: type[SourceTreeCacheLocator]) -> None:
@@ -241,7 +243,7 @@ def install_locator(locator: type[SourceTreeCacheLocator]) -> None:
     classes = _NUMBA_CACHE_IMPL._locator_classes
     if locator not in classes:
         classes.insert(0, locator)
-    caching.IndexDataCacheFile = LockedIndexDataCacheFile
+    caching.IndexDataCacheFile = LockedIndexDataCacheFile  # type: ignore[misc]  # replacing numba's class is the point
 
 
 def install() -> None:

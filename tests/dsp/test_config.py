@@ -290,6 +290,12 @@ def test_unknown_keys_and_arguments_are_errors():
         load_config({"outputs": [], "processors": {}, "inputz": []})
 
 
+def test_double_star_arguments_in_an_expression_are_a_config_error():
+    cfg = {"outputs": ["x"], "processors": {"x": "where(**waveform)"}}
+    with pytest.raises(DSPConfigError, match=r"'where\(\*\*waveform\)': \*\*arguments"):
+        compile_chain(cfg, raw_table())
+
+
 def test_wrong_number_of_arguments_and_wrong_shapes_are_errors():
     amax = {"function": "amax", "module": "numpy", "signature": "(n),()->()", "types": ["fi->f"]}
     with pytest.raises(DSPConfigError, match=r"takes 2 inputs and 1 outputs.*got 2"):

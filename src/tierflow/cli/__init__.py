@@ -33,13 +33,23 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 TRACEBACK_VARIABLE = "TIERFLOW_TRACEBACK"
 
 
+class ArgumentsRejected(UsageError):
+    """Arguments that the parser of ``prog`` (``tierflow`` or ``tierflow COMMAND``) rejected.
+
+    >>> str(ArgumentsRejected("the following arguments are required: COMMAND", "tierflow"))
+    'the following arguments are required: COMMAND (see tierflow --help)'
+    """
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(f"{message} (see {prog} --help)")
+        self.prog = prog
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors raise :class:`UsageError` instead of exiting."""
+    """An ``ArgumentParser`` whose errors raise :class:`ArgumentsRejected` instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
-        err = UsageError(f"{message} (see {self.prog} --help)")
-        err.prog = self.prog
-        raise err
+        raise ArgumentsRejected(message, self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +153,7 @@ def run_hit(args: argparse.Namespace) -> int:
     pairs = list(zip(args.dsp, outputs, strict=True))
     with executor_for(args) as executor:
         if len(pairs) == 1 or is_serial(executor):  # errors come as they are, not as TaskError
-            done = map(job, pairs)
+            done: Iterator[str] = map(job, pairs)
         else:
             done = run_tasks(job, pairs, executor, progress=args.progress, description="dsp → hit")
         for (f_dsp, _), f_hit in zip(pairs, done, strict=True):

@@ -259,7 +259,9 @@ class _Worker:
                 if batch and rows + n > self.buffer_len:
                     yield batch
                     batch, rows = [], 0
-                batch.append((i_seg, lo, reader.read(h5f, job.table, lo, n, total=job.total)))
+                chunk = reader.read(h5f, job.table, lo, n, total=job.total)
+                assert isinstance(chunk, Table)  # the plan found a table there
+                batch.append((i_seg, lo, chunk))
                 rows += n
         if batch:
             yield batch

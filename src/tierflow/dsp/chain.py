@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import DSPConfigError, DSPInputError
 from ..types import LGDO, Array, ArrayOfEqualSizedArrays, Table, WaveformTable
+from ..types.table import is_column
 from . import legacy
 from .compiler import Prepared, bind, prepare, prepare_per_row
 from .config import ChainConfig, load_config, value_key
@@ -407,9 +408,11 @@ def input_arrays(
     for var in plan.inputs:
         if var.column in arrays:
             continue
-        obj = _column(table, var.column)
-        nda = _numpy(obj, var.column)
-        arrays[var.column] = nda[start:stop]
+        column = var.column
+        assert column is not None  # an input names its column
+        obj = _column(table, column)
+        nda = _numpy(obj, column)
+        arrays[column] = nda[start:stop]
     for name, dt in plan.waveforms.items():
         dt_col = _column(table, f"{name}/dt")
         values = _numpy(dt_col, f"{name}/dt")[start:stop]
@@ -454,7 +457,7 @@ def output_table(
     for o in plan.outputs:
         if o.kind == "passthrough":
             col = table[o.name]
-            if isinstance(col, LGDO):
+            if is_column(col):
                 columns[o.name] = (
                     col if (start == 0 and stop == len(col)) else col.take(slice(start, stop))
                 )
@@ -502,7 +505,7 @@ class ProcessingChain:
     """
 
     def __init__(self, config: Any = None, outputs: Sequence[str] | None = None):
-        raw = copy.deepcopy(load_config(config, outputs)._raw) if config is not None else {}
+        raw = copy.deepcopy(load_config(config, outputs).raw) if config is not None else {}
         self._processors: dict[str, Any] = dict(raw.get("processors", {}))
         self._outputs: list[str] = list(raw.get("outputs", []))
         self.state = legacy.ChainState()

@@ -248,15 +248,15 @@ def prepare_per_row(
     if not params:
         return prepare(cfg, db, channel), ()
     key = (cfg.fingerprint, tuple(keyed), channel if _any_missing(values) else None)
-    found = _PER_ROW.get(key)
-    if found is None:
-        found = Prepared(cfg, substituted, channel, tuple(params))
-        found.values = values
-        found.values_key = ("per row", key[1])
+    prepared = _PER_ROW.get(key)
+    if prepared is None:
+        prepared = Prepared(cfg, substituted, channel, tuple(params))
+        prepared.values = values
+        prepared.values_key = ("per row", key[1])
         if len(_PER_ROW) > 1024:
             _PER_ROW.clear()
-        _PER_ROW[key] = found
-    return found, tuple(numbers)
+        _PER_ROW[key] = prepared
+    return prepared, tuple(numbers)
 
 
 _PER_ROW: dict[tuple, Prepared] = {}
@@ -351,6 +351,7 @@ class _Binder:
 
     def find_function(self, spec: ProcessorSpec) -> Callable:
         name, module = spec.function, spec.module
+        assert name is not None  # only a processor spec with a function is called
         self.key = "function"
         if (
             module is None
@@ -417,7 +418,7 @@ class _Binder:
         """Bind one call of ``func``: ``values`` are its positional arguments (given as the
         config keys ``keys``), ``kwargs`` maps keyword names to (config key, value); both lists
         get the keyword arguments appended."""
-        fname = spec.function or getattr(func, "__name__", "function")
+        fname = spec.function or str(getattr(func, "__name__", "function"))
         info_sig, info_types, fast = _function_info(func)
         signature = spec.signature or info_sig
         types = tuple(spec.types) if spec.types else info_types
@@ -606,7 +607,9 @@ class _Binder:
                 )
             if value.time == "point" and grid is not None and value.grid != grid:
                 value = self.regrid(value, grid)
-            elif value.time == "span" and grid is not None and value.grid.period != grid.period:
+            elif (
+                value.time == "span" and grid is not None and value.sampling().period != grid.period
+            ):
                 value = self.rescale(value, grid)
             if value.dtype != dtype:
                 value = self.cast(value, dtype)
@@ -643,11 +646,11 @@ class _Binder:
         if value.time == "span":
             if grid is None:
                 raise self.per_row_unsupported("a time without a waveform's grid")
-            if value.grid.period != grid.period:
+            if value.sampling().period != grid.period:
                 value = self.rescale(value, grid)
         elif value.time is not None:
             raise self.per_row_unsupported("a time point")
-        if dtype.kind in "iu" and value.dtype.kind == "f":
+        if dtype.kind in "iu" and value.bound_dtype().kind == "f":
             value = self.round_step("round", value, 1.0)
         return self.cast(value, dtype) if value.dtype != dtype else value
 
@@ -742,7 +745,7 @@ class _Binder:
     def run_constant(
         self, func: Callable, pos: Sequence, kw: dict, outs: list[Var], text: Callable
     ) -> None:
-        arrays = {id(o): np.zeros(o.shape, o.dtype) for o in outs}
+        arrays = {id(o): np.zeros(o.bound_shape(), o.bound_dtype()) for o in outs}
 
         def real(v: Any) -> Any:
             if isinstance(v, Var):
@@ -804,7 +807,7 @@ class _Binder:
         if found is not None:
             return found
         src = var.grid or _ABSOLUTE
-        dtype = var.dtype if var.dtype.kind == "f" else np.dtype("float64")
+        dtype = var.dtype if var.bound_dtype().kind == "f" else np.dtype("float64")
         out = self.new_var(
             f"{var.name}@{grid.describe()}",
             shape=var.shape,
@@ -815,7 +818,8 @@ class _Binder:
         )
         t0_from = self.offset_var(src) if not src.same_frame(grid) else None
         t0_to = self.offset_var(grid) if not src.same_frame(grid) else None
-        func = _Regrid(src.period, grid.period, src.offset - grid.offset, _ROUNDING.get(mode))
+        rounding = None if mode is None else _ROUNDING.get(mode)
+        func = _Regrid(src.period, grid.period, src.offset - grid.offset, rounding)
         text = f"{self.label}: {out.name} = {mode or 'convert'}({var.name})"
         self.steps.append(Step(self.label, text, func, (var, t0_from, t0_to, out)))
         self.memo[key] = out
@@ -823,11 +827,11 @@ class _Binder:
 
     def rescale(self, var: Var, grid: Grid) -> Var:
         if var.weak is not None:  # as to_samples converts a constant: divided by the period
-            divisor = grid.period / var.grid.period
+            divisor = grid.period / var.sampling().period
             out = self.binop_vars(ast.Div(), var, divisor, f"({var.name}/{divisor:g})")
             out.time, out.grid = "span", grid
             return self.snapped(out)
-        factor = var.grid.period / grid.period
+        factor = var.sampling().period / grid.period
         out = self.binop_vars(ast.Mult(), var, factor, f"({var.name}*{factor:g})")
         out.time, out.grid = "span", grid
         return out
@@ -836,7 +840,7 @@ class _Binder:
         if isinstance(value, Var) and value.weak is not None:
             if value.time is not None:
                 raise self.per_row_unsupported(f"{name!r}, a time,")
-            if value.weak is int and value.dtype.kind == "f":  # a constant would be an int
+            if value.weak is int and value.bound_dtype().kind == "f":  # a constant would be an int
                 value = self.cast(value, np.dtype("int64"))
         if isinstance(value, Var):
             out = Var(
@@ -855,7 +859,7 @@ class _Binder:
                 out.base, out.index = value.base, value.index
             return out
         if isinstance(value, TimeQuantity) and value.power == 1:
-            if unit_in_ns(unit):
+            if unit is not None and unit_in_ns(unit):
                 value = value.to(unit)
             else:
                 value, unit = value.ns, unit or "ns"
@@ -988,38 +992,36 @@ class _Binder:
         if kind is _SEVERAL:
             raise self.error(f"{text!r} must be one expression")
         self.text = text
-        if kind is _EXPRESSION:
-            return self.expr(node)
-        if kind is _ASSIGNMENT:
-            return {target: self.expr(node)}
-        raise self.error(f"{text!r} is not an expression")
+        if node is None:  # a statement other than an expression or a keyword assignment
+            raise self.error(f"{text!r} is not an expression")
+        value = self.expr(node)
+        return {target: value} if kind is _ASSIGNMENT else value
 
     def expr(self, node: ast.AST) -> Any:
-        kind = type(node)  # ast.parse makes these classes, never subclasses of them
-        if kind is ast.Name:
+        if isinstance(node, ast.Name):
             return self.name(node.id)
-        if kind is ast.Constant:
+        if isinstance(node, ast.Constant):
             return node.value
-        if kind is ast.BinOp:
+        if isinstance(node, ast.BinOp):
             return self.binop(node.op, self.expr(node.left), self.expr(node.right))
-        if kind is ast.Call:
+        if isinstance(node, ast.Call):
             return self.call_expr(node)
-        if kind is ast.Attribute:
+        if isinstance(node, ast.Attribute):
             return self.attribute(node)
-        if kind is ast.Subscript:
+        if isinstance(node, ast.Subscript):
             return self.subscript(node)
-        if kind is ast.UnaryOp:
+        if isinstance(node, ast.UnaryOp):
             return self.unary(node.op, self.expr(node.operand))
-        if kind is ast.List or kind is ast.Tuple:
+        if isinstance(node, ast.List | ast.Tuple):
             try:
                 return np.array(ast.literal_eval(node))
             except ValueError:
                 raise self.error(f"list {ast.unparse(node)!r} must hold constants only") from None
-        if kind is ast.Compare:
+        if isinstance(node, ast.Compare):
             if len(node.ops) != 1:
                 raise self.error("chained comparisons are not supported")
             return self.compare(node.ops[0], self.expr(node.left), self.expr(node.comparators[0]))
-        if kind is ast.IfExp:
+        if isinstance(node, ast.IfExp):
             return self.where(self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
         raise self.error(f"unsupported syntax {ast.unparse(node)!r}")
 
@@ -1097,7 +1099,7 @@ class _Binder:
             and a.time == b.time == "point"
             and a.grid != b.grid
         ):
-            b = self.regrid(b, a.grid)
+            b = self.regrid(b, a.sampling())
         time, grid, unit = _arith_units(type(op), _as_constant(a), _as_constant(b))
         return self.ufunc_step(
             ufunc, (a, b), name or f"({_show(a)}{sym}{_show(b)})", time, grid, unit
@@ -1120,10 +1122,11 @@ class _Binder:
                 raise self.per_row_unsupported("adding a time and a number")
             if other.grid is not None and other.grid.period != span.grid.period:
                 if _weak_time(other):
-                    other = self.rescale(other, span.grid)
+                    other = self.rescale(other, span.sampling())
                 else:
-                    span = self.rescale(span, other.grid)
-            return self.plain_binop(op, *((span, other) if span_first else (other, span)), name)
+                    span = self.rescale(span, other.sampling())
+            first, second = (span, other) if span_first else (other, span)
+            return self.plain_binop(op, first, second, name)
         if unitless and (kind is ast.Mult or (kind is ast.Div and span_first)):
             out = self.plain_binop(op, a, b, name)
             out.time, out.grid, out.unit = "span", span.grid, span.unit
@@ -1193,11 +1196,14 @@ class _Binder:
 
     def expand(self, value: Any, ndim: int) -> Any:
         """A per-row variable with new axes after the row axis, to broadcast to ``ndim``."""
-        if not isinstance(value, Var) or value.kind == "const" or len(value.shape) >= ndim:
+        if not isinstance(value, Var) or value.kind == "const":
             return value
-        extra = ndim - len(value.shape)
-        index = (None,) * extra + (slice(None),) * len(value.shape)
-        shape = (1,) * extra + value.shape
+        row_shape = value.bound_shape()
+        if len(row_shape) >= ndim:
+            return value
+        extra = ndim - len(row_shape)
+        index = (None,) * extra + (slice(None),) * len(row_shape)
+        shape = (1,) * extra + row_shape
         view = self.new_var(
             value.name,
             shape=shape,
@@ -1238,7 +1244,7 @@ class _Binder:
             and a.time == b.time == "point"
             and a.grid != b.grid
         ):
-            b = self.regrid(b, a.grid)
+            b = self.regrid(b, a.sampling())
         return self.ufunc_step(ufunc, (a, b), f"({_show(a)}{sym}{_show(b)})", None, None, None)
 
     def subscript(self, node: ast.Subscript) -> Var:
@@ -1262,7 +1268,7 @@ class _Binder:
                     f"slice {ast.unparse(node)!r} of {base.name!r} (length {length}) is empty",
                     DSPInputError,
                 )
-            index = (slice(start, stop, step),)
+            index: tuple[slice | int, ...] = (slice(start, stop, step),)
             shape = (*base.shape[:-1], size)
             grid = (
                 base.grid.sliced(start, step)
@@ -1281,7 +1287,8 @@ class _Binder:
             grid = None if base.time is None else base.grid
             name = f"{base.name}[{i}]"
         if base.kind == "const":
-            value = np.asarray(base.value)[(..., *index)]
+            last_axes = (..., *index)
+            value = np.asarray(base.value)[last_axes]
             return Var(
                 name,
                 shape=value.shape,
@@ -1365,7 +1372,11 @@ class _Binder:
             )
         fname = node.func.id
         args = [self.expr(a) for a in node.args]
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        kwargs: dict[str, Any] = {}
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error(f"{ast.unparse(node)!r}: **arguments are not supported")
+            kwargs[k.arg] = self.expr(k.value)
         if fname == "len":
             (value,) = args
             if not isinstance(value, Var) or not value.shape:
@@ -1621,8 +1632,8 @@ class _Binder:
         return Output(name, "aoesa", var, attrs)
 
     def to_unit(self, var: Var, ns: float) -> Var:
-        grid = var.grid
-        dtype = var.dtype if var.dtype.kind == "f" else np.dtype("float64")
+        grid = var.sampling()
+        dtype = var.dtype if var.bound_dtype().kind == "f" else np.dtype("float64")
         out = self.new_var(f"{var.name}[{var.unit}]", shape=var.shape, dtype=dtype, unit=var.unit)
         t0 = self.offset_var(grid) if var.time == "point" else None
         shift = grid.offset if var.time == "point" else 0.0
@@ -1715,7 +1726,9 @@ def _ufunc_result(ufunc: np.ufunc, operands: tuple) -> tuple[tuple[int, ...], np
     if found is None:
         shape = tuple(np.broadcast_shapes(*[_shape_of(v) or () for v in operands]))
         samples = [  # no rows, with the new axes _Binder.expand gives variables
-            np.zeros((0, *(1,) * (len(shape) - len(v.shape)), *v.shape), v.dtype)
+            np.zeros(
+                (0, *(1,) * (len(shape) - len(v.bound_shape())), *v.bound_shape()), v.bound_dtype()
+            )
             if isinstance(v, Var) and v.kind != "const"
             else _unwrap_value(v)
             for v in operands
@@ -1884,7 +1897,9 @@ def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str
         else:
             time = None
         if time == "point":
-            grid = va.grid if ta == "point" else vb.grid
+            point = va if ta == "point" else vb
+            assert point is not None  # a time point is a variable's
+            grid = point.grid
         return time, grid, unit_a or unit_b
     if va is not None and vb is not None:
         if op is ast.Mult and unit_a and unit_b:
@@ -1893,6 +1908,7 @@ def _arith_units(op: type, a: Any, b: Any) -> tuple[str | None, Grid | None, str
             return None, None, None if unit_a == unit_b else f"{unit_a}/{unit_b}"
         return None, None, unit_a or unit_b
     var = va or vb
+    assert var is not None  # one operand at least is a variable
     return var.time, var.grid, var.unit
 
 

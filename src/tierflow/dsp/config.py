@@ -379,7 +379,7 @@ def _shown(text: str, limit: int = 80) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def parse_source(text: str) -> ast.AST:
+def parse_source(text: str) -> ast.Module:
     """The syntax tree of an argument or expression (cached); raises ``SyntaxError``, also for
     text nested too deeply or too long for Python's parser.
 
@@ -488,10 +488,12 @@ class ChainConfig:
     producers: dict[str, str]
     fingerprint: str
     source: str | None = None
+    #: the config as given, normalised (plain data)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         """The config as a plain dict (as given, normalised)."""
-        return json.loads(json.dumps(self._raw)) if hasattr(self, "_raw") else {}
+        return json.loads(json.dumps(self.raw))
 
     def __repr__(self) -> str:
         return (
@@ -580,7 +582,7 @@ def load_config(config: Any, outputs: Sequence[str] | None = None) -> ChainConfi
     if isinstance(config, ChainConfig):
         if outputs is None:
             return config
-        config = config._raw
+        config = config.raw
     source = source_file(config)
     raw = load_mapping(config)
     try:
@@ -660,10 +662,8 @@ def _build(raw: Mapping, outputs: Any, fingerprint: str, source: str | None) -> 
                 )
             producers[name] = spec.key
         processors[spec.key] = spec
-    cfg = ChainConfig(tuple(outputs), processors, producers, fingerprint, source)
     plain = json.loads(json.dumps({**raw, "outputs": list(outputs)}, default=repr))
-    object.__setattr__(cfg, "_raw", plain)
-    return cfg
+    return ChainConfig(tuple(outputs), processors, producers, fingerprint, source, plain)
 
 
 def _as_outputs(outputs: Any) -> list[str]:

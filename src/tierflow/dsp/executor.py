@@ -51,6 +51,18 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return aligned_arrays([(shape, np.dtype(dtype))])[0]
 
 
+def _rows_layout(var: Var, n_rows: int) -> tuple[tuple[int, ...], np.dtype]:
+    """The (shape, dtype) of ``n_rows`` rows of a variable the compiler bound."""
+    assert var.shape is not None and var.dtype is not None  # binding sets both
+    return (n_rows, *var.shape), var.dtype
+
+
+def _column_of(var: Var) -> str:
+    """The column an input variable is filled from."""
+    assert var.column is not None  # the compiler names the column of every input
+    return var.column
+
+
 def aligned_arrays(layouts: list[tuple[tuple[int, ...], np.dtype]]) -> list[np.ndarray]:
     """Uninitialised arrays of these (shape, dtype), carved out of one allocation, each
     starting on a 64-byte boundary.
@@ -100,12 +112,12 @@ class Executor:
         self.plan = plan
         self.width = block_width
         buffered = self._buffered_vars()
-        arrays = aligned_arrays([((block_width, *var.shape), var.dtype) for var in buffered])
+        arrays = aligned_arrays([_rows_layout(var, block_width) for var in buffered])
         self.buffers: dict[int, np.ndarray] = {
             id(var): array for var, array in zip(buffered, arrays, strict=True)
         }
         self.fills = [
-            (var.column, var.index, self.buffers[id(var)], var.scale) for var in plan.inputs
+            (_column_of(var), var.index, self.buffers[id(var)], var.scale) for var in plan.inputs
         ]
         self._args: dict[tuple[int, int], list[tuple[Any, tuple, dict]]] = {}
         self.full_calls = self.calls(0, block_width)
@@ -151,7 +163,8 @@ class Executor:
             return seen[id(value)]
         if value.kind == "view":
             base = self.array(value.base, lo, hi, seen)
-            found = base[(slice(None), *value.index)]
+            rows_and_index = (slice(None), *value.index)
+            found = base[rows_and_index]
         else:
             found = self.buffers[id(value)][lo:hi]
         if seen is not None:
@@ -191,7 +204,7 @@ class Executor:
         for o in self.plan.outputs:
             if o.var is None:
                 continue
-            out[o.name] = np.empty((n_rows, *o.var.shape), o.var.dtype)
+            out[o.name] = np.empty(*_rows_layout(o.var, n_rows))
             if o.kind == "waveform":
                 out[f"{o.name}.t0"] = np.full(n_rows, o.t0_offset, np.float64)
         return out
@@ -223,7 +236,8 @@ class Executor:
             for src, index, buf, scale in sources:
                 block = src[lo:hi]
                 if index:
-                    block = block[(slice(None), *index)]
+                    rows_and_index = (slice(None), *index)
+                    block = block[rows_and_index]
                 if scale != 1.0:
                     np.multiply(block, scale, out=buf[:n], casting="unsafe")
                 else:

@@ -50,6 +50,21 @@ class Var:
     ready: bool = False
     weak: type | None = None
 
+    def sampling(self) -> Grid:
+        """``grid``, which a time and a waveform have."""
+        assert self.grid is not None, f"{self.describe()} has no grid"
+        return self.grid
+
+    def bound_dtype(self) -> np.dtype:
+        """``dtype``, which binding sets."""
+        assert self.dtype is not None, f"{self.describe()} has no dtype yet"
+        return self.dtype
+
+    def bound_shape(self) -> tuple[int, ...]:
+        """``shape`` (of one row), which binding sets."""
+        assert self.shape is not None, f"{self.describe()} has no shape yet"
+        return self.shape
+
     def describe(self) -> str:
         """``name(shape, dtype)`` for error messages."""
         shape = "?" if self.shape is None else str(self.shape)

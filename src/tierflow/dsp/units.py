@@ -242,11 +242,11 @@ def unit(name: str) -> Any:
         ns, power = _TIME_UNITS[name]
         return TimeQuantity(ns, power, name)
     q = Quantity(1.0, name)
-    power = time_scale(q)
-    if power is None or power == 0:
+    q_power = time_scale(q)
+    if q_power is None or q_power == 0:
         return q
-    ns = float(q.to(registry().ns ** power).magnitude)
-    return TimeQuantity(snap(ns), power, name)
+    ns = float(q.to(registry().ns ** q_power).magnitude)
+    return TimeQuantity(snap(ns), q_power, name)
 
 
 #: the common time and frequency units, known without pint: name -> (ns ** power, power)

@@ -185,6 +185,10 @@ def _find_tables(h5f: h5py.File, lh5_tables: Any, f_dsp: str) -> tuple[list[str]
         if lh5_tables is None
         else ([lh5_tables] if isinstance(lh5_tables, str) else list(lh5_tables))
     )
+    if not patterns:
+        raise HitConfigError(
+            "an empty list names no table; give names or patterns", key="lh5_tables"
+        )
     tables: list[str] = []
     for pattern in patterns:
         found = ls(h5f, str(pattern))
@@ -235,24 +239,24 @@ def plan_hit(
     with open_file(f_dsp) as h5f:
         tables, explicit = _find_tables(h5f, lh5_tables, f_dsp)
         chosen: list[tuple[str, HitConfig]] = []
-        for table in tables:
-            if isinstance(configs, HitConfig):
-                chosen.append((table, configs))
-                continue
-            match = match_table(configs, table)
-            if match is None:
-                if explicit:
-                    raise HitConfigError(
-                        f"no config for table {table!r}; the config's patterns are "
-                        f"{list(configs)} (add '*' for a default)"
-                    )
-                continue
-            chosen.append((table, match[1]))
-        if not chosen:
-            raise HitConfigError(
-                f"no table of {f_dsp} matches the config's patterns {list(configs)}; "
-                f"its tables are {_tables_in(h5f)}"
-            )
+        if isinstance(configs, HitConfig):
+            chosen = [(table, configs) for table in tables]
+        else:
+            for table in tables:
+                match = match_table(configs, table)
+                if match is None:
+                    if explicit:
+                        raise HitConfigError(
+                            f"no config for table {table!r}; the config's patterns are "
+                            f"{list(configs)} (add '*' for a default)"
+                        )
+                    continue
+                chosen.append((table, match[1]))
+            if not chosen:
+                raise HitConfigError(
+                    f"no table of {f_dsp} matches the config's patterns {list(configs)}; "
+                    f"its tables are {_tables_in(h5f)}"
+                )
         matched_pars: set[str] = set()
         outputs: dict[str, str] = {}
         for table, cfg in chosen:
@@ -303,6 +307,7 @@ def _run_table(plan: TablePlan, h5in: h5py.File, h5out: h5py.File, buffer_len: i
         n = min(buffer_len, plan.n_rows - start)
         if plan.columns:
             chunk = read(plan.table, h5in, start_row=start, n_rows=n, field_mask=list(plan.columns))
+            assert isinstance(chunk, Table)  # _find_tables checked its datatype
         else:  # outputs of parameters only
             chunk = Table(size=n)
         try:

@@ -345,6 +345,7 @@ class HitOperation:
                 )
             except HitConfigError as err:
                 raise HitConfigError(err.reason, key=f"operations.{self.name}.bitmask") from None
+        assert self.expression is not None  # parse() gives an operation a bitmask or an expression
         try:
             parameters = {
                 k: np.asarray(v) if isinstance(v, list) else v for k, v in self.parameters.items()
@@ -529,8 +530,8 @@ class HitConfig:
                         merged.pop("expression", None)
         parsed = {}
         for name, spec in ops.items():
-            where = f"parameters.{name}" if name in overrides else None
-            parsed[name] = HitOperation.parse(name, spec, where)
+            overridden = f"parameters.{name}" if name in overrides else None
+            parsed[name] = HitOperation.parse(name, spec, overridden)
         return HitConfig(self.outputs, parsed, self.source)
 
     # --- dependencies --------------------------------------------------------------------------

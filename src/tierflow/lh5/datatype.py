@@ -52,7 +52,9 @@ def split_fields(body: str) -> tuple[str, ...]:
     >>> split_fields("a, b{c,d},e")
     ('a', 'b{c,d}', 'e')
     """
-    fields, depth, current = [], 0, []
+    fields: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in body:
         if ch in "{<":
             depth += 1

@@ -64,7 +64,7 @@ class FieldMask:
                 file=file,
                 obj=path,
             )
-        out = []
+        out: list[tuple[str, FieldMask | None]] = []
         for name in fields:
             if name in self.top:
                 if self.top[name]:

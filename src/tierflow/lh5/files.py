@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import TypeAlias
 
 import h5py
 import hdf5plugin  # noqa: F401  (registers Zstd, Blosc, LZ4, ... with HDF5)
@@ -14,7 +15,8 @@ from ..errors import LH5DecodeError, LH5FileError, LH5ObjectNotFoundError
 from .guards import FAILURES, describe
 from .undo import recover_interrupted_write
 
-FileLike = str | os.PathLike | h5py.File
+#: a file name or an open ``h5py.File``
+FileLike: TypeAlias = str | os.PathLike | h5py.File
 
 #: the 8 bytes an HDF5 superblock starts with
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -59,16 +59,16 @@ def check_attribute_heaps(oid: Any) -> None:
     hang HDF5."""
     info = h5py.h5o.get_info(oid)
     state = _state(info.fileno, oid)
-    if state.fd is None or info.addr in state.headers:
+    fd = state.fd
+    if fd is None or info.addr in state.headers:
         return
+    damaged: str | None = None
     try:
-        references = _vlen_references(state.fd, state.base, info.addr)
+        references = _vlen_references(fd, state.base, info.addr)
     except ValueError as err:
         references, damaged = [], str(err)
-    else:
-        damaged = None
     for length, heap, index in references:
-        damaged = damaged or _check_reference(state, heap, index, length)
+        damaged = damaged or _check_reference(state, fd, heap, index, length)
     if damaged:
         name = h5py.h5i.get_name(oid) or b"?"
         raise LH5DecodeError(
@@ -126,7 +126,8 @@ def _messages(fd: int, base: int, addr: int) -> list[tuple[int, bytes]]:
     if len(head) < 16 or head[0] != 1:
         return []
     size = struct.unpack_from("<I", head, 8)[0]
-    chunks, out = [(addr + 16, size)], []
+    chunks = [(addr + 16, size)]
+    out: list[tuple[int, bytes]] = []
     while chunks and len(out) < 4096:
         start, length = chunks.pop(0)
         data = os.pread(fd, min(length, 1 << 20), base + start)
@@ -147,7 +148,8 @@ def _messages_v2(fd: int, base: int, head: bytes) -> list[tuple[int, bytes]]:
     width = 1 << (flags & 0x03)
     size = int.from_bytes(head[p : p + width], "little")
     p += width
-    chunks, out = [(head, p, p + size)], []
+    chunks = [(head, p, p + size)]
+    out: list[tuple[int, bytes]] = []
     while chunks and len(out) < 4096:
         data, p, end = chunks.pop(0)
         header = 6 if flags & 0x04 else 4
@@ -190,7 +192,7 @@ def _attribute_references(data: bytes) -> list[tuple[int, int, int]]:
     count = _elements(space)
     if count is None:
         return []
-    refs = []
+    refs: list[tuple[int, int, int]] = []
     for k in range(count):
         at = p + 16 * k
         if at + 16 > len(data):
@@ -232,17 +234,19 @@ def _elements(space: bytes) -> int | None:
     return count if count <= 1 << 16 else None
 
 
-def _check_reference(state: _FileState, heap: int, index: int, length: int) -> str | None:
-    """What is wrong with a reference into a collection (``None`` if nothing)."""
+def _check_reference(state: _FileState, fd: int, heap: int, index: int, length: int) -> str | None:
+    """What is wrong with a reference into a collection (``None`` if nothing); ``fd`` is the
+    descriptor of ``state``'s file."""
     if length == 0 and heap == 0:
         return None  # an empty string
     objects = state.collections.get(heap)
     if objects is None:
-        objects = _collection(state.fd, state.base, heap)
-        if isinstance(objects, str):
-            return objects
+        found = _collection(fd, state.base, heap)
+        if isinstance(found, str):
+            return found
         with _lock:
-            state.collections[heap] = objects
+            state.collections[heap] = found
+        objects = found
     if index not in objects:
         return f"no object {index} in the global heap collection at byte {heap}"
     if length > objects[index]:

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 #: What ``executor=`` accepts: ``None``/0/1 (serial), an int of processes, an ``Executor``, or
 #: a ``distributed.Client`` (typed ``Any`` so that ``distributed`` stays optional).
@@ -59,7 +59,7 @@ DEFAULT_START_METHOD = (
 PRELOAD_MODULES: list[str] = ["numpy", "h5py", "tierflow.lh5", "tierflow.iterate"]
 
 
-def is_dask_client(executor: object) -> bool:
+def is_dask_client(executor: object) -> TypeGuard[Any]:
     """Whether ``executor`` is a ``distributed.Client``, without importing ``distributed``.
 
     >>> is_dask_client(None), is_dask_client(4)

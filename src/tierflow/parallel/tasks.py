@@ -31,7 +31,7 @@ import pickle
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import BrokenExecutor
 from typing import Any, TypeVar
 
@@ -69,8 +69,9 @@ def task_label(task: object) -> str:
         label = getattr(task, "label", None)
         if callable(label):
             label = label()
-        if label is None and callable(getattr(task, "describe", None)):
-            label = task.describe()
+        describe = getattr(task, "describe", None)
+        if label is None and callable(describe):
+            label = describe()
         text = str(task) if label is None else str(label)
     except Exception:  # a task that cannot describe itself must not hide the real error
         text = object.__repr__(task)
@@ -250,7 +251,7 @@ def _run(
             bar.close()
 
 
-def _run_serial(function: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+def _run_serial(function: Callable[[Any], Any], tasks: Iterable[Any]) -> Generator[Any, None, None]:
     for index, task in enumerate(tasks):
         try:
             result = function(task)
@@ -344,7 +345,7 @@ def _run_pool(
     window: int,
     *,
     owned: bool,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     backend = _Backend(executor, function)
     pending: collections.deque[tuple[int, Any, Any]] = collections.deque()
     numbered = enumerate(tasks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from .. import sim
 from ..lh5 import read
 from ..lh5.files import open_file
+from ..types import Array, WaveformTable
 from .layout import find_raw_files
 from .plots import plot_spectra, plot_waveforms
 from .report import PipelineReport
@@ -47,7 +49,7 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def demo_config(outdir: str, channels: list[sim.Channel]) -> dict[str, Any]:
+def demo_config(outdir: str, channels: Sequence[sim.Channel]) -> dict[str, Any]:
     """The pipeline config of the demo; the dsp database gives each channel its decay time."""
     database = {f"ch{c.rawid}": {"pz": {"tau": f"{c.tau / 1000:.3f}*us"}} for c in channels}
     return {
@@ -110,12 +112,15 @@ def _pictures(pipeline: Pipeline, outdir: str, report: PipelineReport) -> dict[s
         return {}
     pictures = {}
     output = pipeline.cfg.calibration.output
+    assert output is not None  # demo_config names it
     energies: dict[str, list[np.ndarray]] = {}
     for cycle in cycles:
         with open_file(cycle.hit) as h5f:
             for ch in h5f:
                 if f"{ch}/hit/{output}" in h5f:
-                    energies.setdefault(ch, []).append(read(f"{ch}/hit/{output}", h5f).nda)
+                    column = read(f"{ch}/hit/{output}", h5f)
+                    assert isinstance(column, Array)  # the demo's own hit tier
+                    energies.setdefault(ch, []).append(column.nda)
     spectra = {ch: np.concatenate(parts) for ch, parts in energies.items()}
     single_run = len({name.split()[0] for name in report.calibrations}) <= 1
     fwhm = {
@@ -145,7 +150,9 @@ def _waveform_picture(raw_file: str, hit_file: str, energy: str, path: str) -> N
 
     with open_file(hit_file) as h5f:
         channel = sorted(k for k in h5f if k.startswith("ch"))[0]
-        energies = read(f"{channel}/hit/{energy}", h5f).nda
+        column = read(f"{channel}/hit/{energy}", h5f)
+    assert isinstance(column, Array)  # the demo's own hit tier
+    energies = column.nda
     picks = []
     for target in (583.2, 1592.5, 2614.5):
         candidates = np.flatnonzero(np.abs(energies - target) < 3.0)
@@ -155,6 +162,8 @@ def _waveform_picture(raw_file: str, hit_file: str, energy: str, path: str) -> N
         picks = [int(np.argmax(np.where(np.isfinite(energies), energies, 0)))]
     with open_file(raw_file) as h5f:
         wf = read(f"{channel}/raw/waveform", h5f, idx=np.array(sorted(picks)))
+    # the simulator's raw tier: waveforms of one length
+    assert isinstance(wf, WaveformTable) and isinstance(wf.values, Array)
     order = np.argsort(np.argsort(picks))
     values = wf.values.nda.astype(np.float64)[order]
     dt = float(wf.dt.nda[0])

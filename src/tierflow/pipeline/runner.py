@@ -298,7 +298,9 @@ class Pipeline:
         stage.seconds = time.perf_counter() - t
         return stage
 
-    def _calibrate(self, cycles: list[Cycle], stamp: str) -> tuple[StageReport, dict[tuple, str]]:
+    def _calibrate(
+        self, cycles: list[Cycle], stamp: str
+    ) -> tuple[StageReport, dict[tuple, str | None]]:
         """Hit parameters per run: from the config's file, or fitted on the calibration runs."""
         stage = StageReport("calibration", unit="channels")
         t = time.perf_counter()
@@ -331,11 +333,13 @@ class Pipeline:
         from ..hit.calibration import calibrate, save_plots
 
         cal_cfg = self.cfg.calibration
-        energies = _read_column_per_channel([c.dsp for c in members], cal_cfg.energy)
+        energy, output = cal_cfg.energy, cal_cfg.output
+        assert energy is not None and output is not None  # check() asks for them without parameters
+        energies = _read_column_per_channel([c.dsp for c in members], energy)
         parameters: dict[str, Any] = {}
         summary: dict[str, Any] = {}
         for channel, values in sorted(energies.items()):
-            kwargs = {"deg": cal_cfg.deg}
+            kwargs: dict[str, Any] = {"deg": cal_cfg.deg}
             if cal_cfg.lines is not None:
                 kwargs["lines"] = cal_cfg.lines
             try:
@@ -345,7 +349,7 @@ class Pipeline:
                     f"{members[0].key.run_key} {channel}", 0, f"{type(err).__name__}: {err}"
                 )
                 continue
-            parameters[channel] = cal.hit_parameters(cal_cfg.energy, cal_cfg.output)
+            parameters[channel] = cal.hit_parameters(energy, output)
             fwhm, fwhm_err = cal.fwhm_at(2614.5)
             qbb, qbb_err = cal.fwhm_at(2039.0)
             summary[channel] = {
@@ -479,11 +483,20 @@ def _count_waveforms(raw: str, tables: Any) -> int:
 def _read_column_per_channel(files: list[str], column: str) -> dict[str, np.ndarray]:
     """``column`` of every ``chX/dsp`` table, concatenated over files, per channel."""
     from ..lh5 import read
+    from ..types import Array
 
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
     for path in files:
         with open_file(path) as h5f:
             for top in h5f:
-                if f"{top}/dsp/{column}" in h5f:
-                    parts[top].append(read(f"{top}/dsp/{column}", h5f).nda.astype(np.float64))
+                name = f"{top}/dsp/{column}"
+                if name in h5f:
+                    values = read(name, h5f)
+                    if not isinstance(values, Array):
+                        raise PipelineConfigError(
+                            f"expected a column of numbers, but {path}:/{name} is a "
+                            f"{type(values).__name__}",
+                            key="calibration.energy",
+                        )
+                    parts[top].append(values.nda.astype(np.float64))
     return {ch: np.concatenate(v) for ch, v in parts.items()}

@@ -16,7 +16,8 @@ from .table import Table
 from .vectorofvectors import VectorOfVectors
 from .waveformtable import WaveformTable
 
-Histogram.Axis = Axis  # LEGEND users write Histogram.Axis
+# LEGEND users write Histogram.Axis (set here: inside the class the name would shadow the type)
+Histogram.Axis = Axis  # type: ignore[attr-defined]
 
 __all__ = [
     "LGDO",

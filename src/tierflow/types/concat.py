@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from .table import Table
 from .vectorofvectors import VectorOfVectors
 
 T = TypeVar("T", bound=LGDO)
+K = TypeVar("K", bound=LGDO)
 
 
 def concat(objs: Sequence[T]) -> T:
@@ -33,40 +34,54 @@ def concat(objs: Sequence[T]) -> T:
     kinds = {type(o) for o in objs}
     if len(kinds) > 1:
         raise TypeError(f"cannot concatenate different types: {sorted(k.__name__ for k in kinds)}")
+    return cast(T, _concat_same_type(first, objs))  # a new object of type(first)
+
+
+def _concat_same_type(first: LGDO, objs: Sequence[LGDO]) -> LGDO:
+    """:func:`concat` of ``objs``, all of the type of ``first`` (their first)."""
     if isinstance(first, Table):
+        tables = _all_of(objs, Table)
         keys = list(first.keys())
-        for o in objs[1:]:
-            if set(o.keys()) != set(keys):
+        for t in tables[1:]:
+            if set(t.keys()) != set(keys):
                 raise ValueError(
-                    f"tables have different columns: {sorted(keys)} and {sorted(o.keys())}"
+                    f"tables have different columns: {sorted(keys)} and {sorted(t.keys())}"
                 )
         return first._like(
-            {k: concat([o[k] for o in objs]) for k in keys}, sum(len(o) for o in objs)
+            {k: concat([t[k] for t in tables]) for k in keys}, sum(len(t) for t in tables)
         )
     if isinstance(first, VectorOfVectors):
+        vovs = _all_of(objs, VectorOfVectors)
         return VectorOfVectors(
-            flattened_data=concat([o.flattened_data for o in objs]),
-            cumulative_length=_stack_cumulative([o.cumulative_length.nda for o in objs]),
+            flattened_data=concat([v.flattened_data for v in vovs]),
+            cumulative_length=_stack_cumulative([v.cumulative_length.nda for v in vovs]),
             attrs=first.getattrs(),
         )
     if isinstance(first, ArrayOfEncodedEqualSizedArrays):
-        sizes = sorted({int(o.decoded_size.value) for o in objs})
+        encoded = _all_of(objs, ArrayOfEncodedEqualSizedArrays)
+        sizes = sorted({int(e.decoded_size.value) for e in encoded})
         if len(sizes) > 1:
             raise ValueError(f"cannot concatenate encoded arrays of decoded sizes {sizes}")
         return ArrayOfEncodedEqualSizedArrays(
-            encoded_data=concat([o.encoded_data for o in objs]),
+            encoded_data=concat([e.encoded_data for e in encoded]),
             decoded_size=first.decoded_size,
             attrs=first.getattrs(),
         )
     if isinstance(first, VectorOfEncodedVectors):
+        vectors = _all_of(objs, VectorOfEncodedVectors)
         return VectorOfEncodedVectors(
-            encoded_data=concat([o.encoded_data for o in objs]),
-            decoded_size=concat([o.decoded_size for o in objs]),
+            encoded_data=concat([e.encoded_data for e in vectors]),
+            decoded_size=concat([e.decoded_size for e in vectors]),
             attrs=first.getattrs(),
         )
     if isinstance(first, Array):
-        return first._with_nda(np.concatenate([o.nda for o in objs]))
+        return first._with_nda(np.concatenate([a.nda for a in _all_of(objs, Array)]))
     raise TypeError(f"cannot concatenate {type(first).__name__} objects")
+
+
+def _all_of(objs: Sequence[LGDO], kind: type[K]) -> list[K]:
+    """``objs``, every one of which is a ``kind`` (:func:`concat` checked their types)."""
+    return [o for o in objs if isinstance(o, kind)]
 
 
 def _stack_cumulative(parts: Sequence[np.ndarray]) -> np.ndarray:

@@ -63,6 +63,14 @@ class ArrayOfEncodedEqualSizedArrays(LGDO):
     def resize(self, new_size: int, trim: bool = False) -> None:
         self.encoded_data.resize(new_size, trim)
 
+    def __getitem__(self, i: int) -> np.ndarray:
+        """The encoded bytes of row ``i`` (as LEGEND's).
+
+        >>> ArrayOfEncodedEqualSizedArrays(VectorOfVectors([[1, 2], [3]], dtype="uint8"), 4)[0]
+        array([1, 2], dtype=uint8)
+        """
+        return self.encoded_data[i]
+
     def take(self, rows: Any) -> ArrayOfEncodedEqualSizedArrays:
         return ArrayOfEncodedEqualSizedArrays(
             self.encoded_data.take(rows), self.decoded_size, self.getattrs()
@@ -125,6 +133,14 @@ class VectorOfEncodedVectors(LGDO):
         old = len(self.decoded_size)
         self.decoded_size.resize(new_size, trim)
         self.decoded_size.nda[old:] = 0
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        """The encoded bytes of row ``i`` and its decoded length (as LEGEND's).
+
+        >>> VectorOfEncodedVectors(VectorOfVectors([[1], [2, 3]], dtype="uint8"), [10, 20])[1]
+        (array([2, 3], dtype=uint8), 20)
+        """
+        return self.encoded_data[i], int(self.decoded_size[i])
 
     def take(self, rows: Any) -> VectorOfEncodedVectors:
         return VectorOfEncodedVectors(

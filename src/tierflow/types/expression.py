@@ -10,7 +10,7 @@ tree is evaluated by :func:`tierflow.types.safe_eval.run`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import awkward as ak
 import numexpr as ne
@@ -23,8 +23,11 @@ from .safe_eval import check, check_value, run, show
 from .scalar import Scalar
 from .vectorofvectors import VectorOfVectors
 
+#: what an expression gives: a column (flat, of equal-sized rows or jagged) or one value
+ExpressionResult: TypeAlias = Array | VectorOfVectors | Scalar
 
-def to_lgdo(result: Any, expr: str) -> LGDO:
+
+def to_lgdo(result: Any, expr: str) -> ExpressionResult:
     """Wrap what an expression returned in the matching data object."""
     try:
         return _to_lgdo(result, expr)
@@ -37,8 +40,8 @@ def to_lgdo(result: Any, expr: str) -> LGDO:
         ) from err
 
 
-def _to_lgdo(result: Any, expr: str) -> LGDO:
-    if isinstance(result, LGDO):
+def _to_lgdo(result: Any, expr: str) -> ExpressionResult:
+    if isinstance(result, Array | VectorOfVectors | Scalar):
         return result
     if isinstance(result, ak.Array):
         if result.ndim == 1:
@@ -63,7 +66,7 @@ def _to_lgdo(result: Any, expr: str) -> LGDO:
 
 def evaluate(
     expr: str, columns: Mapping[str, LGDO], parameters: Mapping[str, Any] | None = None
-) -> LGDO:
+) -> ExpressionResult:
     """Evaluate ``expr`` with ``columns`` (flattened names, ``a__b``) and ``parameters``.
 
     >>> cols = {"a": Array([1.0, 2.0]), "b": VectorOfVectors([[1], [2, 3]])}

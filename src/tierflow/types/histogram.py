@@ -47,13 +47,16 @@ class Axis(Struct):
 
     @classmethod
     def variable(
-        cls, edges: Sequence[float], closedleft: bool = True, units: str | None = None
+        cls,
+        edges: Sequence[float] | np.ndarray,
+        closedleft: bool = True,
+        units: str | None = None,
     ) -> Axis:
         """Bins between consecutive ``edges``."""
-        edges = np.asarray(edges, dtype=np.float64)
-        if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        values = np.asarray(edges, dtype=np.float64)
+        if values.ndim != 1 or len(values) < 2 or np.any(np.diff(values) <= 0):
             raise ValueError("axis edges must be a rising 1-d array of at least 2 values")
-        return cls(Array(edges, attrs={"units": units} if units else None), closedleft)
+        return cls(Array(values, attrs={"units": units} if units else None), closedleft)
 
     @property
     def is_range(self) -> bool:
@@ -161,7 +164,7 @@ class Histogram(Struct):
         check_library(library, ("hist", "np"), "Histogram")
         if library == "np":
             return self.weights.nda
-        axes = []
+        axes: list[hist.axis.Regular | hist.axis.Variable] = []
         for a in self.binning:
             if a.is_range:
                 axes.append(hist.axis.Regular(a.nbins, a.edges[0], a.edges[-1], flow=False))

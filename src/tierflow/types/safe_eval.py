@@ -249,20 +249,19 @@ class _Checker:
     def visit(self, node: ast.AST) -> None:
         if not isinstance(node, _NODES):
             raise self.fail(f"{type(node).__name__} syntax is not allowed in {{expr}}")
-        kind = type(node)
-        if kind is ast.Name:
+        if isinstance(node, ast.Name):
             self.name(node)
-        elif kind is ast.Constant:
+        elif isinstance(node, ast.Constant):
             self.constant(node)
-        elif kind is ast.Attribute:
+        elif isinstance(node, ast.Attribute):
             self.attribute(node, called=False)
             return
-        elif kind is ast.Call:
+        elif isinstance(node, ast.Call):
             self.call(node)
             return
-        elif kind is ast.Subscript:
+        elif isinstance(node, ast.Subscript):
             self.subscript(node)
-        elif kind is ast.List or kind is ast.Tuple:
+        elif isinstance(node, ast.List | ast.Tuple):
             for elt in node.elts:
                 if isinstance(elt, ast.Constant) and elt.value is None:
                     raise self.fail("a list or tuple in {expr} holds None")
@@ -539,43 +538,42 @@ class _Interpreter:
         return ExpressionError(f"evaluating {show(self.text)} failed: {type(err).__name__}: {err}")
 
     def value(self, node: ast.AST) -> Any:
-        kind = type(node)
-        if kind is ast.Constant:
+        if isinstance(node, ast.Constant):
             return node.value
-        if kind is ast.Name:
+        if isinstance(node, ast.Name):
             try:
                 return self.namespace[node.id]
             except KeyError:
                 raise ExpressionError(f"unknown name {node.id!r} in {show(self.text)}") from None
         try:
-            if kind is ast.BinOp:
+            if isinstance(node, ast.BinOp):
                 return self.binop(node)
-            if kind is ast.UnaryOp:
+            if isinstance(node, ast.UnaryOp):
                 a = self.operand(self.value(node.operand))
                 return _bounded(_UNARY[type(node.op)](a), self.text)
-            if kind is ast.Compare:
+            if isinstance(node, ast.Compare):
                 return self.compare(node)
-            if kind is ast.BoolOp:
+            if isinstance(node, ast.BoolOp):
                 return self.boolop(node)
-            if kind is ast.IfExp:
+            if isinstance(node, ast.IfExp):
                 return self.value(node.body if self.value(node.test) else node.orelse)
-            if kind is ast.Call:
+            if isinstance(node, ast.Call):
                 return self.call(node)
-            if kind is ast.Attribute:
+            if isinstance(node, ast.Attribute):
                 return self.attribute(node)
-            if kind is ast.Subscript:
+            if isinstance(node, ast.Subscript):
                 index = self.index(node.slice)
                 check_broadcast(index if isinstance(index, tuple) else (), self.text)
                 return self.value(node.value)[index]
-            if kind is ast.List:
+            if isinstance(node, ast.List):
                 return [self.value(e) for e in node.elts]
-            if kind is ast.Tuple:
+            if isinstance(node, ast.Tuple):
                 return tuple(self.value(e) for e in node.elts)
         except ExpressionError:
             raise
         except Exception as err:
             raise self.fail(err) from err
-        raise ExpressionError(f"{kind.__name__} syntax is not allowed in {show(self.text)}")
+        raise ExpressionError(f"{type(node).__name__} syntax is not allowed in {show(self.text)}")
 
     def operand(self, value: Any) -> Any:
         if isinstance(value, list | tuple):
@@ -636,6 +634,7 @@ class _Interpreter:
                 f"function(s) [{func.id!r}] in {show(self.text)} work only on flat numeric "
                 "columns; use np.<function> or ak.<function>"
             )
+        assert isinstance(func, ast.Attribute)  # the checker lets through no other callee
         receiver = None
         if isinstance(func.value, ast.Name) and func.value.id in MODULE_NAMES:
             function = LIBRARY[func.value.id][func.attr].value
@@ -648,7 +647,10 @@ class _Interpreter:
                 )
             function = getattr(receiver, func.attr)
         args = [self.argument(a) for a in node.args]
-        kwargs = {kw.arg: self.argument(kw.value) for kw in node.keywords}
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            assert kw.arg is not None  # the checker refuses **mapping
+            kwargs[kw.arg] = self.argument(kw.value)
         check_broadcast([receiver, *args, *kwargs.values()], self.text)
         result = function(*args, **kwargs)
         if isinstance(result, np.ndarray) and result.dtype.kind == "O":

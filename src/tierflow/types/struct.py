@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .base import LGDO
 
+#: the kind of data object a struct holds as its fields (any for a Struct, columns for a Table)
+FieldT = TypeVar("FieldT", bound=LGDO)
 
-class Struct(LGDO, MutableMapping):
+
+class Struct(LGDO, MutableMapping[str, FieldT], Generic[FieldT]):
     """A dict of named data objects; ``struct["a/b"]`` reaches into nested structs.
 
     Code that handles any struct or table walks it with ``items()`` or ``keys()``, never
@@ -22,9 +25,9 @@ class Struct(LGDO, MutableMapping):
     """
 
     def __init__(
-        self, obj_dict: Mapping[str, LGDO] | None = None, attrs: Mapping[str, Any] | None = None
+        self, obj_dict: Mapping[str, FieldT] | None = None, attrs: Mapping[str, Any] | None = None
     ):
-        self._fields: dict[str, LGDO] = {}
+        self._fields: dict[str, FieldT] = {}
         for name, obj in (obj_dict or {}).items():
             self._check_field(str(name), obj)
             self._fields[str(name)] = obj
@@ -45,7 +48,7 @@ class Struct(LGDO, MutableMapping):
     def form_datatype(self) -> str:
         return f"{self.datatype_name()}{{{','.join(sorted(self._fields))}}}"
 
-    def add_field(self, name: str, obj: LGDO) -> None:
+    def add_field(self, name: str, obj: FieldT) -> None:
         """Add or replace the field ``name``."""
         self._check_field(name, obj)
         self._fields[name] = obj
@@ -58,7 +61,7 @@ class Struct(LGDO, MutableMapping):
         del self._fields[name]
         self.update_datatype()
 
-    def __getattr__(self, name: str) -> LGDO:
+    def __getattr__(self, name: str) -> FieldT:
         """Fields are attributes too: ``table.energy`` is ``table["energy"]``."""
         fields = self.__dict__.get("_fields")
         if fields is not None and name in fields:
@@ -91,7 +94,7 @@ class Struct(LGDO, MutableMapping):
             if isinstance(obj, Struct):
                 yield from obj._paths(f"{prefix}{key}/")
 
-    def __getitem__(self, name: str) -> LGDO:
+    def __getitem__(self, name: str) -> FieldT:
         if not isinstance(name, str):
             msg = f"Struct fields are named by strings, not {type(name).__name__}"
             raise TypeError(msg)
@@ -107,7 +110,7 @@ class Struct(LGDO, MutableMapping):
             return obj[rest]
         return obj
 
-    def __setitem__(self, name: str, obj: LGDO) -> None:
+    def __setitem__(self, name: str, obj: FieldT) -> None:
         self.add_field(name, obj)
 
     def __delitem__(self, name: str) -> None:

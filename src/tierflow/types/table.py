@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias, TypeGuard
 
 import awkward as ak
 import numpy as np
@@ -11,10 +11,16 @@ import pandas as pd
 
 from .array import Array, ArrayOfEqualSizedArrays
 from .base import LGDO, check_library
-from .expression import evaluate
+from .encoded import ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
+from .expression import ExpressionResult, evaluate
 from .struct import Struct
 from .vectorofvectors import VectorOfVectors
 from .views import awkward_of_series
+
+#: what a table holds: columns of rows (flat, of equal-sized rows, jagged or encoded) and tables
+Column: TypeAlias = (
+    "Array | VectorOfVectors | ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors | Table"
+)
 
 
 def column_from(data: Any) -> LGDO:
@@ -53,7 +59,20 @@ def column_from(data: Any) -> LGDO:
     return Array(nda) if nda.ndim == 1 else ArrayOfEqualSizedArrays(nda=nda)
 
 
-class Table(Struct):
+def is_column(obj: object) -> TypeGuard[Column]:
+    """Whether a table may hold ``obj`` as a column (see :data:`Column`).
+
+    >>> from tierflow.types import Scalar
+    >>> is_column(Array([1, 2])), is_column(Scalar(1))
+    (True, False)
+    """
+    return isinstance(
+        obj,
+        Array | VectorOfVectors | ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors | Table,
+    )
+
+
+class Table(Struct[Column]):
     """Columns of equal length: dict-like by name, sliceable by rows.
 
     Build it from data objects, a dict of arrays, a pandas DataFrame or an awkward
@@ -101,24 +120,23 @@ class Table(Struct):
             col_dict = {f: col_dict[f] for f in col_dict.fields}
         elif isinstance(col_dict, pd.DataFrame):
             col_dict = {str(k): col_dict[k] for k in col_dict.columns}
-        self._size = size
+        rows = size
         super().__init__(attrs=attrs)
-        for name, data in (col_dict or {}).items():  # add_field's checks, one datatype update
-            name, obj = str(name), column_from(data)
-            self._check_column(name, obj)
+        for key, data in (col_dict or {}).items():  # add_field's checks, one datatype update
+            name = str(key)
+            obj = self._check_column(name, column_from(data))
             if not self._fields:
-                self._size = len(obj)
-            elif len(obj) != self._size:
-                msg = f"column {name!r} has {len(obj)} rows but the table has {self._size}"
+                rows = len(obj)
+            elif len(obj) != rows:
+                msg = f"column {name!r} has {len(obj)} rows but the table has {rows}"
                 raise ValueError(msg)
             self._fields[name] = obj
         if self._fields:
             self.update_datatype()
-        if size is not None and self._fields and self._size != size:
-            msg = f"the columns have {self._size} rows, not size={size}"
+        if size is not None and self._fields and rows != size:
+            msg = f"the columns have {rows} rows, not size={size}"
             raise ValueError(msg)
-        if self._size is None:
-            self._size = 0
+        self._size: int = 0 if rows is None else rows
 
     # --- rows -------------------------------------------------------------------------
     @property
@@ -137,8 +155,8 @@ class Table(Struct):
 
         With ``use_obj_size=True`` the table takes the new column's length.
         """
-        self._check_column(name, obj)
-        n = len(obj)
+        column = self._check_column(name, obj)
+        n = len(column)
         others = [k for k in self._fields if k != name]
         if not others:
             self._size = n
@@ -149,15 +167,20 @@ class Table(Struct):
             for k in others:
                 self._fields[k].resize(n)
             self._size = n
-        super().add_field(name, obj)
+        super().add_field(name, column)
 
     add_column = add_field
 
-    def _check_column(self, name: str, obj: Any) -> None:
+    def _check_column(self, name: str, obj: Any) -> Column:
+        """``obj`` if a table may hold it as its column ``name``; a ``TypeError`` otherwise."""
         if isinstance(obj, Struct) and not isinstance(obj, Table):
             msg = f"column {name!r}: a Table holds columns and tables, not a plain Struct"
             raise TypeError(msg)
         self._check_field(name, obj)
+        if not is_column(obj):
+            msg = f"column {name!r}: a Table holds columns of rows, not a {type(obj).__name__}"
+            raise TypeError(msg)
+        return obj
 
     def remove_column(self, name: str, delete: bool = False) -> None:
         """Remove a column (``KeyError`` listing the columns if absent)."""
@@ -182,7 +205,7 @@ class Table(Struct):
         n = len(range(self._size)[rows]) if isinstance(rows, slice) else len(rows)
         return self._like(columns, n)
 
-    def _like(self, columns: Mapping[str, LGDO], size: int) -> Table:
+    def _like(self, columns: Mapping[str, Column], size: int) -> Table:
         new = Table.__new__(type(self))
         Struct.__init__(new, attrs=self.getattrs())
         new._size = size
@@ -212,7 +235,7 @@ class Table(Struct):
     # --- expressions and views ----------------------------------------------------------
     def flatten(self, _prefix: str = "") -> Table:
         """A table without nested tables: ``sub/col`` becomes ``sub__col``."""
-        columns: dict[str, LGDO] = {}
+        columns: dict[str, Column] = {}
         for k, v in self._fields.items():
             if isinstance(v, Table):
                 columns.update(v.flatten(f"{_prefix}{k}__")._fields)
@@ -220,7 +243,7 @@ class Table(Struct):
                 columns[f"{_prefix}{k}"] = v
         return self._like(columns, self._size)
 
-    def eval(self, expr: str, parameters: Mapping[str, Any] | None = None) -> LGDO:
+    def eval(self, expr: str, parameters: Mapping[str, Any] | None = None) -> ExpressionResult:
         """Evaluate an expression over the columns (see :mod:`tierflow.types.expression`).
 
         Flat columns use numexpr; jagged ones awkward. Nested columns are named
@@ -261,9 +284,9 @@ class Table(Struct):
         return self.view_as("pd", cols)
 
     def __eq__(self, other: object) -> bool:
-        return super().__eq__(other) and self._size == other._size  # type: ignore[attr-defined]
+        return super().__eq__(other) and isinstance(other, Table) and self._size == other._size
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._size} rows: {', '.join(self._fields)}; attrs={self.getattrs()})"

@@ -62,6 +62,9 @@ class VectorOfVectors(LGDO):
     'array<1>{array<1>{array<1>{real}}}'
     """
 
+    flattened_data: Array | VectorOfVectors
+    cumulative_length: Array
+
     def __init__(
         self,
         data: Any = None,

@@ -9,6 +9,7 @@ import numpy as np
 
 from .array import Array, ArrayOfEqualSizedArrays
 from .base import LGDO
+from .encoded import ArrayOfEncodedEqualSizedArrays
 from .table import Table
 from .vectorofvectors import VectorOfVectors
 
@@ -93,7 +94,6 @@ class WaveformTable(Table):
         v = self.values
         if isinstance(v, ArrayOfEqualSizedArrays):
             return v.nda.shape[1]
-        decoded = getattr(v, "decoded_size", None)
-        if hasattr(decoded, "value"):
-            return int(decoded.value)
+        if isinstance(v, ArrayOfEncodedEqualSizedArrays):
+            return int(v.decoded_size.value)
         return None

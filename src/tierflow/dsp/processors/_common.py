@@ -5,11 +5,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from tierflow.dsp.processors.options import JIT_OPTIONS
+
+if TYPE_CHECKING:  # _gufunc imports this module's neighbours at run time
+    from numba.np.ufunc.dufunc import DUFunc
+
+    from tierflow.dsp.processors._gufunc import LazyGufunc
 
 
 @njit(**JIT_OPTIONS)
@@ -65,7 +71,7 @@ class Processor:
         *,
         name: str,
         doc: str | None = None,
-        ufunc: np.ufunc | None = None,
+        ufunc: np.ufunc | LazyGufunc | None = None,
     ) -> None:
         functools.update_wrapper(self, func)
         self.__name__ = self.__qualname__ = name
@@ -122,7 +128,7 @@ class Processor:
         return f"<processor {self.__name__} {self.signature}>"
 
 
-def in_place(kernel: Callable, signature: str, *, name: str, doc: str) -> Processor:
+def in_place(kernel: LazyGufunc, signature: str, *, name: str, doc: str) -> Processor:
     """Wrap a gufunc written without ``->`` (``(n),(),(m)``) as a :class:`Processor`."""
     ins, _ = _parse(signature)
     n_in = len(ins)
@@ -163,7 +169,7 @@ class KernelProcessor(Processor):
     """
 
     def __init__(
-        self, kernel: Callable, signature: str, *, name: str, doc: str, factory: Callable
+        self, kernel: LazyGufunc, signature: str, *, name: str, doc: str, factory: Callable
     ) -> None:
         ins, _ = _parse(signature)
         n_in = len(ins)
@@ -187,11 +193,18 @@ class Elementwise(Processor):
     allocates its output when none is given.
     """
 
-    def __init__(self, dufunc: Callable, *, name: str) -> None:
+    def __init__(self, dufunc: DUFunc, *, name: str) -> None:
         ufunc = dufunc.ufunc
         signature = ",".join(["()"] * ufunc.nin) + "->" + ",".join(["()"] * ufunc.nout)
         doc = dufunc.__doc__
-        super().__init__(dufunc, signature, ufunc.types, name=name, doc=doc, ufunc=ufunc)
+        super().__init__(
+            dufunc,
+            signature,
+            ufunc.types,
+            name=name,
+            doc=doc,
+            ufunc=ufunc,  # type: ignore[arg-type]  # a numpy ufunc; numba's stub says otherwise
+        )
         dufunc.__doc__ = f"Kernel of :data:`{name}`."  # the examples run once, on the wrapper
 
     def __call__(self, *args: object, **kwargs: object) -> object:

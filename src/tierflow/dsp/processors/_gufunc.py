@@ -32,6 +32,7 @@ import functools
 import threading
 import types
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numba import guvectorize
@@ -83,6 +84,8 @@ class LazyGufunc:
     compiling anything; :meth:`loop` gives the numpy ufunc of one loop; calling the object runs
     the loop numpy would choose for the arguments.
     """
+
+    __name__: str  # set by functools.update_wrapper
 
     def __init__(
         self, py_func: Callable, signatures: Sequence[str], layout: str, options: dict
@@ -152,7 +155,7 @@ class LazyGufunc:
             f"{self.__name__}: no loop takes inputs ({have}); its loops are {self.types}"
         )
 
-    def __call__(self, *args: object, **kwargs: object) -> object:
+    def __call__(self, *args: object, **kwargs: Any) -> object:
         return self.resolve(args, kwargs.get("signature"))(*args, **kwargs)
 
     def __repr__(self) -> str:

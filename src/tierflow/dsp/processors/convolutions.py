@@ -143,7 +143,7 @@ def _kernel_spectra(kernels: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """The spectrum of each row's kernel as :func:`_spectrum` gives a constant kernel's, so a
     kernel that differs per row (made from each channel's decay time, say) convolves exactly
     as that kernel given as a constant; equal neighbours are transformed once."""
-    last, spectrum = None, None
+    last: np.ndarray | None = None
     for kernel in kernels:
         if last is None or not np.array_equal(kernel, last):
             last, spectrum = kernel, _spectrum(kernel, size)

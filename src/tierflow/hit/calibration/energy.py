@@ -682,7 +682,6 @@ def calibrate(
     integer = _is_integer_valued(x) if len(x) else False
 
     # the most significant matched line first: its width sets the others' windows
-    # the most significant matched line first: its width sets the others' windows
     first = max(search.matched, key=lambda e: search.matched[e].significance)
     first_line = next(line for line in used if line.energy == first)
     gain_first = search.gain_at(first)
@@ -690,14 +689,21 @@ def calibrate(
         _half_maximum_width(sorted_raw, float(search.predict(first)), search.matched[first].sigma)
         / gain_first
     )
-    base_tail: bool | tuple[float, float] = {"auto": True, "free": True, "none": False}.get(
-        tail, tail
-    )  # type: ignore[arg-type]
-    options = {"n_bins": n_bins, "integer": integer, "min_significance": min_significance}
+    base_tail: bool | tuple[float, float] = (
+        tail if isinstance(tail, tuple) else {"auto": True, "free": True, "none": False}[tail]
+    )
 
     def fit(line: Line, fwhm_kev: float, shape: bool | tuple[float, float]) -> PeakFit:
         return _fit_line(
-            sorted_raw, line, all_lines, search.predict, fwhm_kev, tail=shape, **options
+            sorted_raw,
+            line,
+            all_lines,
+            search.predict,
+            fwhm_kev,
+            tail=shape,
+            n_bins=n_bins,
+            integer=integer,
+            min_significance=min_significance,
         )
 
     reference = fit(first_line, fwhm_guess, base_tail)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from matplotlib.axes import Axes
 from matplotlib.text import Text
@@ -35,6 +36,11 @@ from matplotlib.transforms import Bbox, offset_copy
 
 #: points between a label and its line, and between neighbouring labels
 LABEL_PAD_POINTS = 1.5
+
+#: the side of its line a label's text sits on (its horizontal alignment)
+Side = Literal["left", "right"]
+#: each side with the direction it nudges a label off its line, the preferred side first
+_SIDES: tuple[tuple[Side, int], ...] = (("right", -1), ("left", 1))
 
 
 def _padded(box: Bbox, pad: float) -> Bbox:
@@ -83,6 +89,7 @@ def place_line_labels(
     of energy.
     """
     fig = ax.get_figure(root=True)
+    assert fig is not None  # axes are made by a figure
     pad = LABEL_PAD_POINTS * fig.dpi / 72.0
     x_low, x_high = sorted(ax.get_xlim())
     lines = sorted((float(e), str(label)) for e, label in lines if x_low <= e <= x_high)
@@ -93,7 +100,7 @@ def place_line_labels(
         align: offset_copy(
             ax.get_xaxis_transform(), fig=fig, x=sign * LABEL_PAD_POINTS, units="points"
         )
-        for align, sign in (("right", -1), ("left", 1))
+        for align, sign in _SIDES
     }
     frame = ax.get_window_extent()
     texts = [
@@ -102,7 +109,7 @@ def place_line_labels(
     ]
     taken: list[Bbox] = [_padded(box, pad) for box in avoid]
 
-    def settle(text: Text, align: str) -> tuple[float, float]:
+    def settle(text: Text, align: Side) -> tuple[float, float]:
         """Slide ``text`` down from ``top`` on one side of its line until it is clear of every
         box taken (at most ``tiers`` steps); returns (overlap area left, height reached)."""
         text.set_horizontalalignment(align)
@@ -123,7 +130,7 @@ def place_line_labels(
 
     for text in texts:
         # left of the line unless the right side sits higher or overlaps less
-        places = {align: settle(text, align) for align in ("right", "left")}
+        places = {align: settle(text, align) for align, _ in _SIDES}
         align = min(places, key=lambda a: (places[a][0], -places[a][1]))
         settle(text, align)
         taken.append(_padded(text.get_window_extent(), pad))

@@ -67,7 +67,7 @@ class PeakSearch:
     candidates: tuple[Candidate, ...]
     lines: tuple[Line, ...] = field(default=())
 
-    def predict(self, energy: float | np.ndarray) -> np.ndarray | float:
+    def predict(self, energy: float | np.ndarray) -> np.ndarray | np.floating:
         """Raw position of ``energy`` (keV)."""
         return np.polynomial.polynomial.polyval(energy, self.coefficients)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import special
@@ -34,6 +35,9 @@ from scipy.optimize import brentq
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
+
+#: one value or an array of them, given and returned alike
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
 
 
 def gauss_pdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
@@ -89,7 +93,7 @@ def step_pdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     return special.ndtr(-(np.asarray(x, np.float64) - mu) / sigma)
 
 
-def _step_integral(u: np.ndarray) -> np.ndarray:
+def _step_integral(u: ArrayOrFloat) -> ArrayOrFloat:
     """An antiderivative of ``Phi(-u)``: ``u Phi(-u) - phi(u)``."""
     return u * special.ndtr(-u) - np.exp(-0.5 * u * u) / _SQRT2PI
 
@@ -298,5 +302,5 @@ class PeakModel:
         for offset, n in zip(self.offsets, p[8:], strict=True):
             neighbours = neighbours + n * peak_pdf(x, mu + offset, sigma, htail, tau)
         parts["neighbours"] = neighbours
-        parts["total"] = sum(parts.values())
+        parts["total"] = sum(parts.values(), np.zeros_like(x))
         return parts

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...errors import CodecError, LH5DecodeError
 from ...types import (
+    Array,
     ArrayOfEncodedEqualSizedArrays,
     ArrayOfEqualSizedArrays,
     VectorOfEncodedVectors,
@@ -89,6 +90,8 @@ def decode(
         codec = codec_from_attrs(obj.attrs)
         attrs = {k: v for k, v in obj.getattrs().items() if k not in _CODEC_ATTRS}
         vov = obj.encoded_data
+        if not isinstance(vov.flattened_data, Array):
+            raise ValueError("encoded_data holds vectors of vectors, not rows of bytes")
         data = vov.flattened_data.nda
         nbytes = np.diff(vov.offsets())
         if isinstance(obj, ArrayOfEncodedEqualSizedArrays):

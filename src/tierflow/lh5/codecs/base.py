@@ -104,7 +104,7 @@ class WaveformCodec:
         data: np.ndarray,
         byte_lengths: np.ndarray,
         decoded_lengths: np.ndarray,
-        dtype: DTypeLike = None,
+        dtype: DTypeLike | None = None,
     ) -> np.ndarray:
         """Decode a batch of waveforms; the inverse of :meth:`encode`.
 
@@ -315,7 +315,7 @@ def _check_bytes(data: Any) -> np.ndarray:
 
 
 def _check_decode_args(
-    data: Any, byte_lengths: Any, decoded_lengths: Any, dtype: DTypeLike, default: np.dtype
+    data: Any, byte_lengths: Any, decoded_lengths: Any, dtype: DTypeLike | None, default: np.dtype
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
     buf = _check_bytes(data)
     nbytes = _check_lengths(byte_lengths, buf.size, "byte_lengths")

@@ -459,7 +459,7 @@ class RadwareSigcompress(WaveformCodec):
         data: np.ndarray,
         byte_lengths: np.ndarray,
         decoded_lengths: np.ndarray,
-        dtype: DTypeLike = None,
+        dtype: DTypeLike | None = None,
     ) -> np.ndarray:
         """Decode waveforms to a flat array of ``dtype`` (default ``int32``, like LEGEND).
 

@@ -255,7 +255,7 @@ class ULEB128ZigZagDiff(WaveformCodec):
         data: np.ndarray,
         byte_lengths: np.ndarray,
         decoded_lengths: np.ndarray,
-        dtype: DTypeLike = None,
+        dtype: DTypeLike | None = None,
     ) -> np.ndarray:
         """Decode waveforms to a flat array of ``dtype`` (default ``int32``, like LEGEND).
 
