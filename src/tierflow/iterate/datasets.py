@@ -66,10 +66,10 @@ def _as_sets(files: FilesSpec, base_path: str) -> list[list[str]]:
 def _group_sets(groups: GroupsSpec, n_sets: int) -> list[list[str]]:
     if isinstance(groups, str):
         return [[groups]] * n_sets
-    groups = list(groups)
-    if all(isinstance(g, str) for g in groups):
-        return [list(groups)] * n_sets
-    sets = [[g] if isinstance(g, str) else list(g) for g in groups]
+    listed = list(groups)
+    if all(isinstance(g, str) for g in listed):
+        return [[str(g) for g in listed]] * n_sets
+    sets: list[list[str]] = [[g] if isinstance(g, str) else list(g) for g in listed]
     if len(sets) != n_sets:
         msg = f"groups has {len(sets)} lists for {n_sets} file sets; give one list per file set"
         raise ValueError(msg)
@@ -92,7 +92,7 @@ def list_datasets(
     group_sets = _group_sets(groups, len(file_sets))
     shared = len(file_sets) > 0 and all(g is group_sets[0] for g in group_sets)
     flat = list(group_sets[0]) if shared else [g for gs in group_sets for g in gs]
-    datasets = []
+    datasets: list[Dataset] = []
     offset = 0
     for fs, gs in zip(file_sets, group_sets, strict=True):
         for f in fs:

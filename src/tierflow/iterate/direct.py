@@ -108,10 +108,11 @@ class DirectColumns:
             h5f = self.it.open_file(file)
             # the low-level objects: an h5py.Dataset costs more to make than a window to read
             objs = [h5py.h5o.open(h5f.id, f"{group}/{c}".encode()) for c in self.columns]
-            readers = [direct_rows(o) if isinstance(o, h5py.h5d.DatasetID) else None for o in objs]
+            found = [direct_rows(o) if isinstance(o, h5py.h5d.DatasetID) else None for o in objs]
         except FAILURES:  # the chunked route reports what is wrong
             return None
-        return None if None in readers else readers
+        readers: list[DirectRows] = [r for r in found if r is not None]
+        return readers if len(readers) == len(found) else None
 
 
 class DirectHistWork(ChunkWork):

@@ -477,13 +477,14 @@ def _memory(h: Any, storage: type, axes: Any) -> tuple[np.ndarray, np.ndarray] |
         return None
     if storage is bh.storage.Weight:
         dt = arr.dtype
+        fields: Any = dt.fields
         if (
             dt.names != ("value", "variance")
             or dt.itemsize != 16
-            or dt.fields["value"][0] != np.float64
-            or dt.fields["variance"][0] != np.float64
-            or dt.fields["value"][1] != 0
-            or dt.fields["variance"][1] != 8
+            or fields["value"][0] != np.float64
+            or fields["variance"][0] != np.float64
+            or fields["value"][1] != 0
+            or fields["variance"][1] != 8
         ):
             return None
     elif arr.dtype != (np.int64 if storage is bh.storage.Int64 else np.float64):
@@ -507,7 +508,7 @@ def _regular_params(axis: Any) -> tuple[float, float, int, bool, bool, bool] | N
     """
     if not isinstance(axis, bh.axis.Regular):
         return None
-    core = getattr(axis, "_ax", None)  # the C++ axis; its type says: no transform,
+    core: Any = getattr(axis, "_ax", None)  # the C++ axis; its type says: no transform,
     if type(core).__name__ not in _REGULAR_CORE:  # not circular, not growing
         return None
     try:

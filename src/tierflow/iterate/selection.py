@@ -53,7 +53,7 @@ class EntrySelection:
         if entry_mask is not None:
             entry_list = self._mask_to_list(entry_mask)
         if entry_list is not None:
-            self._entries = self._split(entry_list)
+            self._entries = [*self._split(entry_list)]
 
     # --- row counts ---------------------------------------------------------------------------
     def rows(self, i: int) -> int:

@@ -360,7 +360,7 @@ class _HistAccumulator:
         return {}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self._local = threading.local()
 
     def __call__(self, h: hist_module.Hist, values: tuple[list, Any]) -> hist_module.Hist:
         filler = getattr(self._local, "filler", None)

@@ -29,8 +29,9 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
         raise LH5Error(
             f"obj_buf is a {type(buf).__name__} but the data read is a {type(obj).__name__}"
         )
-    n = len(obj)
+    n = len(obj)  # type: ignore[arg-type]  # objects with resize have rows
     if isinstance(obj, Table):
+        assert isinstance(buf, Table)
         missing = set(obj.keys()) - set(buf.keys())
         if missing:
             raise LH5Error(f"obj_buf lacks column(s) {sorted(missing)}")
@@ -40,18 +41,22 @@ def store_into(buf: LGDO, obj: LGDO, start: int) -> LGDO:
             buf[name].resize(start + n)
         buf.resize(start + n)
     elif isinstance(obj, VectorOfVectors):
+        assert isinstance(buf, VectorOfVectors)
         cl = buf.cumulative_length
         offset = int(cl.nda[start - 1]) if start > 0 else 0
         cl.resize(start + n)
         cl.nda[start:] = obj.cumulative_length.nda + offset
         store_into(buf.flattened_data, obj.flattened_data, offset)
     elif isinstance(obj, ArrayOfEncodedEqualSizedArrays):
+        assert isinstance(buf, ArrayOfEncodedEqualSizedArrays)
         store_into(buf.encoded_data, obj.encoded_data, start)
         buf.decoded_size = obj.decoded_size
     elif isinstance(obj, VectorOfEncodedVectors):
+        assert isinstance(buf, VectorOfEncodedVectors)
         store_into(buf.encoded_data, obj.encoded_data, start)
         store_into(buf.decoded_size, obj.decoded_size, start)
     elif isinstance(obj, Array):
+        assert isinstance(buf, Array)
         if buf.nda.shape[1:] != obj.nda.shape[1:]:
             raise LH5Error(
                 f"obj_buf rows have shape {buf.nda.shape[1:]}, the data read {obj.nda.shape[1:]}"

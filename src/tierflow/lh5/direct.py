@@ -202,7 +202,9 @@ def _chunk_runs(dsid: h5py.h5d.DatasetID, dtype: np.dtype, n: int, chunk: int) -
     infos = sorted((i.chunk_offset[0], i.byte_offset) for i in _chunk_infos(dsid))
     if len(infos) != -(-n // chunk):
         return None  # chunks never written
-    starts, offsets, lengths = [], [], []
+    starts: list[int] = []
+    offsets: list[int] = []
+    lengths: list[int] = []
     for row, byte in infos:
         if byte is None:
             return None
@@ -261,7 +263,7 @@ class PlainRows(DirectRows):
         return target
 
     def _read_fully(self, fd: int, dest: np.ndarray, byte: int) -> None:
-        view = memoryview(dest.view(np.uint8))
+        view = memoryview(dest.view(np.uint8))  # type: ignore[arg-type]  # numpy arrays are buffers
         while len(view):
             got = os.preadv(fd, [view], byte)
             if not got:
@@ -287,7 +289,7 @@ class DeflatedRows(DirectRows):
         self.chunk = chunk
         self.shuffled = shuffled
         self._stored = np.empty(stored, np.uint8)  # a chunk's stored bytes, read by HDF5
-        self._last: tuple[int, np.ndarray | None] = (-1, None)
+        self._last: tuple[int, np.ndarray] = (-1, np.empty(0, np.uint8))
 
     @classmethod
     def of(cls, dsid: h5py.h5d.DatasetID) -> DeflatedRows | None:
