@@ -382,9 +382,18 @@ def test_gzip_chunks_come_from_hdf5_not_the_file_descriptor(files, monkeypatch):
     """Compressed chunks are read by HDF5 (``read_direct_chunk``), never at byte offsets
     found by hand."""
     reads: list[int] = []
+
+    def counted(real):
+        def read(*args):
+            # the attribute checks read the global heap (lh5/globalheap.py): not chunk data
+            if not sys._getframe(1).f_code.co_filename.endswith("globalheap.py"):
+                reads.append(1)
+            return real(*args)
+
+        return read
+
     for name in ("pread", "preadv", "read", "readv"):
-        real = getattr(os, name)
-        monkeypatch.setattr(os, name, lambda *a, real=real: reads.append(1) or real(*a))
+        monkeypatch.setattr(os, name, counted(getattr(os, name)))
     served = _served_directly(monkeypatch)
     it = LH5Iterator(files["gzip"], GROUPS)
     h = it.hist(hist.axis.Regular(10, -4, 4, name="e"), weights="w", progress=False)
