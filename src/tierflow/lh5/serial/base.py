@@ -172,14 +172,20 @@ class Serializer:
         other ``attrs`` already read); ``mask`` selects fields of tables and structs."""
         raise NotImplementedError
 
-    def create(self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> None:
+    def create(
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
+    ) -> None:
         """Write ``obj`` as the new object ``parent/name`` (an object of that name is replaced
-        by way of the journal, ``ctx.journal.replacing``)."""
+        by way of the journal, ``ctx.journal.replacing``). ``inner_path`` is the path of
+        ``obj`` inside the object written (what the patterns of ``ctx.codecs`` match)."""
         raise NotImplementedError
 
-    def append(self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> None:
+    def append(
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
+    ) -> None:
         """Add the rows of ``obj`` to the stored object ``parent/name``
-        (``ctx.mode == "overwrite"``: replace its rows from ``ctx.write_start`` on)."""
+        (``ctx.mode == "overwrite"``: replace its rows from ``ctx.write_start`` on; from row
+        0, that replaces the object)."""
         raise NotImplementedError
 
     def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Any:
