@@ -189,9 +189,7 @@ class _Writer:
         if layout is None:
             if len(_layouts) >= _CACHE_SIZE:
                 _layouts.clear()
-            layout = _layouts[key] = _Layout(
-                data, node.filters, self.chunk_bytes, self.track_order
-            )
+            layout = _layouts[key] = _Layout(data, node.filters, self.chunk_bytes, self.track_order)
         return layout
 
     def dataset(self, parent_id: h5g.GroupID, node: Node, fill: bool = True) -> h5d.DatasetID:
@@ -420,9 +418,7 @@ class _Layout:
 
     __slots__ = ("chunk_elements", "dcpl", "level", "origin", "rows", "tid")
 
-    def __init__(
-        self, data: np.ndarray, filters: dict, chunk_bytes: int, track_order: bool
-    ):
+    def __init__(self, data: np.ndarray, filters: dict, chunk_bytes: int, track_order: bool):
         chunks = tuple(chunk_shape(data.shape, data.dtype.itemsize, chunk_bytes))
         if any(c > d for c, d in zip(chunks[1:], data.shape[1:], strict=True)):
             raise ValueError(f"chunk shape {chunks} does not fit rows of shape {data.shape[1:]}")
@@ -481,5 +477,3 @@ def _new_dcpl(
     else:
         dcpl.set_attr_creation_order(0)
     return dcpl
-
-

@@ -86,7 +86,9 @@ class EncodedSerializer(Serializer):
     ) -> None:
         group = new_group(parent, name, obj, ctx)
         fresh = replace(ctx, mode="append", write_start=0, compression=False, codecs={})
-        create_vov(group, "encoded_data", obj.encoded_data, fresh, inner_path, byte_count_dtype(obj))
+        create_vov(
+            group, "encoded_data", obj.encoded_data, fresh, inner_path, byte_count_dtype(obj)
+        )
         write_object(
             group,
             "decoded_size",
@@ -102,7 +104,9 @@ class EncodedSerializer(Serializer):
             self.create(parent, name, obj, ctx, inner_path)
             return
         group = parent[name]
-        _check_same_encoding(group, obj, stored_datatype(parent, name), ctx, f"{parent.name}/{name}")
+        _check_same_encoding(
+            group, obj, stored_datatype(parent, name), ctx, f"{parent.name}/{name}"
+        )
         append_vov(group, "encoded_data", obj.encoded_data, ctx, inner_path)
         if isinstance(obj, VectorOfEncodedVectors):
             _ARRAYS.append(group, "decoded_size", obj.decoded_size, ctx)
