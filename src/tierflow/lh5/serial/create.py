@@ -49,8 +49,15 @@ _caches: dict[tuple, Any] = {}
 
 # --- the form of a new object -------------------------------------------------------------------
 class Node:
-    """One object to write: a group (``children``) or a dataset (``data``), with its attributes
-    ready for the low-level calls."""
+    """One object to write: a group (``children``) or a dataset (``data``, created with the
+    ``create_dataset`` keywords ``filters``), with its attributes ready for the low-level
+    calls. Made by the serializers' :meth:`~.base.Serializer.node`.
+
+    >>> column = Node.dataset("a", {"datatype": "array<1>{real}"}, np.arange(3.0), {})
+    >>> table = Node("tb", {"datatype": "table{a}"}, children=[column])
+    >>> table.name, [child.name for child in table.children]
+    (b'tb', [b'a'])
+    """
 
     __slots__ = ("attrs", "children", "coding", "data", "filters", "filters_key", "form", "name")
 
@@ -134,7 +141,16 @@ def _dataset_key(name: str, attrs: dict, data: np.ndarray, filters: dict) -> tup
 # --- writing ------------------------------------------------------------------------------------
 def write_new(parent: h5py.Group, node: Node, chunk_bytes: int) -> None:
     """Create ``node`` (and everything below it) in ``parent``, where it does not exist yet:
-    copied from its template when it is a table of small datasets, else object by object."""
+    copied from its template when it is a table of small datasets, else object by object.
+    Datasets get chunks of about ``chunk_bytes`` (:func:`~tierflow.lh5.settings.chunk_shape`).
+
+    >>> import io
+    >>> f = h5py.File(io.BytesIO(), "w")
+    >>> column = Node.dataset("a", {"datatype": "array<1>{real}"}, np.arange(3.0), {})
+    >>> write_new(f, Node("tb", {"datatype": "table{a}"}, children=[column]), 65536)
+    >>> f["tb/a"][:].tolist(), f["tb"].attrs["datatype"]
+    ([0.0, 1.0, 2.0], 'table{a}')
+    """
     writer = _Writer(chunk_bytes)
     if not writer.copy_template(parent.id, node):
         writer.node(parent.id, node)
