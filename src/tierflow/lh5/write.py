@@ -17,20 +17,13 @@ from typing import Any
 import h5py
 
 from ..errors import LH5Error, LH5WriteError
-from ..types import (
-    LGDO,
-    ArrayOfEncodedEqualSizedArrays,
-    Struct,
-    Table,
-    VectorOfEncodedVectors,
-    VectorOfVectors,
-)
+from ..types import LGDO
 from .files import open_file
 from .journal import _MISSING, Journal
 from .safewrite import changing, locked_target, open_for_writing_here, write_new_file
 from .serial.attrs import read_vlen_str_attr, set_attr, write_attrs
 from .serial.base import WriteContext
-from .serial.dispatch import write_fast, write_object
+from .serial.dispatch import check_object, write_fast, write_object
 from .settings import DEFAULT_CHUNK_BYTES, CompressionSpec
 
 WO_MODES = {
@@ -104,7 +97,7 @@ def write(
             file=_name_of(lh5_file),
             obj=name,
         )
-    _check_lengths(obj, _name_of(lh5_file), str(name))
+    check_object(obj, _name_of(lh5_file), str(name))
     obj = _rows_of(obj, start_row, n_rows)
     group_path = group.name if isinstance(group, h5py.Group) else str(group)
     full = "/".join(p for p in (group_path.strip("/"), str(name).strip("/")) if p)
@@ -147,37 +140,6 @@ def write(
 
 def _name_of(lh5_file: Any) -> str:
     return lh5_file.filename if isinstance(lh5_file, h5py.File) else os.fspath(lh5_file)
-
-
-def _check_lengths(obj: LGDO, file: str, path: str) -> None:
-    """Refuse, before anything is written, a table whose columns differ in length (from each
-    other or from the table's row count) and a vector of vectors whose lengths point past its
-    data, here or in anything it holds: written, they would leave a damaged table."""
-    if isinstance(obj, Table):
-        lengths = {key: len(column) for key, column in obj.items()}
-        if any(n != len(obj) for n in lengths.values()):
-            shown = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
-            raise LH5WriteError(
-                f"the table's columns differ in length ({shown} rows; the table has "
-                f"{len(obj)}); nothing was written",
-                file=file,
-                obj=path,
-            )
-    if isinstance(obj, Struct):
-        for key, value in obj.items():
-            _check_lengths(value, file, f"{path}/{key}")
-    elif isinstance(obj, VectorOfVectors):
-        cl = obj.cumulative_length.nda
-        if len(cl) and int(cl[-1]) > len(obj.flattened_data):
-            raise LH5WriteError(
-                f"cumulative_length ends at {int(cl[-1])} but flattened_data has "
-                f"{len(obj.flattened_data)} values; nothing was written",
-                file=file,
-                obj=path,
-            )
-        _check_lengths(obj.flattened_data, file, f"{path}/flattened_data")
-    elif isinstance(obj, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
-        _check_lengths(obj.encoded_data, file, f"{path}/encoded_data")
 
 
 def _rows_of(obj: LGDO, start_row: int, n_rows: int | None) -> LGDO:

@@ -188,6 +188,11 @@ class Serializer:
         0, that replaces the object)."""
         raise NotImplementedError
 
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        """Refuse, before anything is written, an object that would leave a damaged one in
+        ``file`` (columns of different lengths; lengths that point past the data), here or in
+        anything it holds: :class:`~tierflow.errors.LH5WriteError` naming ``path``."""
+
     def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Any:
         """The form of ``obj`` written new for the fast creation path (:mod:`.create`), or
         ``None`` when that path does not write it; the objects it creates are those

@@ -40,7 +40,8 @@ def write_object(
     ``inner_path`` is the path of ``obj`` inside the object :func:`tierflow.lh5.write` was
     given (what the glob patterns of ``ctx.codecs`` match).
 
-    >>> import io, numpy as np
+    >>> import numpy as np
+    >>> import io
     >>> from tierflow.types import Table
     >>> f = h5py.File(io.BytesIO(), "w")
     >>> write_object(f, "tb", Table({"a": np.arange(3)}), WriteContext())
@@ -73,13 +74,32 @@ def write_object(
         serializer.create(parent, name, obj, ctx, inner_path)
 
 
+def check_object(obj: LGDO, file: str, path: str) -> None:
+    """The serializer's :meth:`~.base.Serializer.check` of ``obj`` (the object at ``path``
+    that ``file`` is to get), and of everything it holds.
+
+    >>> import numpy as np
+    >>> from tierflow.types import Table
+    >>> check_object(Table({"a": np.arange(3)}), "f.lh5", "tb")
+    >>> bad = VectorOfVectors(flattened_data=np.arange(2), cumulative_length=np.array([3]))
+    >>> check_object(Table({"v": bad}), "f.lh5", "tb")
+    Traceback (most recent call last):
+    ...
+    tierflow.errors.LH5WriteError: f.lh5:/tb/v: cumulative_length ends at 3 but flattened_data has 2 values; nothing was written
+    """
+    serializer = serial.for_object(obj)
+    if serializer is not None:
+        serializer.check(obj, file, path)
+
+
 def write_fast(parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> bool:
     """Write ``obj`` as the new object ``parent/name`` by the fast creation path if it can:
     fast paths are on (:func:`~.base.general_path_only`), nothing of that name exists, and
     the serializers of ``obj`` and of all it holds give its form. ``False`` leaves the work
     to :func:`write_object` (which also says what is wrong with an object refused here).
 
-    >>> import io, numpy as np
+    >>> import numpy as np
+    >>> import io
     >>> from tierflow.types import Table
     >>> f = h5py.File(io.BytesIO(), "w")
     >>> write_fast(f, "tb", Table({"a": np.arange(3)}), WriteContext())

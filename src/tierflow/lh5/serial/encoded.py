@@ -11,7 +11,7 @@ from ...errors import LH5WriteError
 from ...types import ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
 from .array import ArraySerializer
 from .base import Serializer, WriteContext
-from .dispatch import appends, new_group, stored_datatype, write_object
+from .dispatch import appends, check_object, new_group, stored_datatype, write_object
 from .vector import append_vov, create_vov
 
 # --- reading ----------------------------------------------------------------------------------
@@ -110,3 +110,6 @@ class EncodedSerializer(Serializer):
         append_vov(group, "encoded_data", obj.encoded_data, ctx, inner_path)
         if isinstance(obj, VectorOfEncodedVectors):
             _ARRAYS.append(group, "decoded_size", obj.decoded_size, ctx)
+
+    def check(self, obj: Encoded, file: str, path: str) -> None:
+        check_object(obj.encoded_data, file, f"{path}/encoded_data")

@@ -10,7 +10,7 @@ from ...types import Histogram, Struct
 from .attrs import set_attr, stored_attrs
 from .base import Serializer, WriteContext
 from .create import Node
-from .dispatch import child_path, new_group, node_of, write_object
+from .dispatch import check_object, child_path, new_group, node_of, write_object
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -22,7 +22,8 @@ def create_members(
     """Write ``obj`` (a struct or a table) as the new group ``parent/name`` and each of its
     members as a new object in it.
 
-    >>> import io, numpy as np
+    >>> import numpy as np
+    >>> import io
     >>> from tierflow.types import Array
     >>> f = h5py.File(io.BytesIO(), "w")
     >>> create_members(f, "s", Struct({"a": Array(np.arange(2))}), WriteContext())
@@ -54,12 +55,28 @@ def members_node(obj: Struct, name: str, ctx: WriteContext, inner_path: str) -> 
     return Node(name, attrs, children=children)
 
 
+def check_members(obj: Struct, file: str, path: str) -> None:
+    """:func:`~.dispatch.check_object` of each member of ``obj`` (a struct or a table).
+
+    >>> import numpy as np
+    >>> from tierflow.types import VectorOfVectors
+    >>> bad = VectorOfVectors(flattened_data=np.arange(2), cumulative_length=np.array([3]))
+    >>> check_members(Struct({"v": bad}), "f.lh5", "s")
+    Traceback (most recent call last):
+    ...
+    tierflow.errors.LH5WriteError: f.lh5:/s/v: cumulative_length ends at 3 but flattened_data has 2 values; nothing was written
+    """
+    for key, value in obj.items():
+        check_object(value, file, f"{path}/{key}")
+
+
 class StructSerializer(Serializer):
     """Structs and histograms: a group of named objects. Written into a stored struct, each
     member is appended to (or created), and the ``struct{...}`` datatype lists them all; a
     histogram's bins are replaced as a whole, never appended.
 
-    >>> import io, numpy as np
+    >>> import numpy as np
+    >>> import io
     >>> from tierflow.types import Array
     >>> f = h5py.File(io.BytesIO(), "w")
     >>> StructSerializer().create(f, "s", Struct({"a": Array(np.arange(2))}), WriteContext())
@@ -91,6 +108,9 @@ class StructSerializer(Serializer):
             write_object(group, key, value, ctx, child_path(inner_path, key))
         names = sorted(k for k in group.keys() if ".tierflow-replaced-" not in k)
         set_attr(group, "datatype", f"{obj.datatype_name()}{{{','.join(names)}}}", ctx.journal)
+
+    def check(self, obj: Struct, file: str, path: str) -> None:
+        check_members(obj, file, path)
 
     def node(self, obj: Struct, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
         if isinstance(obj, Histogram):

@@ -12,7 +12,7 @@ from .attrs import set_attr
 from .base import Serializer, WriteContext
 from .create import Node
 from .dispatch import appends, check_write_start, child_path, stored_datatype, write_object
-from .struct import create_members, members_node
+from .struct import check_members, create_members, members_node
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -130,6 +130,18 @@ class TableSerializer(Serializer):
         for key, value in obj.items():
             write_object(group, key, value, fresh, child_path(inner_path, key))
         set_attr(group, "datatype", f"table{{{','.join(sorted(group.keys()))}}}", ctx.journal)
+
+    def check(self, obj: Table, file: str, path: str) -> None:
+        lengths = {key: len(column) for key, column in obj.items()}
+        if any(n != len(obj) for n in lengths.values()):
+            shown = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
+            raise LH5WriteError(
+                f"the table's columns differ in length ({shown} rows; the table has "
+                f"{len(obj)}); nothing was written",
+                file=file,
+                obj=path,
+            )
+        check_members(obj, file, path)
 
     def node(self, obj: Table, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
         return members_node(obj, name, ctx, inner_path)

@@ -15,6 +15,7 @@ from .base import Serializer, WriteContext
 from .create import Node
 from .dispatch import (
     appends,
+    check_object,
     check_write_start,
     codec_for,
     new_group,
@@ -135,6 +136,17 @@ class VectorSerializer(Serializer):
             append_vov(parent, name, obj, ctx, inner_path)
         else:
             create_vov(parent, name, obj, ctx, inner_path)
+
+    def check(self, obj: VectorOfVectors, file: str, path: str) -> None:
+        cl = obj.cumulative_length.nda
+        if len(cl) and int(cl[-1]) > len(obj.flattened_data):
+            raise LH5WriteError(
+                f"cumulative_length ends at {int(cl[-1])} but flattened_data has "
+                f"{len(obj.flattened_data)} values; nothing was written",
+                file=file,
+                obj=path,
+            )
+        check_object(obj.flattened_data, file, f"{path}/flattened_data")
 
     def node(
         self, obj: VectorOfVectors, name: str, ctx: WriteContext, inner_path: str
