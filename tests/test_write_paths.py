@@ -205,3 +205,14 @@ def test_any_tables_of_the_fast_kinds_are_written_alike(kind, sizes, seed, chunk
                     lh5.write(table, f"ch{i}/dsp", general, chunk_bytes=chunk_bytes)
         assert spy.call_count == len(sizes)
         assert_same_files(fast, general)
+
+
+# --- what the general path does by write mode ---------------------------------------------------
+def test_append_column_of_a_struct_writes_it_new_or_anew(tmp_path):
+    # append_column adds columns to tables; a struct given to it is written as a whole
+    path = tmp_path / "f.lh5"
+    lh5.write(Table({"a": np.arange(2)}), "tb", path)
+    lh5.write(Struct({"x": Array(np.arange(2))}), "s", path, wo_mode="append_column")
+    lh5.write(Struct({"y": Array(np.arange(3))}), "s", path, wo_mode="append_column")
+    assert sorted(lh5.ls(path)) == ["s", "tb"]
+    assert list(lh5.read("s", path).keys()) == ["y"]

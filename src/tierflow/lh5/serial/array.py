@@ -143,6 +143,12 @@ class ArraySerializer(Serializer):
             raise LH5WriteError(
                 "exists as a group; cannot append array rows to it", file=ctx.file, obj=path
             )
+        if not ds.shape:
+            raise LH5WriteError(
+                "exists as a scalar, which has no rows; cannot append array rows to it",
+                file=ctx.file,
+                obj=path,
+            )
         _check_appendable(ds, data, obj, ctx, path)
         start = ds.shape[0] if ctx.mode == "append" else ctx.write_start
         check_write_start(start, ds.shape[0], ctx, path)

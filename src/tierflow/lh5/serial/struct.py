@@ -96,7 +96,7 @@ class StructSerializer(Serializer):
     def append(
         self, parent: h5py.Group, name: str, obj: Struct, ctx: WriteContext, inner_path: str = ""
     ) -> None:
-        group = parent[name]
+        group = parent.get(name)  # none under append_column: the struct is created
         if (
             isinstance(obj, Histogram)
             or ctx.mode not in ("append", "overwrite")

@@ -79,6 +79,13 @@ class TableSerializer(Serializer):
             return
         path = f"{parent.name}/{name}"
         group = parent[name]
+        if not isinstance(group, h5py.Group):
+            raise LH5WriteError(
+                f"exists as a dataset ({stored_datatype(parent, name) or 'no datatype'}), not "
+                "a table; cannot append table rows to it",
+                file=ctx.file,
+                obj=path,
+            )
         stored = set(group.keys())
         if stored != set(obj.keys()):
             raise LH5WriteError(
