@@ -115,8 +115,9 @@ class ArraySerializer(Serializer):
     classes = (Array,)
 
     def create(
-        self, parent: h5py.Group, name: str, obj: Array, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Array)
         data = storable(np.ascontiguousarray(obj.nda), ctx.file, f"{parent.name}/{name}")
         if name in parent:
             ctx.journal.replacing(parent, name)
@@ -131,8 +132,9 @@ class ArraySerializer(Serializer):
         store_attrs(ds, obj)
 
     def append(
-        self, parent: h5py.Group, name: str, obj: Array, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Array)
         if not appends(ctx):
             self.create(parent, name, obj, ctx, inner_path)
             return
@@ -158,7 +160,8 @@ class ArraySerializer(Serializer):
         if len(data):
             ds[start:] = data
 
-    def node(self, obj: Array, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+    def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+        assert isinstance(obj, Array)
         if isinstance(obj, ArrayOfEqualSizedArrays) and codec_for(obj, ctx, inner_path) is not None:
             return None  # written encoded
         attrs = stored_attrs(obj, ctx.file, name)

@@ -254,10 +254,10 @@ def _leaves(node: Node) -> Iterator[Node]:
 
 def _write_data(dsid: h5d.DatasetID, data: np.ndarray, layout: _Layout) -> None:
     """Write ``data`` into a dataset of its shape: ready-compressed as its first chunk when it
-    fits (see :func:`_deflated_chunk`), else through HDF5's filters."""
+    fits (see :func:`.deflate.deflated_chunk`), else through HDF5's filters."""
     if not data.size:
         return
-    if layout.direct(data):
+    if layout.direct(data) and layout.level is not None:
         chunk = deflated_chunk(data, layout.chunk_elements, layout.level)
         dsid.write_direct_chunk(layout.origin, chunk)
     else:

@@ -15,7 +15,6 @@ that exists, :meth:`~.base.Serializer.create` otherwise.
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
 
 import h5py
 
@@ -50,9 +49,7 @@ def write_object(
     ([0, 1, 2, 0, 1], 'table{a}')
     """
     exists = name in parent
-    codec = _codec(parent, name, obj, ctx, inner_path, exists)
-    if codec is not None:
-        obj = encode(obj, codec)
+    obj = _encoded_if_asked(parent, name, obj, ctx, inner_path, exists)
     if exists and ctx.mode == "write_safe":
         raise LH5WriteError(
             "object exists; use wo_mode='append', 'overwrite' or 'overwrite_file'",
@@ -162,17 +159,17 @@ def codec_for(obj: LGDO, ctx: WriteContext, inner_path: str) -> WaveformCodec | 
     return str(spec)
 
 
-def _codec(
+def _encoded_if_asked(
     parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str, exists: bool
-) -> Any:
-    """The codec that encodes ``obj`` before it is written (``None``: written as it is).
-    Waveforms (equal-sized or not) are encoded with the codec of the stored object they are
-    added to, else with the one asked for (:func:`codec_for`)."""
+) -> LGDO:
+    """``obj`` as it is written: waveforms (equal-sized or not) encoded with the codec of the
+    stored object they are added to, else with the one asked for (:func:`codec_for`)."""
     if not isinstance(obj, ArrayOfEqualSizedArrays | VectorOfVectors):
-        return None
+        return obj
     if exists and appends(ctx) and parent[name].attrs.get("codec") is not None:
-        return codec_from_attrs(parent[name].attrs)
-    return codec_for(obj, ctx, inner_path)
+        return encode(obj, codec_from_attrs(parent[name].attrs))
+    codec = codec_for(obj, ctx, inner_path)
+    return obj if codec is None else encode(obj, codec)
 
 
 # --- what the serializers share --------------------------------------------------------------

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 
 from ...errors import LH5WriteError
-from ...types import ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
+from ...types import LGDO, ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors
 from .array import ArraySerializer
 from .base import Serializer, WriteContext
 from .dispatch import appends, check_object, new_group, stored_datatype, write_object
@@ -82,8 +82,9 @@ class EncodedSerializer(Serializer):
     classes = (ArrayOfEncodedEqualSizedArrays, VectorOfEncodedVectors)
 
     def create(
-        self, parent: h5py.Group, name: str, obj: Encoded, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Encoded)
         group = new_group(parent, name, obj, ctx)
         fresh = replace(ctx, mode="append", write_start=0, compression=False, codecs={})
         create_vov(
@@ -98,8 +99,9 @@ class EncodedSerializer(Serializer):
         )
 
     def append(
-        self, parent: h5py.Group, name: str, obj: Encoded, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Encoded)
         if not appends(ctx):
             self.create(parent, name, obj, ctx, inner_path)
             return
@@ -111,5 +113,6 @@ class EncodedSerializer(Serializer):
         if isinstance(obj, VectorOfEncodedVectors):
             _ARRAYS.append(group, "decoded_size", obj.decoded_size, ctx)
 
-    def check(self, obj: Encoded, file: str, path: str) -> None:
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        assert isinstance(obj, Encoded)
         check_object(obj.encoded_data, file, f"{path}/encoded_data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ...types import Scalar
+from ...types import LGDO, Scalar
 from .attrs import store_attrs
 from .base import Serializer, WriteContext
 
@@ -31,8 +31,9 @@ class ScalarSerializer(Serializer):
     classes = (Scalar,)
 
     def create(
-        self, parent: h5py.Group, name: str, obj: Scalar, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Scalar)
         if name in parent:
             ctx.journal.replacing(parent, name)
         value = obj.value

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import h5py
 
-from ...types import Histogram, Struct
+from ...types import LGDO, Histogram, Struct
 from .attrs import set_attr, stored_attrs
 from .base import Serializer, WriteContext
 from .create import Node
@@ -89,13 +89,15 @@ class StructSerializer(Serializer):
     classes = (Histogram, Struct)
 
     def create(
-        self, parent: h5py.Group, name: str, obj: Struct, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Struct)
         create_members(parent, name, obj, ctx, inner_path)
 
     def append(
-        self, parent: h5py.Group, name: str, obj: Struct, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Struct)
         group = parent.get(name)  # none under append_column: the struct is created
         if (
             isinstance(obj, Histogram)
@@ -109,10 +111,12 @@ class StructSerializer(Serializer):
         names = sorted(k for k in group.keys() if ".tierflow-replaced-" not in k)
         set_attr(group, "datatype", f"{obj.datatype_name()}{{{','.join(names)}}}", ctx.journal)
 
-    def check(self, obj: Struct, file: str, path: str) -> None:
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        assert isinstance(obj, Struct)
         check_members(obj, file, path)
 
-    def node(self, obj: Struct, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+    def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+        assert isinstance(obj, Struct)
         if isinstance(obj, Histogram):
             return None
         return members_node(obj, name, ctx, inner_path)

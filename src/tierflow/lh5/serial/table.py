@@ -7,7 +7,7 @@ from dataclasses import replace
 import h5py
 
 from ...errors import LH5WriteError
-from ...types import Table
+from ...types import LGDO, Table
 from .attrs import set_attr
 from .base import Serializer, WriteContext
 from .create import Node
@@ -64,13 +64,15 @@ class TableSerializer(Serializer):
     classes = (Table,)
 
     def create(
-        self, parent: h5py.Group, name: str, obj: Table, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Table)
         create_members(parent, name, obj, ctx, inner_path)
 
     def append(
-        self, parent: h5py.Group, name: str, obj: Table, ctx: WriteContext, inner_path: str = ""
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
     ) -> None:
+        assert isinstance(obj, Table)
         if ctx.mode == "append_column":
             self._append_columns(parent, name, obj, ctx, inner_path)
             return
@@ -138,7 +140,8 @@ class TableSerializer(Serializer):
             write_object(group, key, value, fresh, child_path(inner_path, key))
         set_attr(group, "datatype", f"table{{{','.join(sorted(group.keys()))}}}", ctx.journal)
 
-    def check(self, obj: Table, file: str, path: str) -> None:
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        assert isinstance(obj, Table)
         lengths = {key: len(column) for key, column in obj.items()}
         if any(n != len(obj) for n in lengths.values()):
             shown = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
@@ -150,5 +153,6 @@ class TableSerializer(Serializer):
             )
         check_members(obj, file, path)
 
-    def node(self, obj: Table, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+    def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+        assert isinstance(obj, Table)
         return members_node(obj, name, ctx, inner_path)

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 
 from ...errors import LH5WriteError
-from ...types import Array, VectorOfVectors
+from ...types import LGDO, Array, VectorOfVectors
 from .array import ArraySerializer
 from .attrs import stored_attrs
 from .base import Serializer, WriteContext
@@ -118,26 +118,29 @@ class VectorSerializer(Serializer):
         self,
         parent: h5py.Group,
         name: str,
-        obj: VectorOfVectors,
+        obj: LGDO,
         ctx: WriteContext,
         inner_path: str = "",
     ) -> None:
+        assert isinstance(obj, VectorOfVectors)
         create_vov(parent, name, obj, ctx, inner_path)
 
     def append(
         self,
         parent: h5py.Group,
         name: str,
-        obj: VectorOfVectors,
+        obj: LGDO,
         ctx: WriteContext,
         inner_path: str = "",
     ) -> None:
+        assert isinstance(obj, VectorOfVectors)
         if appends(ctx):
             append_vov(parent, name, obj, ctx, inner_path)
         else:
             create_vov(parent, name, obj, ctx, inner_path)
 
-    def check(self, obj: VectorOfVectors, file: str, path: str) -> None:
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        assert isinstance(obj, VectorOfVectors)
         cl = obj.cumulative_length.nda
         if len(cl) and int(cl[-1]) > len(obj.flattened_data):
             raise LH5WriteError(
@@ -148,9 +151,8 @@ class VectorSerializer(Serializer):
             )
         check_object(obj.flattened_data, file, f"{path}/flattened_data")
 
-    def node(
-        self, obj: VectorOfVectors, name: str, ctx: WriteContext, inner_path: str
-    ) -> Node | None:
+    def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Node | None:
+        assert isinstance(obj, VectorOfVectors)
         attrs = stored_attrs(obj, ctx.file, name)
         if codec_for(obj, ctx, inner_path) is not None:
             return None  # written encoded
