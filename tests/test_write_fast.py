@@ -1,4 +1,4 @@
-"""The fast paths for whole tables: ``lh5.write`` of a new table (:mod:`tierflow.lh5.fastwrite`)
+"""The fast paths for whole tables: ``lh5.write`` of a new table (:mod:`tierflow.lh5.serial.create`)
 and the planned table reads of ``build_dsp`` (:mod:`tierflow.lh5.tablereader`).
 
 Each must give what the general path gives: the same file objects, HDF5 types, attributes,
@@ -20,7 +20,9 @@ import pytest
 
 from tierflow import lh5
 from tierflow.errors import LH5ObjectNotFoundError, LH5WriteError
-from tierflow.lh5 import fastwrite
+from tierflow.lh5.serial import create as fastcreate
+from tierflow.lh5.serial import general_path_only
+from tierflow.lh5.serial.deflate import deflated_chunk
 from tierflow.lh5.tablereader import TableReader
 from tierflow.types import (
     Array,
@@ -119,21 +121,21 @@ def assert_same_file(a: Any, b: Any) -> None:
 @pytest.fixture
 def fresh_templates(monkeypatch) -> None:
     """No table templates from earlier tests."""
-    monkeypatch.setattr(fastwrite, "_template_files", [])
-    monkeypatch.setattr(fastwrite, "_template_file_of", {})
+    monkeypatch.setattr(fastcreate, "_template_files", [])
+    monkeypatch.setattr(fastcreate, "_template_file_of", {})
 
 
 @pytest.fixture
 def copies(monkeypatch) -> list:
     """Records each table copied from a template."""
     calls: list = []
-    original = fastwrite.h5o.copy
+    original = fastcreate.h5o.copy
 
     def spy(*args, **kwargs):
         calls.append(args[3])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(fastwrite.h5o, "copy", spy)
+    monkeypatch.setattr(fastcreate.h5o, "copy", spy)
     return calls
 
 
@@ -141,24 +143,20 @@ def copies(monkeypatch) -> list:
 def fast_calls(monkeypatch) -> list:
     """Records each fast-path write."""
     calls: list = []
-    original = fastwrite.write_new
+    original = fastcreate.write_new
 
     def spy(parent, node, *args):
         calls.append(node.name.decode())
         return original(parent, node, *args)
 
-    monkeypatch.setattr(fastwrite, "write_new", spy)
+    monkeypatch.setattr(fastcreate, "write_new", spy)
     return calls
 
 
 def write_general(obj: Any, name: str, path: Any, **kwargs: Any) -> None:
     """``lh5.write`` with the fast path switched off."""
-    original = write_module._write_fast
-    write_module._write_fast = lambda *args: False
-    try:
+    with general_path_only():
         lh5.write(obj, name, path, **kwargs)
-    finally:
-        write_module._write_fast = original
 
 
 def sample_table(n: int, seed: int = 0) -> Table:
@@ -311,7 +309,7 @@ def test_legends_reader_reads_tables_copied_from_templates(tmp_path, fresh_templ
 
 
 def test_many_forms_drop_old_templates(tmp_path, fresh_templates, copies, monkeypatch):
-    monkeypatch.setattr(fastwrite, "_TEMPLATES_MAX", 2)
+    monkeypatch.setattr(fastcreate, "_TEMPLATES_MAX", 2)
     fast, general = tmp_path / "fast.lh5", tmp_path / "general.lh5"
     for i in range(4):
         for form in range(3):  # three forms, templates for two at a time
@@ -336,8 +334,8 @@ def test_a_files_bytes_do_not_depend_on_earlier_writes(tmp_path, monkeypatch, ro
 
     files = []
     for before in ((), rows, (5, 0, 1, 7)):
-        monkeypatch.setattr(fastwrite, "_template_files", [])
-        monkeypatch.setattr(fastwrite, "_template_file_of", {})
+        monkeypatch.setattr(fastcreate, "_template_files", [])
+        monkeypatch.setattr(fastcreate, "_template_file_of", {})
         write_file(tmp_path / "before.lh5", before)
         files.append(write_file(tmp_path / "file.lh5", rows))
     assert files[1] == files[0] and files[2] == files[0]
@@ -448,7 +446,7 @@ def test_a_failed_fast_write_leaves_the_file_as_it_was(
     for i in range(earlier):  # the same form written before, elsewhere
         lh5.write(sample_table(3, i), "ch1/dsp", tmp_path / f"earlier{i}.lh5")
     calls = {"n": 0}
-    original = fastwrite._write_data
+    original = fastcreate._write_data
 
     def failing(*args):
         calls["n"] += 1
@@ -456,7 +454,7 @@ def test_a_failed_fast_write_leaves_the_file_as_it_was(
             raise OSError("disk full")
         return original(*args)
 
-    monkeypatch.setattr(fastwrite, "_write_data", failing)
+    monkeypatch.setattr(fastcreate, "_write_data", failing)
     with pytest.raises(LH5WriteError, match="disk full"):
         lh5.write(sample_table(3), "ch2/dsp", path)
     assert calls["n"] == 5
@@ -466,7 +464,7 @@ def test_a_failed_fast_write_leaves_the_file_as_it_was(
         with pytest.raises(LH5WriteError, match="disk full"):
             lh5.write(sample_table(3), "ch3/dsp", h5f)
         assert sorted(h5f.keys()) == ["ch1"]
-    monkeypatch.setattr(fastwrite, "_write_data", original)
+    monkeypatch.setattr(fastcreate, "_write_data", original)
     lh5.write(sample_table(3), "ch2/dsp", path)  # and written right afterwards
     general = tmp_path / "general.lh5"
     write_general(sample_table(3), "ch1/dsp", general, compression="lzf")
@@ -494,7 +492,7 @@ def test_deflated_chunk_inflates_to_the_shuffled_padded_chunk(dtype, n, level):
     rng = np.random.default_rng(n)
     data = (rng.random((n, 3)) * 1000).astype(dtype)
     chunk_rows = 4096
-    chunk = fastwrite._deflated_chunk(data, chunk_rows * 3, level)
+    chunk = deflated_chunk(data, chunk_rows * 3, level)
     padded = np.zeros((chunk_rows, 3), dtype)
     padded[:n] = data
     k = padded.dtype.itemsize
@@ -611,7 +609,6 @@ def test_build_dsp_output_equals_the_general_paths(tmp_path, monkeypatch, fresh_
     copies.clear()  # the simulation's own tables
     build_dsp(raw, tmp_path / "fast.lh5", config, progress=False)
     assert copies == [b"dsp"] * 5
-    monkeypatch.setattr(write_module, "_write_fast", lambda *args: False)
     monkeypatch.setattr(
         TableReader,
         "read",
@@ -619,7 +616,8 @@ def test_build_dsp_output_equals_the_general_paths(tmp_path, monkeypatch, fresh_
             name, h5f, start, n, field_mask=self.mask
         ),
     )
-    build_dsp(raw, tmp_path / "general.lh5", config, progress=False)
+    with general_path_only():
+        build_dsp(raw, tmp_path / "general.lh5", config, progress=False)
     assert_same_file(tmp_path / "fast.lh5", tmp_path / "general.lh5")
 
 
@@ -650,7 +648,7 @@ def test_batch_writer_failure_is_a_write_error(tmp_path, monkeypatch):
     def failing(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(fastwrite, "_write_data", failing)
+    monkeypatch.setattr(fastcreate, "_write_data", failing)
     with h5py.File(tmp_path / "f.lh5", "w") as h5f:
         writer = write_module.BatchWriter(h5f)
         with pytest.raises(LH5WriteError, match="disk full"):

@@ -213,15 +213,26 @@ class Serializer:
         and structs; encoded waveforms are decoded if ``decompress``."""
         raise NotImplementedError
 
-    def create(self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> None:
+    def create(
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
+    ) -> None:
         """Write ``obj`` as the new object ``parent/name`` (an object of that name is replaced
-        by way of the journal, ``ctx.journal.replacing``)."""
+        by way of the journal, ``ctx.journal.replacing``). ``inner_path`` is the path of
+        ``obj`` inside the object written (what the patterns of ``ctx.codecs`` match)."""
         raise NotImplementedError
 
-    def append(self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext) -> None:
+    def append(
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
+    ) -> None:
         """Add the rows of ``obj`` to the stored object ``parent/name``
-        (``ctx.mode == "overwrite"``: replace its rows from ``ctx.write_start`` on)."""
+        (``ctx.mode == "overwrite"``: replace its rows from ``ctx.write_start`` on; from row
+        0, that replaces the object)."""
         raise NotImplementedError
+
+    def check(self, obj: LGDO, file: str, path: str) -> None:
+        """Refuse, before anything is written, an object that would leave a damaged one in
+        ``file`` (columns of different lengths; lengths that point past the data), here or in
+        anything it holds: :class:`~tierflow.errors.LH5WriteError` naming ``path``."""
 
     def node(self, obj: LGDO, name: str, ctx: WriteContext, inner_path: str) -> Any:
         """The form of ``obj`` written new for the fast creation path (:mod:`.create`), or

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import h5py
+import numpy as np
 from h5py import h5d, h5g
 
-from ...types import Scalar
+from ...types import LGDO, Scalar
 from ..datatype import Datatype
 from ..fieldmask import FieldMask
-from .base import LayoutChanged, Plan, Rows, Serializer, kind_error
+from .attrs import store_attrs
+from .base import LayoutChanged, Plan, Rows, Serializer, WriteContext, kind_error
 from .datasets import read_converted
 from .rows import RowRequest
 
@@ -57,6 +60,17 @@ class ScalarPlan(Plan):
 
 
 class ScalarSerializer(Serializer):
+    """Scalars: a dataset of shape ``()``, replaced as a whole by every write (a scalar has no
+    rows to add).
+
+    >>> import io
+    >>> f = h5py.File(io.BytesIO(), "w")
+    >>> ScalarSerializer().create(f, "x", Scalar(1.5), WriteContext())
+    >>> ScalarSerializer().append(f, "x", Scalar("two"), WriteContext(mode="append"))
+    >>> f["x"][()], f["x"].attrs["datatype"]
+    (b'two', 'string')
+    """
+
     kinds = ("scalar",)
     classes = (Scalar,)
 
@@ -71,3 +85,19 @@ class ScalarSerializer(Serializer):
         if not isinstance(oid, h5d.DatasetID):
             raise kind_error(oid, "scalar", "a dataset")
         return ScalarPlan(oid, datatype, attrs)
+
+    def create(
+        self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
+    ) -> None:
+        assert isinstance(obj, Scalar)
+        if name in parent:
+            ctx.journal.replacing(parent, name)
+        value = obj.value
+        if isinstance(value, str):
+            ds = parent.create_dataset(name, data=value, dtype=h5py.string_dtype())
+        else:
+            ds = parent.create_dataset(name, data=np.asarray(value))
+        ctx.journal.created(parent, name)
+        store_attrs(ds, obj)
+
+    append = create

@@ -1,79 +1,63 @@
-"""The fast path of :func:`tierflow.lh5.write`: a whole new table in one go.
+"""The fast creation path: a whole new object written in one go, the objects
+:meth:`~.base.Serializer.create` would make.
 
 Writing a new table of numeric columns is the common case (every dsp and hit table), and
-there the general writer's per-column costs dominate small tables: h5py's high-level
+there the general path's per-column costs dominate small tables: h5py's high-level
 objects, existence checks, attribute look-ups, and gzip run over a mostly empty 64 KiB
-chunk. This module writes the same file objects with h5py's low-level API:
+chunk. The serializers describe the object as a tree of :class:`Node` (see
+:meth:`~.base.Serializer.node`), which this module writes with h5py's low-level API:
 
 - the same groups, datasets and attributes, with the same HDF5 types (``bytes`` and ``str``
   attributes as variable-length ASCII strings, numbers as numpy gives them), in the same order;
 - the same dataset creation properties (chunk shape, filters, fill value, no time stamps),
   built once per (shape, dtype, chunks, filters) by h5py's own ``fill_dcpl`` and reused;
 - a dataset that fits its first chunk under the default shuffle + gzip filters gets that chunk
-  written ready-compressed (:func:`_deflated_chunk`): the zero padding is encoded from cached
-  deflate blocks instead of being compressed again for every column. The stored chunk inflates
-  to exactly the bytes HDF5's own filter would have compressed;
+  written ready-compressed (:func:`.deflate.deflated_chunk`);
 - a table of such datasets is not built object by object: the objects of its form (names,
   types, row shapes, filters, attributes) are kept as a template in an in-memory HDF5 file of
   the destination's format, its data written into them, and the whole table copied into the
   destination with one ``H5Ocopy`` (:class:`_TemplateFile`).
 
-:func:`plan_table` says whether an object can go this way (else the general writer takes it);
-:func:`write_new` writes it.
+Each is a cached result of the same creation, never another algorithm: :func:`write_new`
+writes what :func:`.dispatch.write_fast` gives it.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import os
-import struct
 import threading
 import uuid
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5a, h5d, h5f, h5g, h5i, h5o, h5p, h5s, h5t
+from h5py import h5d, h5f, h5g, h5i, h5o, h5p, h5s, h5t
 from h5py._hl import filters as h5filters
-from h5py._hl.base import array_for_new_object
 from h5py._hl.filters import fill_dcpl
 
-from ..types import (
-    LGDO,
-    Array,
-    ArrayOfEncodedEqualSizedArrays,
-    ArrayOfEqualSizedArrays,
-    Histogram,
-    Struct,
-    VectorOfEncodedVectors,
-    VectorOfVectors,
-)
-
-#: create_dataset keywords the fast path understands (anything else: the general writer)
-_FILTER_KEYS = frozenset(
-    {"compression", "compression_opts", "shuffle", "fletcher32", "scaleoffset"}
-)
-#: attributes that steer the writer and are not stored (as in write.py)
-_SKIPPED_ATTRS = frozenset({"compression", "hdf5_settings", "enum"})
-_ATTR_TYPES = (str, bytes, int, float, np.integer, np.floating, np.bool_, bool)
-_VLEN_ASCII = h5t.string_dtype("ascii")
+from ..settings import chunk_shape
+from .attrs import create_attrs, dataspace, hdf5_types, prepare_attr
+from .deflate import deflated_chunk
 
 #: bound of each cache below (cleared when full)
 _CACHE_SIZE = 1024
 _layouts: dict[tuple, Any] = {}
-_file_types: dict[np.dtype, tuple[h5t.TypeID, h5t.TypeID]] = {}
-_spaces: dict[tuple[int, ...], h5s.SpaceID] = {}
-_attributes: dict[tuple[str, bytes], tuple] = {}
 _caches: dict[tuple, Any] = {}
 
 
-# --- planning -----------------------------------------------------------------------------------
+# --- the form of a new object -------------------------------------------------------------------
 class Node:
-    """One object to write: a group (``children``) or a dataset (``data``), with its attributes
-    ready for the low-level calls."""
+    """One object to write: a group (``children``) or a dataset (``data``, created with the
+    ``create_dataset`` keywords ``filters``), with its attributes ready for the low-level
+    calls. Made by the serializers' :meth:`~.base.Serializer.node`.
+
+    >>> column = Node.dataset("a", {"datatype": "array<1>{real}"}, np.arange(3.0), {})
+    >>> table = Node("tb", {"datatype": "table{a}"}, children=[column])
+    >>> table.name, [child.name for child in table.children]
+    (b'tb', [b'a'])
+    """
 
     __slots__ = ("attrs", "children", "coding", "data", "filters", "filters_key", "form", "name")
 
@@ -82,7 +66,7 @@ class Node:
             self.name, self.coding = name.encode("ascii"), h5t.CSET_ASCII
         except UnicodeEncodeError:
             self.name, self.coding = name.encode("utf8"), h5t.CSET_UTF8
-        self.attrs = [_attribute(key, value) for key, value in attrs.items()]
+        self.attrs = [prepare_attr(key, value) for key, value in attrs.items()]
         self.children = children
         self.data = data
         self.filters = filters
@@ -154,212 +138,20 @@ def _dataset_key(name: str, attrs: dict, data: np.ndarray, filters: dict) -> tup
     return key
 
 
-def plan_table(
-    obj: LGDO,
-    name: str,
-    codec_for,
-    storable,
-    filters_of,
-    file: str,
-    inner_path: str = "",
-) -> Node | None:
-    """The objects the general writer would create for ``obj``, or ``None`` when ``obj`` holds
-    something the fast path does not write (scalars, strings, encoded or to-be-encoded
-    waveforms, histograms, unusual attributes or h5py settings).
-
-    ``codec_for(obj, inner_path)``, ``storable(nda, file, path)`` and
-    ``filters_of(obj)`` are the general writer's own rules, so both paths decide alike.
-    """
-    attrs = _attrs_of(obj)
-    if attrs is None:
-        return None
-    kind = _kind(type(obj))
-    if kind == "struct":
-        children = []
-        for key, value in obj.items():
-            child = plan_table(
-                value,
-                key,
-                codec_for,
-                storable,
-                filters_of,
-                file,
-                f"{inner_path}/{key}".strip("/"),
-            )
-            if child is None:
-                return None
-            children.append(child)
-        return Node(name, attrs, children=children)
-    if kind == "vov":
-        if codec_for(obj, inner_path) is not None:
-            return None
-        flat = plan_table(
-            obj.flattened_data,
-            "flattened_data",
-            codec_for,
-            storable,
-            filters_of,
-            file,
-            inner_path,
-        )
-        if flat is None:
-            return None
-        cl = Array(obj.cumulative_length.nda.astype(np.int64, copy=False))
-        cl_attrs = _attrs_of(cl)
-        cl_node = (
-            None
-            if cl_attrs is None
-            else _array_node(cl, "cumulative_length", cl_attrs, storable, filters_of, file)
-        )
-        if cl_node is None:
-            return None
-        return Node(name, attrs, children=[flat, cl_node])
-    if kind == "aoesa" and codec_for(obj, inner_path) is not None:
-        return None
-    if kind in ("array", "aoesa"):
-        return _array_node(obj, name, attrs, storable, filters_of, file)
-    return None
-
-
-_kinds: dict[type, str | None] = {}
-
-
-def _kind(cls: type) -> str | None:
-    """How :func:`plan_table` writes objects of class ``cls`` (``struct``, ``vov``, ``aoesa``,
-    ``array``; ``None``: not at all), worked out once per class."""
-    if cls in _kinds:
-        return _kinds[cls]
-    if issubclass(cls, Histogram):
-        kind = None
-    elif issubclass(cls, Struct):
-        kind = "struct"
-    elif issubclass(cls, ArrayOfEncodedEqualSizedArrays | VectorOfEncodedVectors):
-        kind = None
-    elif issubclass(cls, VectorOfVectors):
-        kind = "vov"
-    elif issubclass(cls, ArrayOfEqualSizedArrays):
-        kind = "aoesa"
-    elif issubclass(cls, Array):
-        kind = "array"
-    else:
-        kind = None
-    _kinds[cls] = kind
-    return kind
-
-
-def _array_node(obj: Array, name: str, attrs: dict, storable, filters_of, file: str) -> Node | None:
-    """The dataset of an array with the attributes ``attrs`` (``None``: not for this path)."""
-    nda = obj.nda
-    if nda.dtype.kind not in "biuf" or nda.ndim < 1 or 0 in nda.shape[1:]:
-        return None
-    filters = filters_of(obj)
-    if not (type(filters) is dict or isinstance(filters, Mapping)) or not (
-        filters.keys() <= _FILTER_KEYS
-    ):
-        return None
-    compression = filters.get("compression")
-    if isinstance(compression, bool) or (isinstance(compression, int) and 0 <= compression <= 9):
-        return None  # h5py's legacy gzip spellings: the general writer
-    data = storable(np.ascontiguousarray(nda), file, name)
-    if not data.dtype.isnative and data.dtype.itemsize > 1:
-        return None
-    return Node.dataset(name, attrs, data, dict(filters))
-
-
-def _attrs_of(obj: LGDO) -> dict | None:
-    """The attributes the general writer stores, or ``None`` if one is not a plain value (the
-    general writer then explains what is wrong)."""
-    out = {}
-    for key, value in obj.getattrs(datatype=True).items():
-        if key in _SKIPPED_ATTRS:
-            continue
-        if type(value) is not str and not isinstance(value, _ATTR_TYPES):
-            return None
-        out[key] = value
-    return out
-
-
-# --- attributes ---------------------------------------------------------------------------------
-def _attribute(key: str, value: Any) -> tuple[bytes, np.ndarray, h5t.TypeID, h5t.TypeID, tuple]:
-    """(name, data, file type, memory type, form) for ``obj.attrs[key] = value`` as h5py's
-    AttributeManager does it (``str`` encoded to bytes first: a variable-length ASCII string;
-    numbers as numpy makes them); cached for strings, which repeat from table to table. The
-    form is what is stored, exactly (the bytes of a number: ``0.0`` and ``-0.0`` differ)."""
-    if isinstance(value, str):
-        value = value.encode()
-    cacheable = type(value) is bytes and type(key) is str
-    if cacheable:
-        found = _attributes.get((key, value))
-        if found is not None:
-            return found
-    name = key.encode("ascii") if key.isascii() else key.encode("utf8")
-    if type(value) is bytes:
-        data = np.array(value, dtype=_VLEN_ASCII)
-        form = (name, value)
-    else:
-        data = array_for_new_object(value)
-        data = np.asarray(data, dtype=data.dtype)
-        form = (name, data.dtype.str, data.tobytes())
-    found = (name, data, *_types(data.dtype), form)
-    if cacheable:
-        if len(_attributes) >= _CACHE_SIZE:
-            _attributes.clear()
-        _attributes[(key, value)] = found
-    return found
-
-
-def write_attrs(oid: Any, attrs: dict) -> None:
-    """``obj.attrs[key] = value`` for each item, on an object that has no such attributes."""
-    _create_attrs(oid, [_attribute(key, value) for key, value in attrs.items()])
-
-
-def _create_attrs(oid: Any, attrs: list) -> None:
-    for name, data, htype, mtype, _form in attrs:
-        h5a.create(oid, name, htype, _space(data.shape)).write(data, mtype=mtype)
-
-
-def read_vlen_str_attr(oid: Any, name: bytes) -> bytes:
-    """A scalar variable-length string attribute, as bytes (``TypeError`` for anything else)."""
-    attr = h5a.open(oid, name)
-    ftype = attr.get_type()
-    if not (isinstance(ftype, h5t.TypeStringID) and ftype.is_variable_str()):
-        raise TypeError("not a variable-length string")
-    value = np.empty((), dtype=_VLEN_ASCII)
-    attr.read(value, mtype=_types(_VLEN_ASCII)[1])
-    value = value[()]
-    if not isinstance(value, bytes):
-        raise TypeError("not a scalar string")
-    return value
-
-
-def _types(dtype: np.dtype) -> tuple[h5t.TypeID, h5t.TypeID]:
-    """(file type, memory type) of a numpy dtype, as h5py makes them."""
-    found = _file_types.get(dtype)
-    if found is None:
-        found = _file_types[dtype] = (h5t.py_create(dtype, logical=True), h5t.py_create(dtype))
-    return found
-
-
-def _space(shape: tuple[int, ...]) -> h5s.SpaceID:
-    """A dataspace of ``shape``, unlimited along axis 0 for datasets (``()``: a scalar one);
-    HDF5 copies it into each object, so one serves many."""
-    space = _spaces.get(shape)
-    if space is None:
-        if len(_spaces) >= _CACHE_SIZE:
-            _spaces.clear()
-        space = _spaces[shape] = (
-            h5s.create_simple(shape, (h5s.UNLIMITED, *shape[1:]))
-            if shape
-            else h5s.create_simple(())
-        )
-    return space
-
-
 # --- writing ------------------------------------------------------------------------------------
-def write_new(parent: h5py.Group, node: Node, chunk_shape, chunk_bytes: int) -> None:
+def write_new(parent: h5py.Group, node: Node, chunk_bytes: int) -> None:
     """Create ``node`` (and everything below it) in ``parent``, where it does not exist yet:
-    copied from its template when it is a table of small datasets, else object by object."""
-    writer = _Writer(chunk_shape, chunk_bytes)
+    copied from its template when it is a table of small datasets, else object by object.
+    Datasets get chunks of about ``chunk_bytes`` (:func:`~tierflow.lh5.settings.chunk_shape`).
+
+    >>> import io
+    >>> f = h5py.File(io.BytesIO(), "w")
+    >>> column = Node.dataset("a", {"datatype": "array<1>{real}"}, np.arange(3.0), {})
+    >>> write_new(f, Node("tb", {"datatype": "table{a}"}, children=[column]), 65536)
+    >>> f["tb/a"][:].tolist(), f["tb"].attrs["datatype"]
+    ([0.0, 1.0, 2.0], 'table{a}')
+    """
+    writer = _Writer(chunk_bytes)
     if not writer.copy_template(parent.id, node):
         writer.node(parent.id, node)
 
@@ -367,8 +159,7 @@ def write_new(parent: h5py.Group, node: Node, chunk_shape, chunk_bytes: int) -> 
 class _Writer:
     """The settings of one write: chunking, and h5py's creation-order setting."""
 
-    def __init__(self, chunk_shape, chunk_bytes: int):
-        self.chunk_shape = chunk_shape
+    def __init__(self, chunk_bytes: int):
         self.chunk_bytes = chunk_bytes
         self.track_order = bool(h5py.get_config().track_order)
 
@@ -381,7 +172,7 @@ class _Writer:
                 created.append(dsid)
             return
         gid = h5g.create(parent_id, node.name, lcpl=_lcpl(node.coding), gcpl=self.gcpl())
-        _create_attrs(gid, node.attrs)
+        create_attrs(gid, node.attrs)
         for child in node.children:
             self.node(gid, child, created)
 
@@ -401,13 +192,12 @@ class _Writer:
 
     def layout(self, data: np.ndarray, node: Node) -> _Layout:
         if node.filters_key is None:
-            return _Layout(data, node.filters, self.chunk_shape, self.chunk_bytes, self.track_order)
+            return _Layout(data, node.filters, self.chunk_bytes, self.track_order)
         key = (
             data.shape[1:],
             data.dtype,
             node.filters_key,
-            self.chunk_shape(data.shape, data.dtype.itemsize, self.chunk_bytes)[0],
-            self.chunk_shape,
+            chunk_shape(data.shape, data.dtype.itemsize, self.chunk_bytes)[0],
             self.chunk_bytes,
             self.track_order,
         )
@@ -415,19 +205,17 @@ class _Writer:
         if layout is None:
             if len(_layouts) >= _CACHE_SIZE:
                 _layouts.clear()
-            layout = _layouts[key] = _Layout(
-                data, node.filters, self.chunk_shape, self.chunk_bytes, self.track_order
-            )
+            layout = _layouts[key] = _Layout(data, node.filters, self.chunk_bytes, self.track_order)
         return layout
 
     def dataset(self, parent_id: h5g.GroupID, node: Node, fill: bool = True) -> h5d.DatasetID:
         """Create the dataset of ``node``, with its data unless ``fill`` is false."""
         data = node.data
         layout = self.layout(data, node)
-        dsid = h5d.create(parent_id, node.name, layout.tid, _space(data.shape), dcpl=layout.dcpl)
+        dsid = h5d.create(parent_id, node.name, layout.tid, dataspace(data.shape), dcpl=layout.dcpl)
         if fill:
             _write_data(dsid, data, layout)
-        _create_attrs(dsid, node.attrs)
+        create_attrs(dsid, node.attrs)
         return dsid
 
     def copy_template(self, parent_id: h5g.GroupID, node: Node) -> bool:
@@ -444,7 +232,7 @@ class _Writer:
         # template for each pattern of empty datasets copies alike whatever it held before
         empty = tuple(not leaf.data.size for leaf in leaves)
         chunk_rows = tuple(layout.rows for layout in layouts)
-        key = (node.form, empty, chunk_rows, self.chunk_shape, self.chunk_bytes, self.track_order)
+        key = (node.form, empty, chunk_rows, self.chunk_bytes, self.track_order)
         with _templates_lock:
             templates = _template_file(parent_id)
             if templates is None:
@@ -466,11 +254,11 @@ def _leaves(node: Node) -> Iterator[Node]:
 
 def _write_data(dsid: h5d.DatasetID, data: np.ndarray, layout: _Layout) -> None:
     """Write ``data`` into a dataset of its shape: ready-compressed as its first chunk when it
-    fits (see :func:`_deflated_chunk`), else through HDF5's filters."""
+    fits (see :func:`.deflate.deflated_chunk`), else through HDF5's filters."""
     if not data.size:
         return
-    if layout.direct(data):
-        chunk = _deflated_chunk(data, layout.chunk_elements, layout.level)
+    if layout.direct(data) and layout.level is not None:
+        chunk = deflated_chunk(data, layout.chunk_elements, layout.level)
         dsid.write_direct_chunk(layout.origin, chunk)
     else:
         dsid.write(h5s.ALL, h5s.ALL, data)
@@ -646,14 +434,12 @@ class _Layout:
 
     __slots__ = ("chunk_elements", "dcpl", "level", "origin", "rows", "tid")
 
-    def __init__(
-        self, data: np.ndarray, filters: dict, chunk_shape, chunk_bytes: int, track_order: bool
-    ):
+    def __init__(self, data: np.ndarray, filters: dict, chunk_bytes: int, track_order: bool):
         chunks = tuple(chunk_shape(data.shape, data.dtype.itemsize, chunk_bytes))
         if any(c > d for c, d in zip(chunks[1:], data.shape[1:], strict=True)):
             raise ValueError(f"chunk shape {chunks} does not fit rows of shape {data.shape[1:]}")
         self.dcpl = _new_dcpl(data, chunks, filters, track_order)
-        self.tid = _types(data.dtype)[0]
+        self.tid = hdf5_types(data.dtype)[0]
         self.rows = chunks[0]
         self.chunk_elements = math.prod(chunks)
         self.origin = (0,) * len(chunks)
@@ -707,107 +493,3 @@ def _new_dcpl(
     else:
         dcpl.set_attr_creation_order(0)
     return dcpl
-
-
-# --- whole chunks, compressed here --------------------------------------------------------------
-#: a plane of at most this many bytes goes into a stored (uncompressed) deflate block
-_STORED_PLANE = 256
-_MOD_ADLER = 65521
-_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window
-_FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman codes)
-
-
-def _deflated_chunk(data: np.ndarray, chunk_elements: int, level: int) -> bytes:
-    """zlib(shuffle(data, zero-padded to ``chunk_elements``)) at ``level``, built from parts.
-
-    After HDF5's shuffle filter the chunk is ``itemsize`` byte planes, each the data's bytes at
-    one position followed by zeros. Each plane is a deflate block of its own (stored when small,
-    else compressed with the history reset at its end), followed by cached, self-contained
-    blocks for the run of zeros; the Adler-32 checksum is extended over the zeros
-    arithmetically. Inflated, it is exactly the chunk HDF5's filters would have compressed.
-    """
-    k = data.dtype.itemsize
-    m = data.size
-    zeros = chunk_elements - m
-    raw = data.tobytes()
-    if m <= _STORED_PLANE:
-        return _stored_planes(raw, _stored_layout(k, m, chunk_elements, level))
-    zero_run = _zero_run(level, zeros)
-    parts = [_ZLIB_HEADER]
-    shuffled = np.frombuffer(raw, np.uint8).reshape(m, k).T.tobytes() if k > 1 else raw
-    planes = [shuffled[j : j + m] for j in range(0, k * m, m)]
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    for plane in planes:
-        parts += (compressor.compress(plane), compressor.flush(zlib.Z_FULL_FLUSH), zero_run)
-    adler = 1
-    for plane in planes:
-        adler = zlib.adler32(plane, adler)
-        if zeros:
-            low = adler & 0xFFFF
-            adler = ((((adler >> 16) + zeros * low) % _MOD_ADLER) << 16) | low
-    parts += (_FINAL_BLOCK, struct.pack(">I", adler))
-    return b"".join(parts)
-
-
-class _StoredLayout:
-    """What the chunks of ``m`` elements of ``k`` bytes, padded to ``n`` elements, share when
-    their planes are stored deflate blocks: the bytes around and between the planes, and each
-    data byte's weight in the Adler-32 sum ``B`` (how many of the chunk's bytes, itself
-    included, are from it on)."""
-
-    __slots__ = ("k", "length", "prefix", "separator", "suffix", "weights")
-
-    def __init__(self, k: int, m: int, n: int, level: int):
-        header = b"\x00" + struct.pack("<HH", m, m ^ 0xFFFF)
-        zero_run = _zero_run(level, n - m)
-        self.k = k
-        self.length = k * n
-        self.prefix = _ZLIB_HEADER + header
-        self.separator = zero_run + header
-        self.suffix = zero_run + _FINAL_BLOCK
-        # data byte e * k + j (byte j of element e) is byte e of plane j: j * n + e in the chunk
-        self.weights = tuple(self.length - (j * n + e) for e in range(m) for j in range(k))
-
-
-_stored_layouts: dict[tuple[int, int, int, int], _StoredLayout] = {}
-
-
-def _stored_layout(k: int, m: int, n: int, level: int) -> _StoredLayout:
-    """The :class:`_StoredLayout` of these sizes, cached."""
-    key = (k, m, n, level)
-    layout = _stored_layouts.get(key)
-    if layout is None:
-        if len(_stored_layouts) >= _CACHE_SIZE:
-            _stored_layouts.clear()
-        layout = _stored_layouts[key] = _StoredLayout(k, m, n, level)
-    return layout
-
-
-def _stored_planes(raw: bytes, layout: _StoredLayout) -> bytes:
-    """The zlib stream of a chunk whose byte planes are stored blocks. Its Adler-32 checksum is
-    summed in closed form: ``A = 1 + sum of the bytes``, ``B = length + sum of each byte times
-    its weight`` (zeros add nothing), both modulo 65521."""
-    k = layout.k
-    planes = layout.separator.join([raw[j::k] for j in range(k)]) if k > 1 else raw
-    a = (1 + sum(raw)) % _MOD_ADLER
-    b = (layout.length + sum(map(operator.mul, raw, layout.weights))) % _MOD_ADLER
-    return b"".join((layout.prefix, planes, layout.suffix, ((b << 16) | a).to_bytes(4, "big")))
-
-
-_zero_blocks: dict[tuple[int, int], bytes] = {}
-
-
-def _zero_run(level: int, n: int) -> bytes:
-    """Self-contained deflate blocks (no reference to earlier data, ending on a byte boundary)
-    for ``n`` zero bytes, cached: tables of the same shape pad their chunks alike."""
-    if n == 0:
-        return b""
-    key = (level, n)
-    block = _zero_blocks.get(key)
-    if block is None:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-        block = compressor.compress(bytes(n)) + compressor.flush(zlib.Z_FULL_FLUSH)
-        if len(_zero_blocks) >= _CACHE_SIZE:
-            _zero_blocks.clear()
-        _zero_blocks[key] = block
-    return block
