@@ -27,8 +27,14 @@ class Journal:
         if stop > start:
             self.steps.append(("overwritten", (ds, start, ds[start:stop])))
 
-    def setting_attr(self, obj: h5py.HLObject, key: str) -> None:
-        self.steps.append(("attr", (obj, key, obj.attrs.get(key, _MISSING))))
+    def setting_attr(self, obj: h5py.HLObject, key: str, current: Any = _MISSING) -> None:
+        """Record the attribute ``key`` of ``obj`` before it is set: its ``current`` value
+        when the caller has read it already (``None``: it has none), else read here."""
+        if current is _MISSING:
+            current = obj.attrs.get(key, _MISSING)
+        elif current is None:
+            current = _MISSING
+        self.steps.append(("attr", (obj, key, current)))
 
     def replacing(self, group: h5py.Group, name: str) -> None:
         """Move ``group[name]`` aside; it is deleted on commit and restored on rollback."""

@@ -19,7 +19,7 @@ import h5py
 from ..errors import LH5Error, LH5WriteError
 from ..types import LGDO
 from .files import open_file
-from .journal import _MISSING, Journal
+from .journal import Journal
 from .safewrite import changing, locked_target, open_for_writing_here, write_new_file
 from .serial.attrs import read_vlen_str_attr, set_attr, write_attrs
 from .serial.base import WriteContext
@@ -145,7 +145,8 @@ def _name_of(lh5_file: Any) -> str:
 def _rows_of(obj: LGDO, start_row: int, n_rows: int | None) -> LGDO:
     if (start_row == 0 and n_rows is None) or not hasattr(obj, "take"):
         return obj
-    stop = len(obj) if n_rows is None else min(len(obj), start_row + n_rows)
+    rows = len(obj)  # type: ignore[arg-type]  # objects with take have rows
+    stop = rows if n_rows is None else min(rows, start_row + n_rows)
     return obj.take(slice(start_row, stop))
 
 
@@ -274,7 +275,7 @@ def _refresh_struct_datatypes(groups: list[h5py.Group], journal: Journal) -> Non
             set_attr(node, "datatype", wanted, journal)
             continue
         # what set_attr does, without reading the attribute again
-        journal.steps.append(("attr", (node, "datatype", _MISSING if current is None else current)))
+        journal.setting_attr(node, "datatype", current)
         if current is not None:
             h5py.h5a.delete(node.id, b"datatype")
         write_attrs(node.id, {"datatype": wanted})

@@ -105,13 +105,12 @@ def stored_rows(group: h5py.Group, ctx: WriteContext, path: str) -> int:
     >>> stored_rows(f["tb"], WriteContext(), "/tb")
     3
     """
-    from ..read import n_rows_of  # at call time: the reader imports the serializers
 
     lengths = {}
     for key in group:  # plain datasets through the low-level API: tables are checked per append
         oid = h5py.h5o.open(group.id, key.encode("utf8"))
         plain = isinstance(oid, h5py.h5d.DatasetID) and oid.shape
-        lengths[key] = oid.shape[0] if plain else n_rows_of(group[key])
+        lengths[key] = oid.shape[0] if plain else rows_of(group[key])
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{key!r}: {n}" for key, n in sorted(lengths.items()))
         raise LH5WriteError(
@@ -197,7 +196,6 @@ class TableSerializer(Serializer):
     ) -> None:
         """``append_column``: the columns of ``obj`` added to the stored table, whose rows
         they must have."""
-        from ..read import n_rows_of  # at call time: the reader imports the serializers
 
         path = f"{parent.name}/{name}"
         if name not in parent:
@@ -212,7 +210,7 @@ class TableSerializer(Serializer):
                 file=ctx.file,
                 obj=path,
             )
-        n_existing = n_rows_of(group)
+        n_existing = rows_of(group)
         clash = sorted(set(obj.keys()) & set(group.keys()))
         if clash:
             raise LH5WriteError(

@@ -213,7 +213,7 @@ def create_vov(
     >>> sorted(f["v"]), f["v/cumulative_length"].dtype
     (['cumulative_length', 'flattened_data'], dtype('int64'))
     """
-    cl = obj.cumulative_length.nda.astype(cl_dtype, copy=False)
+    cl: np.ndarray = obj.cumulative_length.nda.astype(cl_dtype, copy=False)
     group = new_group(parent, name, obj, ctx)
     fresh = replace(ctx, mode="append", write_start=0)
     write_object(group, "flattened_data", obj.flattened_data, fresh, inner_path)
