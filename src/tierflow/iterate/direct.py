@@ -17,12 +17,12 @@ import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ..errors import LH5FileError, TierflowError
-from ..lh5.direct import DirectRows, direct_rows
+from ..lh5.direct import DirectRows
 from ..lh5.guards import FAILURES
+from ..lh5.serial.array import ArrayPlan
 from ..lh5.serial.base import fast_paths_enabled
 from . import hist_fill
 from .source import ChunkSource
@@ -105,10 +105,13 @@ class DirectColumns:
 
     def _find_readers(self, file: str, group: str) -> list[DirectRows] | None:
         try:
-            h5f = self.it.open_file(file)
-            # the low-level objects: an h5py.Dataset costs more to make than a window to read
-            objs = [h5py.h5o.open(h5f.id, f"{group}/{c}".encode()) for c in self.columns]
-            found = [direct_rows(o) if isinstance(o, h5py.h5d.DatasetID) else None for o in objs]
+            plan = self.it.table_plan(file, group)  # the plan the chunked route reads with
+        except (TierflowError, *FAILURES):  # the chunked route reports what is wrong
+            return None
+        columns = [plan.column(c) for c in self.columns]
+        try:
+            # a file shorter than its datasets raises: reading it would give wrong values
+            found = [c.direct() if isinstance(c, ArrayPlan) else None for c in columns]
         except FAILURES:  # the chunked route reports what is wrong
             return None
         readers: list[DirectRows] = [r for r in found if r is not None]

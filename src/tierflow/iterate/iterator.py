@@ -17,6 +17,7 @@ from ..errors import LH5Error, LH5FileError, LH5IndexError, LH5ObjectNotFoundErr
 from ..lh5.files import get_object
 from ..lh5.guards import translated
 from ..lh5.read import datatype_of
+from ..lh5.serial.table import TablePlan
 from ..lh5.store import LH5Store
 from ..lh5.write import write
 from ..types import Array, Table
@@ -373,6 +374,10 @@ class LH5Iterator(Iterator):
         """The open file ``file`` (a path as in :attr:`datasets`), from the iterator's cache of
         open files (opened if it is not)."""
         return self._store.gimme_file(file)
+
+    def table_plan(self, file: str, group: str) -> TablePlan:
+        """The plan the chunks of ``file:group`` are read with (see :mod:`tierflow.lh5.serial`)."""
+        return self._reader.plan(file, group)
 
     # --- map, query, hist, dask -----------------------------------------------------------------
     def map(

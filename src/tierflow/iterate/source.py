@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import h5py
 import numpy as np
 
+from ..lh5.serial.table import TablePlan
 from ..types import Table
 from .datasets import Dataset
 from .selection import EntrySelection
@@ -109,6 +110,11 @@ class ChunkSource(Protocol):
 
     def open_file(self, file: str) -> h5py.File:
         """The open file ``file`` (one of the datasets' files), from the source's own cache."""
+        ...
+
+    def table_plan(self, file: str, group: str) -> TablePlan:
+        """The read plan of the table ``file:group`` (:mod:`tierflow.lh5.serial`), the one the
+        source's chunks are read with."""
         ...
 
     def available_fields(self) -> list[str]:

@@ -18,6 +18,7 @@ from ...types import (
     FixedSizeArray,
 )
 from ..datatype import Datatype
+from ..direct import DirectRows, direct_rows
 from ..fieldmask import FieldMask
 from ..guards import FAILURES
 from ..settings import chunk_shape, hdf5_filters
@@ -134,6 +135,11 @@ class ArrayPlan(Plan):
 
     def member(self, gid: h5g.GroupID, name: bytes) -> h5d.DatasetID:
         return h5d.open(gid, name)
+
+    def direct(self) -> DirectRows | None:
+        """A reader of these rows past HDF5's chunk cache (``hist``'s direct fill; see
+        :mod:`tierflow.lh5.direct`), ``None`` where the dataset is not one it serves."""
+        return direct_rows(self.oid)
 
     def layout(self) -> tuple:
         return ("array", self.datatype, self.memory, self.shape[1:])

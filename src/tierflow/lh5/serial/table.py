@@ -75,6 +75,15 @@ class TablePlan(Plan):
         columns = {name: plan.read(rows) for name, plan in self.fields.items()}
         return self._assemble(columns, n_selected(rows))
 
+    def column(self, path: str) -> Plan | None:
+        """The plan of the column ``path`` (``a/b`` inside nested tables), ``None`` if this
+        plan does not read it."""
+        head, _, rest = path.partition("/")
+        plan = self.fields.get(head)
+        if rest:
+            return plan.column(rest) if isinstance(plan, TablePlan) else None
+        return plan
+
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         assert isinstance(out, Table)
         for name, plan in self.fields.items():
