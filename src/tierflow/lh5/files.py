@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import h5py
 import hdf5plugin  # noqa: F401  (registers Zstd, Blosc, LZ4, ... with HDF5)
@@ -115,6 +115,18 @@ def _why_unopenable(err: BaseException) -> str:
 def file_name(h5file: h5py.File | h5py.Group) -> str:
     """The path of the file an h5py object lives in."""
     return h5file.file.filename
+
+
+def open_object(h5file: h5py.File | h5py.Group, name: str) -> Any:
+    """The object at ``name`` as an h5py low-level id (what :func:`get_object` finds, in one
+    HDF5 call when the path exists; else :func:`get_object` says what is wrong)."""
+    path = str(name).strip("/")
+    if path:
+        try:
+            return h5py.h5o.open(h5file.id, path.encode("utf8"))
+        except FAILURES:
+            pass  # missing, or a link that cannot be followed: get_object names it
+    return get_object(h5file, name).id
 
 
 def get_object(h5file: h5py.File | h5py.Group, name: str) -> h5py.Group | h5py.Dataset:

@@ -21,7 +21,7 @@ from ..types import LGDO, Array
 from .buffer import store_into
 from .datatype import Datatype, enum_values
 from .fieldmask import FieldMask, FieldMaskSpec
-from .files import FileLike, file_name, get_object, open_file
+from .files import FileLike, file_name, get_object, open_file, open_object
 from .guards import FAILURES, translated
 from .serial.attrs import read_attrs
 from .serial.base import LayoutChanged, Plan, Rows, fast_paths_enabled
@@ -67,7 +67,7 @@ def read(
         obj = _read_many(name, list(lh5_file), start_row, n_rows, idx, mask, decompress)
     else:
         with opened(lh5_file) as h5f, translated(file_name(h5f), name, "reading"):
-            plan = plan_of(get_object(h5f, name), mask, decompress)
+            plan = plan_of(open_object(h5f, name), mask, decompress)
             obj = plan.read(_rows(plan, start_row, n_rows, idx))
     if obj_buf is None:
         return obj

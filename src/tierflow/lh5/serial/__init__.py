@@ -19,7 +19,23 @@ module                     datatype kinds                                       
                                                                                   ``Histogram``
 =========================  ====================================================  ================
 
-:mod:`.base` holds the protocol (:class:`~.base.Serializer`, :class:`~.base.Plan`).
+:mod:`.base` holds the protocol (:class:`~.base.Serializer`, :class:`~.base.Plan`); what
+the kinds share lives beside them:
+
+- reading: :mod:`.describe` plans any stored object (attributes read once, datatype parsed,
+  the kind's serializer asked) and counts rows from metadata; :mod:`.rows` turns
+  ``start_row``/``n_rows``/``idx`` into rows; :mod:`.datasets` reads rows of a dataset
+  straight into memory; :mod:`.attrs` reads and writes attributes.
+- writing: :mod:`.dispatch` picks the serializer of an object and holds the rules of the
+  write modes; :mod:`.create` is the fast creation path (a new table's objects from a kept
+  template), :mod:`.deflate` its pre-compressed first chunks.
+
+Fast paths are kept plans of these serializers: a table's read plan rebound to the next table
+of its layout (:class:`tierflow.lh5.tablereader.KeptPlans`), a new table's template, an
+array's direct reader for ``hist`` (:meth:`.array.ArrayPlan.direct`). Each skips work whose
+result is known; :func:`~.base.general_path_only` turns them all off, and the property tests
+(``tests/test_serial_properties.py``, ``tests/test_write_paths.py``,
+``tests/test_hist_direct_property.py``) assert that both ways give the same objects and files.
 """
 
 from __future__ import annotations

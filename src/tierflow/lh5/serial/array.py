@@ -65,7 +65,7 @@ class ArrayPlan(Plan):
                 obj=self.path,
             )
         self.shape = dsid.shape
-        self.tid = dsid.get_type()
+        self.dtype = dsid.dtype  # h5py's reading of the HDF5 type: equal dtypes read alike
         self.stored = plain_dtype(dsid)
         element = datatype.element or ""
         self.bools = element == "bool"
@@ -126,7 +126,7 @@ class ArrayPlan(Plan):
         if not isinstance(oid, h5d.DatasetID):
             raise LayoutChanged
         shape = oid.shape
-        if not shape or shape[1:] != self.shape[1:] or oid.get_type() != self.tid:
+        if not shape or shape[1:] != self.shape[1:] or oid.dtype != self.dtype:
             raise LayoutChanged
         plan = object.__new__(ArrayPlan)
         plan.__dict__.update(self.__dict__)

@@ -34,7 +34,7 @@ from h5py import h5d, h5f, h5g, h5i
 from ...errors import LH5DecodeError
 from ...types import LGDO
 from ..datatype import Datatype
-from ..guards import describe
+from ..guards import FAILURES, describe
 from ..journal import Journal
 from ..settings import DEFAULT_CHUNK_BYTES, CompressionSpec
 
@@ -57,10 +57,13 @@ def n_selected(rows: Rows) -> int:
 
 def location(oid: h5g.GroupID | h5d.DatasetID) -> tuple[str, str]:
     """(file, path) of an open HDF5 object, for messages."""
-    return (
-        h5f.get_name(oid).decode(errors="replace"),
-        h5i.get_name(oid).decode(errors="replace") or "?",
-    )
+    try:
+        return (
+            h5f.get_name(oid).decode(errors="replace"),
+            h5i.get_name(oid).decode(errors="replace") or "?",
+        )
+    except FAILURES:  # a damaged file may not say: the message says so
+        return "?", "?"
 
 
 def kind_error(oid: h5g.GroupID | h5d.DatasetID, kind: str, expected: str) -> LH5DecodeError:

@@ -12,9 +12,9 @@ from h5py import h5d, h5g, h5o
 from ...errors import LH5DecodeError
 from ..datatype import Datatype, parse
 from ..fieldmask import FieldMask
-from ..guards import MAX_NESTING, translated
+from ..guards import FAILURES, MAX_NESTING, describe, translated
 from .attrs import read_attrs, read_datatype
-from .base import Plan, location
+from .base import Plan, Serializer, location
 
 #: the groups each thread is planning, outermost first, as (file number, address)
 _planning = threading.local()
@@ -38,14 +38,12 @@ def plan_of(oid: Any, mask: FieldMask | None = None, decompress: bool = True) ->
     """
     if isinstance(oid, h5py.HLObject):
         oid = oid.id
-    file, path = location(oid)
-    with translated(file, path, "reading"):
+    try:
         attrs = read_attrs(oid)
         datatype = datatype_of(oid, attrs.pop("datatype", None))
-        from . import for_kind  # the registry imports the kinds, which plan their children here
-
-        serializer = for_kind(datatype.kind)
+        serializer = _serializer(datatype.kind)
         if serializer is None:
+            file, path = location(oid)
             raise LH5DecodeError(
                 f"cannot read datatype kind {datatype.kind!r}", file=file, obj=path
             )
@@ -58,6 +56,23 @@ def plan_of(oid: Any, mask: FieldMask | None = None, decompress: bool = True) ->
             return serializer.plan(oid, datatype, attrs, mask, decompress)
         finally:
             stack.pop()
+    except FAILURES as err:  # named only now: looking the names up costs two HDF5 calls
+        file, path = location(oid)
+        raise LH5DecodeError(f"reading failed: {describe(err)}", file=file, obj=path) from err
+
+
+def _serializer(kind: str) -> Serializer | None:
+    """The serializer of a datatype kind, from the registry (imported at first use: the
+    registry imports the kinds, which plan their members here)."""
+    if not _registry:
+        from . import SERIALIZERS
+
+        _registry.update({k: s for s in SERIALIZERS for k in s.kinds})
+    return _registry.get(kind)
+
+
+#: datatype kind -> serializer, filled at first use
+_registry: dict[str, Serializer] = {}
 
 
 def datatype_of(oid: Any, raw: Any) -> Datatype:
