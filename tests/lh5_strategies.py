@@ -300,7 +300,6 @@ ROW_KINDS = [
     "table",
     "waveform_table",
 ]
-ENCODED_KINDS = ("vector_of_encoded_vectors", "encoded_equal_sized_arrays")
 
 
 def has_rows(obj: Any) -> bool:
