@@ -459,6 +459,7 @@ def _dataset_layout(ds: h5py.Dataset) -> dict[str, Any]:
         "shuffle": ds.shuffle,
         "fletcher32": ds.fletcher32,
         "filters": filters,
+        "attr_creation_order": dcpl.get_attr_creation_order(),
         "fillvalue": _attr_value(ds.fillvalue, True),
         "fill_time": dcpl.get_fill_time(),
         "alloc_time": dcpl.get_alloc_time(),
@@ -473,7 +474,18 @@ def file_layout(path: str) -> list[tuple[str, Any]]:
     with h5py.File(path, "r", locking=False) as h5f:
 
         def walk(group: h5py.Group) -> None:
-            out.append((group.name, {"attrs": _attrs_of(group), "members": list(group)}))
+            gcpl = group.id.get_create_plist()
+            out.append(
+                (
+                    group.name,
+                    {
+                        "attrs": _attrs_of(group),
+                        "members": list(group),
+                        "link_creation_order": gcpl.get_link_creation_order(),
+                        "attr_creation_order": gcpl.get_attr_creation_order(),
+                    },
+                )
+            )
             for key in group:
                 obj = group[key]
                 if isinstance(obj, h5py.Group):
