@@ -354,32 +354,52 @@ def test_iterator_passes_equal_reading_and_the_general_path(kind: str, data: st.
         with general_path_only():
             everything = tft.concat([lh5.read(g, f) for f in files for g in groups])
         total = len(everything)
-        entries = data.draw(
-            st.none() | st.lists(st.integers(0, max(total - 1, 0)), unique=True).map(sorted)
-            if total
-            else st.none(),
-            "entry_list",
-        )
+        sizes = [len(lh5.read(f"{g}/e", f)) for f in files for g in groups]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        form = data.draw(st.sampled_from(["all", "global", "per dataset"]), "entries")
+        entry_list: Any = None
+        entries: Any = None  # the global entry list either form stands for
+        if form != "all":
+            chosen = [
+                data.draw(
+                    st.lists(st.integers(0, n - 1), unique=True).map(sorted) if n else st.just([])
+                )
+                for n in sizes
+            ]
+            entries = np.concatenate(
+                [np.array(c, np.int64) + o for c, o in zip(chosen, offsets, strict=False)]
+            )
+            entry_list = entries if form == "global" else chosen
         mask = data.draw(st.sampled_from([None, ["x"], ["e", "w"], ["x", "e"]]), "field_mask")
         memory = st.sampled_from(["64 B", "1 kB", "1 MB"])
         if holds(obj, tft.VectorOfEncodedVectors):  # test_memory_buffer_over_encoded_vectors
             memory = st.nothing()  # (draw memory sizes here too once that test passes)
         buffer_len = data.draw(st.integers(1, total + 2) | memory, "buffer_len")
-        expected = everything if entries is None else everything.take(np.array(entries, int))
+        expected = everything if entries is None else everything.take(entries)
         if mask is not None:
             expected = tft.Table({k: expected[k] for k in mask})
 
-        def iterator() -> LH5Iterator:
+        def iterator(**kwargs: Any) -> LH5Iterator:
             return LH5Iterator(
-                files, groups, entry_list=entries, field_mask=mask, buffer_len=buffer_len
+                files,
+                groups,
+                entry_list=entry_list,
+                field_mask=mask,
+                buffer_len=buffer_len,
+                **kwargs,
             )
 
-        fast, general = both_paths(lambda: chunks_of(iterator()))
-        assert [len(c) for c in fast] == [len(c) for c in general], "chunk lengths"
-        for i, (a, b) in enumerate(zip(fast, general, strict=True)):
-            assert_same(a, b, f"chunk {i}: fast vs general", exact=True)
-        passed = tft.concat(fast) if fast else iterator().read(0, 0)
-        assert_same(passed, expected, "the pass vs lh5.read")
+        first = data.draw(st.integers(0, len(expected)), "i_start")
+        n_entries = data.draw(st.none() | st.integers(0, len(expected) + 1), "n_entries")
+        part = {"i_start": first, "n_entries": n_entries}
+        end = len(expected) if n_entries is None else first + n_entries
+        for kwargs, want in (({}, expected), (part, expected.take(slice(first, end)))):
+            fast, general = both_paths(lambda kwargs=kwargs: chunks_of(iterator(**kwargs)))
+            assert [len(c) for c in fast] == [len(c) for c in general], f"{kwargs}: chunks"
+            for i, (a, b) in enumerate(zip(fast, general, strict=True)):
+                assert_same(a, b, f"{kwargs} chunk {i}: fast vs general", exact=True)
+            passed = tft.concat(fast) if fast else iterator().read(0, 0)
+            assert_same(passed, want, f"{kwargs}: the pass vs lh5.read")
 
         start, n = data.draw(st.integers(0, len(expected)), "i_entry"), data.draw(st.integers(0, 5))
         fast_read, general_read = both_paths(lambda: iterator().read(start, n).take(slice(None)))
