@@ -436,18 +436,24 @@ def _attrs_of(obj: h5py.HLObject) -> list[tuple]:
     out = []
     for key in obj.attrs:
         aid = obj.attrs.get_id(key)
-        out.append((key, _type_of(aid.get_type()), aid.shape, _attr_value(obj.attrs[key], True)))
+        out.append((key, _type_of(aid.get_type()), aid.shape, _stored_value(obj.attrs[key])))
     return out
+
+
+def _stored_value(value: Any) -> Any:
+    """A value read from a file, comparable exactly: numbers by dtype, shape and bytes (so
+    that NaN equals NaN), strings and variable-length data as they are."""
+    if isinstance(value, np.ndarray | np.generic) and np.asarray(value).dtype.kind != "O":
+        array = np.asarray(value)
+        return (array.dtype.str, array.shape, array.tobytes())
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return (type(value).__name__, value)
 
 
 def _dataset_layout(ds: h5py.Dataset) -> dict[str, Any]:
     dcpl = ds.id.get_create_plist()
     filters = [dcpl.get_filter(i)[:3] for i in range(dcpl.get_nfilters())]
-    data = ds[()]
-    if isinstance(data, np.ndarray) and data.dtype.kind != "O":
-        data = (data.dtype.str, data.shape, data.tobytes())
-    elif isinstance(data, np.ndarray):
-        data = data.tolist()
     return {
         "type": _type_of(ds.id.get_type()),
         "shape": ds.shape,
@@ -460,10 +466,10 @@ def _dataset_layout(ds: h5py.Dataset) -> dict[str, Any]:
         "fletcher32": ds.fletcher32,
         "filters": filters,
         "attr_creation_order": dcpl.get_attr_creation_order(),
-        "fillvalue": _attr_value(ds.fillvalue, True),
+        "fillvalue": _stored_value(ds.fillvalue),
         "fill_time": dcpl.get_fill_time(),
         "alloc_time": dcpl.get_alloc_time(),
-        "data": data,
+        "data": _stored_value(ds[()]),
     }
 
 
