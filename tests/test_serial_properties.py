@@ -396,8 +396,6 @@ def test_iterator_passes_equal_reading_and_the_general_path(kind: str, data: st.
             entry_list = entries if form == "global" else chosen
         mask = data.draw(st.sampled_from([None, ["x"], ["e", "w"], ["x", "e"]]), "field_mask")
         memory = st.sampled_from(["64 B", "1 kB", "1 MB"])
-        if holds(obj, tft.VectorOfEncodedVectors):  # test_memory_buffer_over_encoded_vectors
-            memory = st.nothing()  # (draw memory sizes here too once that test passes)
         buffer_len = data.draw(st.integers(1, total + 2) | memory, "buffer_len")
         expected = everything if entries is None else everything.take(entries)
         if mask is not None:
@@ -449,13 +447,6 @@ def test_iterator_passes_equal_reading_and_the_general_path(kind: str, data: st.
         assert np.array_equal(fast_h, want), f"hist {fast_h} != numpy's {want}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LH5Iterator sizes a memory buffer_len (the default '100 MB') by looking for "
-    "'<column>/flattened_data' in the file, which a VectorOfEncodedVectors column stores as "
-    "'<column>/encoded_data/flattened_data': h5py's KeyError escapes (iterate/iterator.py "
-    "_vector_lengths)",
-)
 def test_memory_buffer_over_encoded_vectors(tmp_path: Path) -> None:
     """A table of variable-length encoded waveforms, alone or in a waveform table, iterates
     with a buffer sized in memory (found by the iterator property test)."""

@@ -6,6 +6,12 @@ import math
 import re
 from collections.abc import Callable
 
+import numpy as np
+
+from ..lh5.serial.array import ArrayPlan
+from ..lh5.serial.encoded import EncodedPlan
+from ..lh5.serial.table import TablePlan
+from ..lh5.serial.vector import VectorPlan
 from ..types import LGDO, Array, Table, VectorOfVectors
 
 _UNITS = {
@@ -62,3 +68,27 @@ def rows_for_memory(size: str, row_bytes: float) -> int:
     50
     """
     return max(1, int(parse_memory(size) // max(row_bytes, 1.0)))
+
+
+def mean_vector_length(plan: TablePlan, path: str, rows: int) -> float:
+    """Mean length of the vectors of the column ``path`` of a table of ``rows`` rows read by
+    ``plan``, from metadata (the values stored) or, for encoded vectors, their decoded sizes;
+    1 where the column is not a vector of vectors.
+
+    >>> import h5py, io, numpy as np
+    >>> from tierflow import lh5
+    >>> from tierflow.lh5.serial.describe import plan_of
+    >>> from tierflow.types import Table, VectorOfVectors
+    >>> f = h5py.File(io.BytesIO(), "w")
+    >>> lh5.write(Table({"v": VectorOfVectors([[1, 2, 3], [4]])}), "t", f)
+    >>> mean_vector_length(plan_of(f["t"]), "v", 2)
+    2.0
+    """
+    column = plan.column(path)
+    if isinstance(column, VectorPlan):
+        return (column.flat.n_rows() or 0) / max(rows, 1)
+    if isinstance(column, EncodedPlan) and isinstance(column.sizes, ArrayPlan):
+        sizes = column.sizes.read(slice(0, min(rows, column.sizes.n_rows())))
+        assert isinstance(sizes, Array)
+        return float(np.mean(sizes.nda)) if len(sizes) else 1.0
+    return 1.0

@@ -20,8 +20,8 @@ from ..lh5.read import datatype_of
 from ..lh5.serial.table import TablePlan
 from ..lh5.store import LH5Store
 from ..lh5.write import write
-from ..types import Array, Table
-from .buffer_size import bytes_per_row, rows_for_memory
+from ..types import Array, Table, WaveformTable
+from .buffer_size import bytes_per_row, mean_vector_length, rows_for_memory
 from .dask_io import to_dask
 from .datasets import Dataset, FilesSpec, GroupsSpec, list_datasets
 from .reader import ChunkReader
@@ -179,9 +179,7 @@ class LH5Iterator(Iterator):
                 rows = self.selection.rows(i)
                 if rows:
                     ds = self.datasets[i]
-                    h5f = self._store.gimme_file(ds.file)
-                    flat = h5f[f"{ds.group}/{path}/flattened_data"]
-                    return flat.shape[0] / rows if isinstance(flat, h5py.Dataset) else 1.0
+                    return mean_vector_length(self._reader.plan(ds.file, ds.group), path, rows)
             return 1.0
 
         return mean_length
@@ -234,9 +232,16 @@ class LH5Iterator(Iterator):
         return sample if sample is not None else Table(size=0)
 
     def _assemble(self, buffer: Table, n: int, i_entry: int) -> Table:
-        table = Table(size=n)
-        for name, col in buffer.items():
-            table.add_field(name, col)
+        table: Table
+        if isinstance(buffer, WaveformTable) and not self.group_data and not self.friends:
+            # a table of waveforms alone stays one (as lh5.read gives it)
+            table = WaveformTable(
+                t0=buffer["t0"], dt=buffer["dt"], values=buffer["values"], attrs=buffer.attrs
+            )
+        else:
+            table = Table(size=n)
+            for name, col in buffer.items():
+                table.add_field(name, col)
         if self.group_data:
             self._add_group_data(table, n)
         for fr, prefix, suffix in self.friends:
