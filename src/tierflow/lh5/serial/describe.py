@@ -9,7 +9,7 @@ from typing import Any
 import h5py
 from h5py import h5d, h5g, h5o
 
-from ...errors import LH5DecodeError
+from ...errors import LH5DecodeError, TierflowError
 from ..datatype import Datatype, parse
 from ..fieldmask import FieldMask
 from ..guards import FAILURES, MAX_NESTING, describe, translated
@@ -56,6 +56,8 @@ def plan_of(oid: Any, mask: FieldMask | None = None, decompress: bool = True) ->
             return serializer.plan(oid, datatype, attrs, mask, decompress)
         finally:
             stack.pop()
+    except TierflowError:
+        raise
     except FAILURES as err:  # named only now: looking the names up costs two HDF5 calls
         file, path = location(oid)
         raise LH5DecodeError(f"reading failed: {describe(err)}", file=file, obj=path) from err
