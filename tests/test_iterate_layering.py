@@ -45,39 +45,6 @@ PRIVATE_ACCESS_EXCEPTIONS = {
     ): "boost-histogram has no public accessor for a regular axis' stored (min, delta) and "
     "its C++ kind (transform, circular, growing), which the bit-exact kernels need; what is "
     "read is checked against the axis' public index() before the fast path is used",
-    # lh5/ is being rewritten into one serializer per object kind (issue 14 items 1-3, the
-    # lead's work); these go with that rewrite, not here
-    ("lh5/write.py", "from .journal import _MISSING"): "lh5 rewrite (issue 14)",
-    ("lh5/fastwrite.py", "from h5py._hl import filters"): "h5py's private module: lh5 rewrite "
-    "(issue 14)",
-    ("lh5/fastwrite.py", "from h5py._hl.base import array_for_new_object"): "h5py's private "
-    "module: lh5 rewrite (issue 14)",
-    ("lh5/fastwrite.py", "from h5py._hl.filters import fill_dcpl"): "h5py's private module: "
-    "lh5 rewrite (issue 14)",
-    **{
-        ("lh5/codecs/radware_sigcompress.py", f"from .base import {name}"): "codec helpers "
-        "shared by the codecs of lh5/codecs/ (lh5 rewrite, issue 14)"
-        for name in (
-            "_as_int",
-            "_as_str",
-            "_check_decode_args",
-            "_check_lengths",
-            "_check_values",
-            "_dtype_bounds",
-            "_offsets",
-        )
-    },
-    **{
-        ("lh5/codecs/uleb128_zigzag_diff.py", f"from .base import {name}"): "codec helpers "
-        "shared by the codecs of lh5/codecs/ (lh5 rewrite, issue 14)"
-        for name in (
-            "_check_decode_args",
-            "_check_lengths",
-            "_check_values",
-            "_dtype_bounds",
-            "_offsets",
-        )
-    },
 }
 
 

@@ -153,7 +153,7 @@ class WaveformCodec:
         ULEB128ZigZagDiff()
         """
         name = attrs.get("codec", cls.name)
-        name = _as_str(name)
+        name = as_str(name)
         if name != cls.name:
             msg = f"attributes name codec {name!r}, not {cls.name!r}"
             raise ValueError(msg)
@@ -193,7 +193,7 @@ def _load_builtin_codecs() -> None:
 
 def _lookup(name: Any) -> type[WaveformCodec]:
     _load_builtin_codecs()
-    key = _as_str(name)
+    key = as_str(name)
     cls = CODECS.get(key)
     if cls is None:
         known = ", ".join(sorted(CODECS)) or "none"
@@ -230,24 +230,39 @@ def codec_from_attrs(attrs: Mapping[str, Any]) -> WaveformCodec:
 
 
 # ----------------------------------------------------------------------------
-# helpers shared by the concrete codecs (private)
+# helpers shared by the concrete codecs
 # ----------------------------------------------------------------------------
 
 
-def _as_str(value: Any) -> str:
+def as_str(value: Any) -> str:
+    """A codec setting as ``str``: bytes (as HDF5 attributes may hold) decoded, a 0-d array
+    unwrapped, anything else through ``str``.
+
+    >>> as_str(b"radware_sigcompress"), as_str(np.array("x")), as_str(3)
+    ('radware_sigcompress', 'x', '3')
+    """
     if isinstance(value, bytes | np.bytes_):
         return value.decode()
     if isinstance(value, np.ndarray) and value.ndim == 0:
-        return _as_str(value.item())
+        return as_str(value.item())
     return str(value)
 
 
-def _as_int(value: Any, what: str) -> int:
-    """Convert an integral number (possibly stored as float in HDF5) to int."""
+def as_int(value: Any, what: str) -> int:
+    """An integral codec setting as ``int`` (HDF5 may hold it as a float or a string);
+    ``ValueError`` naming ``what`` for anything else, booleans included.
+
+    >>> as_int(np.float64(-32768.0), "codec_shift"), as_int(b"7", "codec_shift")
+    (-32768, 7)
+    >>> as_int(0.5, "codec_shift")
+    Traceback (most recent call last):
+    ...
+    ValueError: codec_shift must be an integer, got 0.5
+    """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if isinstance(value, bytes | str | np.bytes_ | np.str_):
-        value = _as_str(value)
+        value = as_str(value)
         try:
             value = float(value)
         except ValueError:
@@ -264,8 +279,14 @@ def _as_int(value: Any, what: str) -> int:
     raise ValueError(msg)
 
 
-def _check_values(values: Any) -> np.ndarray:
-    """1-D contiguous integer array, or ValueError."""
+def check_values(values: Any) -> np.ndarray:
+    """The samples to encode as a 1-D contiguous integer array, or ``ValueError``.
+
+    >>> check_values([[1, 2]])
+    Traceback (most recent call last):
+    ...
+    ValueError: values must be a 1-D (flattened) array, got shape (1, 2)
+    """
     arr = np.asarray(values)
     if arr.ndim != 1:
         msg = f"values must be a 1-D (flattened) array, got shape {arr.shape}"
@@ -276,8 +297,17 @@ def _check_values(values: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _check_lengths(lengths: Any, total: int | None, what: str = "lengths") -> np.ndarray:
-    """int64 1-D non-negative counts (summing to ``total`` if given), or ValueError."""
+def check_lengths(lengths: Any, total: int | None, what: str = "lengths") -> np.ndarray:
+    """Per-waveform counts as a 1-D int64 array of non-negative values (summing to ``total``
+    if given), or ``ValueError`` naming ``what``.
+
+    >>> check_lengths(np.array([2, 3], dtype=np.uint8), 5)
+    array([2, 3])
+    >>> check_lengths([2, 3], 4, "byte_lengths")
+    Traceback (most recent call last):
+    ...
+    ValueError: byte_lengths sum to 5 but the data holds 4 elements
+    """
     arr = np.asarray(lengths)
     if arr.ndim != 1:
         msg = f"{what} must be a 1-D array, got shape {arr.shape}"
@@ -314,12 +344,21 @@ def _check_bytes(data: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _check_decode_args(
+def check_decode_args(
     data: Any, byte_lengths: Any, decoded_lengths: Any, dtype: DTypeLike | None, default: np.dtype
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+    """The arguments of :meth:`WaveformCodec.decode` checked: (bytes as uint8, byte counts,
+    sample counts, output dtype, ``default`` when ``dtype`` is ``None``), or ``ValueError``.
+
+    >>> buf, nbytes, nsamples, dtype = check_decode_args(
+    ...     np.zeros(3, np.uint8), [1, 2], [4, 4], None, DEFAULT_DECODE_DTYPE
+    ... )
+    >>> nbytes.tolist(), nsamples.tolist(), dtype
+    ([1, 2], [4, 4], dtype('int32'))
+    """
     buf = _check_bytes(data)
-    nbytes = _check_lengths(byte_lengths, buf.size, "byte_lengths")
-    nsamples = _check_lengths(decoded_lengths, None, "decoded_lengths")
+    nbytes = check_lengths(byte_lengths, buf.size, "byte_lengths")
+    nsamples = check_lengths(decoded_lengths, None, "decoded_lengths")
     if nsamples.shape != nbytes.shape:
         msg = (
             f"decoded_lengths has {nsamples.size} entries but byte_lengths has {nbytes.size}; "
@@ -333,16 +372,25 @@ def _check_decode_args(
     return buf, nbytes, nsamples, out_dtype
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    """Exclusive prefix sum with a leading zero (length ``len(counts) + 1``)."""
+def offsets_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Where each waveform starts (and the last one ends) in a flat array of them: the
+    running sum of ``counts`` after a leading zero (length ``len(counts) + 1``).
+
+    >>> offsets_from_counts(np.array([2, 0, 3])).tolist()
+    [0, 2, 2, 5]
+    """
     off = np.empty(counts.size + 1, dtype=np.int64)
     off[0] = 0
     np.cumsum(counts, out=off[1:])
     return off
 
 
-def _dtype_bounds(dtype: np.dtype) -> tuple[int, int]:
-    """Smallest and largest value of an integer dtype, clipped to the int64 range."""
+def dtype_bounds(dtype: np.dtype) -> tuple[int, int]:
+    """Smallest and largest value of an integer dtype, clipped to the int64 range.
+
+    >>> dtype_bounds(np.dtype(np.uint64)) == (0, 2**63 - 1), dtype_bounds(np.dtype(np.int16))
+    (True, (-32768, 32767))
+    """
     info = np.iinfo(dtype)
     i64 = np.iinfo(np.int64)
     return max(int(info.min), int(i64.min)), min(int(info.max), int(i64.max))

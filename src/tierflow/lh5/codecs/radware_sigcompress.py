@@ -44,13 +44,13 @@ from numpy.typing import DTypeLike
 from ..guards import check_memory
 from .base import (
     WaveformCodec,
-    _as_int,
-    _as_str,
-    _check_decode_args,
-    _check_lengths,
-    _check_values,
-    _dtype_bounds,
-    _offsets,
+    as_int,
+    as_str,
+    check_decode_args,
+    check_lengths,
+    check_values,
+    dtype_bounds,
+    offsets_from_counts,
     register,
 )
 
@@ -387,7 +387,7 @@ class RadwareSigcompress(WaveformCodec):
     """Offset added to the samples before encoding (stored as the ``codec_shift`` attribute)."""
 
     def __post_init__(self) -> None:
-        shift = _as_int(self.codec_shift, "codec_shift")
+        shift = as_int(self.codec_shift, "codec_shift")
         if not -(2**31) <= shift < 2**31:
             msg = f"codec_shift must fit in int32, got {shift}"
             raise ValueError(msg)
@@ -408,11 +408,11 @@ class RadwareSigcompress(WaveformCodec):
         >>> RadwareSigcompress.from_attrs({"codec": "radware_sigcompress", "codec_shift": -32768.0})
         RadwareSigcompress(codec_shift=-32768)
         """
-        name = _as_str(attrs.get("codec", cls.name))
+        name = as_str(attrs.get("codec", cls.name))
         if name != cls.name:
             msg = f"attributes name codec {name!r}, not {cls.name!r}"
             raise ValueError(msg)
-        return cls(codec_shift=_as_int(attrs.get("codec_shift", 0), "codec_shift"))
+        return cls(codec_shift=as_int(attrs.get("codec_shift", 0), "codec_shift"))
 
     def encode(self, values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encode waveforms; returns ``(bytes, bytes per waveform)``.
@@ -424,8 +424,8 @@ class RadwareSigcompress(WaveformCodec):
         >>> data.tolist(), nbytes.tolist()
         ([0, 3, 0, 3, 0, 34, 0, 1, 0, 1, 0, 0], [12])
         """
-        vals = _check_values(values)
-        lens = _check_lengths(lengths, vals.size)
+        vals = check_values(values)
+        lens = check_lengths(lengths, vals.size)
         if lens.size and lens.max() > MAX_SAMPLES:
             k = int(np.argmax(lens))
             msg = (
@@ -435,8 +435,8 @@ class RadwareSigcompress(WaveformCodec):
             raise ValueError(msg)
         vals = _native_input(vals, self.codec_shift)
 
-        offsets = _offsets(lens)
-        scratch_offsets = _offsets(_max_encoded_bytes(lens))
+        offsets = offsets_from_counts(lens)
+        scratch_offsets = offsets_from_counts(_max_encoded_bytes(lens))
         scratch = np.empty(int(scratch_offsets[-1]), dtype=np.uint8)
         nbytes = np.empty(lens.size, dtype=np.int64)
         _encode_batch(vals, offsets, self.codec_shift, scratch_offsets, scratch, nbytes)
@@ -449,7 +449,7 @@ class RadwareSigcompress(WaveformCodec):
             )
             raise ValueError(msg)
 
-        out_offsets = _offsets(nbytes)
+        out_offsets = offsets_from_counts(nbytes)
         out = np.empty(int(out_offsets[-1]), dtype=np.uint8)
         _gather(scratch, scratch_offsets, out_offsets, out)
         return out, nbytes
@@ -468,11 +468,11 @@ class RadwareSigcompress(WaveformCodec):
         >>> codec.decode(data, nbytes, np.array([3]), dtype="int16")
         array([1, 2, 3], dtype=int16)
         """
-        buf, nbytes, nsamples, out_dtype = _check_decode_args(
+        buf, nbytes, nsamples, out_dtype = check_decode_args(
             data, byte_lengths, decoded_lengths, dtype, self.default_dtype
         )
         _check_sample_counts(buf, nbytes, nsamples)
-        lo, hi = _dtype_bounds(out_dtype)
+        lo, hi = dtype_bounds(out_dtype)
         # the kernel writes int32 (or int64 when the shift could push values out of
         # int32), checking every value against the bounds of the requested dtype, so
         # the final conversion is exact; valid streams hold y in [-32768, 32767],
@@ -480,13 +480,15 @@ class RadwareSigcompress(WaveformCodec):
         i32 = np.iinfo(np.int32)
         fits32 = i32.min <= -32768 - self.codec_shift and 98302 - self.codec_shift <= i32.max
         work_dtype = np.dtype(np.int32 if fits32 and out_dtype != np.int64 else np.int64)
-        out_offsets = _offsets(nsamples)
+        out_offsets = offsets_from_counts(nsamples)
         check_memory(int(out_offsets[-1]) * work_dtype.itemsize, "the decoded waveforms")
         out = np.empty(int(out_offsets[-1]), dtype=work_dtype)
         if nsamples.size == 0:
             return out.astype(out_dtype, copy=False)
         status = np.empty(nsamples.size, dtype=np.int64)
-        _decode_batch(buf, _offsets(nbytes), out_offsets, self.codec_shift, out, lo, hi, status)
+        _decode_batch(
+            buf, offsets_from_counts(nbytes), out_offsets, self.codec_shift, out, lo, hi, status
+        )
         bad = np.flatnonzero(status)
         if bad.size:
             k = int(bad[0])
@@ -508,7 +510,7 @@ def _check_sample_counts(buf: np.ndarray, nbytes: np.ndarray, nsamples: np.ndarr
         k = int(np.argmax(short))
         msg = f"radware_sigcompress: cannot decode waveform {k}: {_DECODE_ERRORS[_ERR_TRUNCATED]}"
         raise ValueError(msg)
-    first = _offsets(nbytes)[:-1]
+    first = offsets_from_counts(nbytes)[:-1]
     stored = (buf[first].astype(np.int64) << 8) | buf[first + 1]
     if (stored != nsamples).any():
         k = int(np.argmax(stored != nsamples))

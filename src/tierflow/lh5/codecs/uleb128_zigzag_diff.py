@@ -26,11 +26,11 @@ from numpy.typing import DTypeLike
 
 from .base import (
     WaveformCodec,
-    _check_decode_args,
-    _check_lengths,
-    _check_values,
-    _dtype_bounds,
-    _offsets,
+    check_decode_args,
+    check_lengths,
+    check_values,
+    dtype_bounds,
+    offsets_from_counts,
     register,
 )
 
@@ -232,10 +232,10 @@ class ULEB128ZigZagDiff(WaveformCodec):
         >>> ULEB128ZigZagDiff().encode(np.array([-1, 63, 64]), np.array([3]))[0].tolist()
         [1, 128, 1, 2]
         """
-        vals = _check_values(values)
-        lens = _check_lengths(lengths, vals.size)
+        vals = check_values(values)
+        lens = check_lengths(lengths, vals.size)
         vals, lo, hi = _native_input(vals)
-        offsets = _offsets(lens)
+        offsets = offsets_from_counts(lens)
         nbytes = np.empty(lens.size, dtype=np.int64)
         _count_bytes(vals, offsets, lo, hi, nbytes)
         if lens.size and nbytes.min() < 0:
@@ -245,7 +245,7 @@ class ULEB128ZigZagDiff(WaveformCodec):
                 f"[{lo}, {hi}] cannot be encoded with uleb128_zigzag_diff (32-bit samples only)"
             )
             raise ValueError(msg)
-        out_offsets = _offsets(nbytes)
+        out_offsets = offsets_from_counts(nbytes)
         out = np.empty(int(out_offsets[-1]), dtype=np.uint8)
         _encode_batch(vals, offsets, out_offsets, out)
         return out, nbytes
@@ -263,7 +263,7 @@ class ULEB128ZigZagDiff(WaveformCodec):
         >>> ULEB128ZigZagDiff().decode(data, np.array([4]), np.array([3]))
         array([-1, 63, 64], dtype=int32)
         """
-        buf, nbytes, nsamples, out_dtype = _check_decode_args(
+        buf, nbytes, nsamples, out_dtype = check_decode_args(
             data, byte_lengths, decoded_lengths, dtype, self.default_dtype
         )
         if nsamples.size and (nsamples > nbytes).any():  # a sample takes 1 byte or more
@@ -278,7 +278,9 @@ class ULEB128ZigZagDiff(WaveformCodec):
         work = np.empty(int(nsamples.sum()), dtype=np.int64 if out_dtype == np.int64 else np.int32)
         if nsamples.size:
             status = np.empty(nsamples.size, dtype=np.int64)
-            _decode_batch(buf, _offsets(nbytes), _offsets(nsamples), work, status)
+            _decode_batch(
+                buf, offsets_from_counts(nbytes), offsets_from_counts(nsamples), work, status
+            )
             bad = np.flatnonzero(status)
             if bad.size:
                 k = int(bad[0])
@@ -291,7 +293,7 @@ class ULEB128ZigZagDiff(WaveformCodec):
             work = work.view(np.uint32)
         if out_dtype.itemsize >= work.dtype.itemsize:  # uint32 (a view), uint64
             return work if out_dtype == work.dtype else work.astype(out_dtype)
-        lo, hi = _dtype_bounds(out_dtype)
+        lo, hi = dtype_bounds(out_dtype)
         if work.size and (work.min() < lo or work.max() > hi):
             k = int(np.argmax((work < lo) | (work > hi)))
             msg = (

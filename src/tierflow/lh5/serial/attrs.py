@@ -9,7 +9,6 @@ from typing import Any
 import h5py
 import numpy as np
 from h5py import h5a, h5s, h5t
-from h5py._hl.base import array_for_new_object
 
 from ...errors import LH5WriteError
 from ...types import LGDO
@@ -141,9 +140,11 @@ def set_attr(h5obj: h5py.HLObject, key: str, value: Any, journal: Journal) -> No
 
 def prepare_attr(key: str, value: Any) -> PreparedAttr:
     """(name, data, file type, memory type, form) for ``obj.attrs[key] = value`` as h5py's
-    AttributeManager does it (``str`` encoded to bytes first: a variable-length ASCII string;
-    numbers as numpy makes them); cached for strings, which repeat from table to table. The
-    form is what is stored, exactly (the bytes of a number: ``0.0`` and ``-0.0`` differ).
+    AttributeManager stores a string or a number (what :func:`stored_attrs` lets through):
+    ``str`` encoded to bytes first, and ``bytes`` a variable-length ASCII string; anything else
+    as numpy makes it (``np.asarray``: h5py guesses a type of its own for bytes, str and
+    references only); cached for strings, which repeat from table to table. The form is what
+    is stored, exactly (the bytes of a number: ``0.0`` and ``-0.0`` differ).
 
     >>> prepare_attr("units", "ns")[4], prepare_attr("n", 3)[4]
     ((b'units', b'ns'), (b'n', '<i8', b'\\x03\\x00\\x00\\x00\\x00\\x00\\x00\\x00'))
@@ -160,8 +161,7 @@ def prepare_attr(key: str, value: Any) -> PreparedAttr:
         data = np.array(value, dtype=_VLEN_ASCII)
         form: tuple = (name, value)
     else:
-        data = array_for_new_object(value)
-        data = np.asarray(data, dtype=data.dtype)
+        data = np.asarray(value, order="C")
         form = (name, data.dtype.str, data.tobytes())
     found = (name, data, *hdf5_types(data.dtype), form)
     if cacheable:

@@ -9,8 +9,9 @@ chunk. The serializers describe the object as a tree of :class:`Node` (see
 
 - the same groups, datasets and attributes, with the same HDF5 types (``bytes`` and ``str``
   attributes as variable-length ASCII strings, numbers as numpy gives them), in the same order;
-- the same dataset creation properties (chunk shape, filters, fill value, no time stamps),
-  built once per (shape, dtype, chunks, filters) by h5py's own ``fill_dcpl`` and reused;
+- the same dataset creation properties (chunk shape, filters, fill value, no time stamps):
+  those of a dataset made by h5py's own ``create_dataset`` in a scratch file in memory, once per
+  (row shape, dtype, filters), given each chunk shape and reused (:func:`_new_dcpl`);
 - a dataset that fits its first chunk under the default shuffle + gzip filters gets that chunk
   written ready-compressed (:func:`.deflate.deflated_chunk`);
 - a table of such datasets is not built object by object: the objects of its form (names,
@@ -24,6 +25,7 @@ writes what :func:`.dispatch.write_fast` gives it.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import threading
@@ -34,8 +36,6 @@ from typing import Any
 import h5py
 import numpy as np
 from h5py import h5d, h5f, h5g, h5i, h5o, h5p, h5s, h5t
-from h5py._hl import filters as h5filters
-from h5py._hl.filters import fill_dcpl
 
 from ..settings import chunk_shape
 from .attrs import create_attrs, dataspace, hdf5_types, prepare_attr
@@ -44,6 +44,7 @@ from .deflate import deflated_chunk
 #: bound of each cache below (cleared when full)
 _CACHE_SIZE = 1024
 _layouts: dict[tuple, Any] = {}
+_base_dcpls: dict[tuple, h5p.PropDCID] = {}
 _caches: dict[tuple, Any] = {}
 
 
@@ -192,7 +193,7 @@ class _Writer:
 
     def layout(self, data: np.ndarray, node: Node) -> _Layout:
         if node.filters_key is None:
-            return _Layout(data, node.filters, self.chunk_bytes, self.track_order)
+            return _Layout(data, node, self.chunk_bytes, self.track_order)
         key = (
             data.shape[1:],
             data.dtype,
@@ -205,7 +206,7 @@ class _Writer:
         if layout is None:
             if len(_layouts) >= _CACHE_SIZE:
                 _layouts.clear()
-            layout = _layouts[key] = _Layout(data, node.filters, self.chunk_bytes, self.track_order)
+            layout = _layouts[key] = _Layout(data, node, self.chunk_bytes, self.track_order)
         return layout
 
     def dataset(self, parent_id: h5g.GroupID, node: Node, fill: bool = True) -> h5d.DatasetID:
@@ -434,16 +435,16 @@ class _Layout:
 
     __slots__ = ("chunk_elements", "dcpl", "level", "origin", "rows", "tid")
 
-    def __init__(self, data: np.ndarray, filters: dict, chunk_bytes: int, track_order: bool):
+    def __init__(self, data: np.ndarray, node: Node, chunk_bytes: int, track_order: bool):
         chunks = tuple(chunk_shape(data.shape, data.dtype.itemsize, chunk_bytes))
         if any(c > d for c, d in zip(chunks[1:], data.shape[1:], strict=True)):
             raise ValueError(f"chunk shape {chunks} does not fit rows of shape {data.shape[1:]}")
-        self.dcpl = _new_dcpl(data, chunks, filters, track_order)
+        self.dcpl = _new_dcpl(data, chunks, node.filters, node.filters_key, track_order)
         self.tid = hdf5_types(data.dtype)[0]
         self.rows = chunks[0]
         self.chunk_elements = math.prod(chunks)
         self.origin = (0,) * len(chunks)
-        self.level = _gzip_level(filters)
+        self.level = _gzip_level(node.filters)
 
     def direct(self, data: np.ndarray) -> bool:
         """Whether ``data`` is written as one ready-compressed chunk (or is empty)."""
@@ -463,33 +464,56 @@ def _gzip_level(filters: dict) -> int | None:
 
 
 def _new_dcpl(
+    data: np.ndarray,
+    chunks: tuple[int, ...],
+    filters: dict,
+    filters_key: tuple | None,
+    track_order: bool,
+) -> h5p.PropDCID:
+    """The creation property list ``create_dataset`` makes for ``data`` with chunks ``chunks``
+    and the keywords ``filters``: that of :func:`_created_dcpl`, made once per row shape,
+    dtype, filters (``filters_key``, ``None`` if they are not hashable: not kept) and
+    creation-order setting, with ``chunks`` set on a copy (h5py's creation sets the chunk shape
+    and nothing else from ``chunks``; HDF5 redoes the filters' dataset-dependent settings,
+    their ``set_local``, when it creates each dataset).
+
+    >>> dcpl = _new_dcpl(np.zeros((5, 3), "f4"), (8, 3), {"compression": "lzf"}, None, False)
+    >>> dcpl.get_chunk(), [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())]
+    ((8, 3), [32000])
+    """
+    key = None if filters_key is None else (data.shape[1:], data.dtype, filters_key, track_order)
+    base = None if key is None else _base_dcpls.get(key)
+    if base is None:
+        base = _created_dcpl(data, chunks, filters, track_order)
+        if key is not None:
+            if len(_base_dcpls) >= _CACHE_SIZE:
+                _base_dcpls.clear()
+            _base_dcpls[key] = base
+    dcpl = base.copy()
+    dcpl.set_chunk(chunks)
+    return dcpl
+
+
+def _created_dcpl(
     data: np.ndarray, chunks: tuple[int, ...], filters: dict, track_order: bool
 ) -> h5p.PropDCID:
-    """The creation property list ``create_dataset`` (``make_new_dset``) builds."""
-    compression = filters.get("compression")
-    dcpl = fill_dcpl(
-        h5p.create(h5p.DATASET_CREATE),
-        data.shape,
-        data.dtype,
-        chunks,
-        compression,
-        filters.get("compression_opts"),
-        filters.get("shuffle"),
-        filters.get("fletcher32"),
-        (None, *data.shape[1:]),
-        filters.get("scaleoffset"),
-        None,
-    )
-    if compression is not None:  # as make_new_dset checks
-        if isinstance(compression, h5filters.FilterRefBase):
-            compression = compression.filter_id
-        if isinstance(compression, int):
-            compression = h5filters.get_filter_name(compression)
-        if compression not in h5filters.get_filters(dcpl):
-            raise ValueError(f"compression {compression!r} not in the dataset's filters")
-    dcpl.set_obj_track_times(False)
-    if track_order:
-        dcpl.set_attr_creation_order(h5p.CRT_ORDER_TRACKED | h5p.CRT_ORDER_INDEXED)
-    else:
-        dcpl.set_attr_creation_order(0)
-    return dcpl
+    """The creation property list of a dataset for ``data`` created, without its data, in a
+    scratch file in memory by ``create_dataset`` with the general path's arguments
+    (:meth:`.array.ArraySerializer.create`): HDF5 hands out a copy. Settings ``create_dataset``
+    refuses raise what it raises there.
+
+    >>> dcpl = _created_dcpl(np.zeros(4, "i2"), (4,), {"shuffle": True}, False)
+    >>> dcpl.get_chunk(), bool(dcpl.get_obj_track_times())
+    ((4,), False)
+    """
+    with h5py.File(io.BytesIO(), "w") as scratch:
+        dataset = scratch.create_dataset(
+            None,
+            shape=data.shape,
+            dtype=data.dtype,
+            maxshape=(None, *data.shape[1:]),
+            chunks=chunks,
+            track_order=track_order,
+            **filters,
+        )
+        return dataset.id.get_create_plist()
