@@ -39,18 +39,46 @@ _HEADER_READ = 4096
 
 
 class _FileState:
-    """What is known of one open file: how to read it, and what was found sound."""
+    """What is known of one open file: how to read it, and what was found sound (shared by
+    every opening of the same unchanged file: see :func:`_identity`)."""
 
     def __init__(self, fd: int | None, base: int):
         self.fd = fd
         self.base = base
-        self.headers: set[int] = set()
-        self.collections: dict[int, dict[int, int]] = {}
+        sound = _sound_in(fd)
+        self.headers: set[int] = sound[0]
+        self.collections: dict[int, dict[int, int]] = sound[1]
 
 
 #: per open file, by HDF5's file number (a serial number, never reused in a process)
 _files: dict[int, _FileState] = {}
+#: what was found sound, per file identity (:func:`_identity`): a file read again and again
+#: by one-off reads (``lh5.read`` opens it each time) is checked once
+_sound: dict[tuple[int, ...], tuple[set[int], dict[int, dict[int, int]]]] = {}
 _lock = threading.Lock()
+
+
+def _identity(fd: int) -> tuple[int, ...] | None:
+    """The file behind ``fd`` as it is now: device, inode, size and the times of its last
+    change (any write changes them), so a changed file is checked again."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _sound_in(fd: int | None) -> tuple[set[int], dict[int, dict[int, int]]]:
+    identity = None if fd is None else _identity(fd)
+    with _lock:
+        found = _sound.get(identity) if identity is not None else None
+        if found is None:
+            found = (set(), {})
+            if identity is not None:
+                if len(_sound) > 256:
+                    _sound.clear()
+                _sound[identity] = found
+    return found
 
 
 def check_attribute_heaps(oid: Any) -> None:

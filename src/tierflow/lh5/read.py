@@ -77,7 +77,7 @@ def read(
 def read_n_rows(name: str, lh5_file: FileLike) -> int | None:
     """Rows of an array-like object or table; ``None`` for scalars and structs."""
     with opened(lh5_file) as h5f, translated(file_name(h5f), name, "counting rows"):
-        return rows_of(get_object(h5f, name))
+        return rows_of(open_object(h5f, name))
 
 
 def n_rows_of(h5obj: h5py.Group | h5py.Dataset) -> int | None:

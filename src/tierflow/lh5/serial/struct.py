@@ -14,7 +14,7 @@ from ...types import LGDO, Histogram, Struct
 from ..datatype import Datatype
 from ..fieldmask import FieldMask
 from .attrs import set_attr, stored_attrs
-from .base import LayoutChanged, Plan, Rows, Serializer, WriteContext, kind_error
+from .base import LayoutChanged, Plan, Rows, Serializer, WriteContext, kind_error, location
 from .create import Node
 from .describe import child, member_names, plan_of
 from .dispatch import check_object, child_path, new_group, node_of, write_object
@@ -29,16 +29,17 @@ ALL_ROWS = RowRequest(0, sys.maxsize, None)
 
 
 def field_plans(
-    gid: h5g.GroupID,
-    datatype: Datatype,
-    mask: FieldMask | None,
-    decompress: bool,
-    file: str,
-    path: str,
+    gid: h5g.GroupID, datatype: Datatype, mask: FieldMask | None, decompress: bool
 ) -> dict[str, Plan]:
     """Plans of the fields of a struct or table that ``mask`` selects, in the stored order."""
     fields = datatype.fields if datatype.fields else tuple(member_names(gid))
-    selected = [(f, None) for f in fields] if mask is None else mask.select(fields, file, path)
+    if mask is None:
+        selected: list[tuple[str, FieldMask | None]] = [(f, None) for f in fields]
+    elif mask.names() <= set(fields):
+        selected = mask.select(fields, "", "")
+    else:  # the message names the object: looked up only now
+        file, path = location(gid)
+        selected = mask.select(fields, file, path)
     return {name: plan_of(child(gid, name), sub, decompress) for name, sub in selected}
 
 
@@ -187,7 +188,7 @@ class StructSerializer(Serializer):
         if not isinstance(oid, h5g.GroupID):
             raise kind_error(oid, "struct", "a group")
         plan = StructPlan(oid, datatype, attrs, {})
-        plan.fields = field_plans(oid, datatype, mask, decompress, plan.file, plan.path)
+        plan.fields = field_plans(oid, datatype, mask, decompress)
         return plan
 
     def create(

@@ -159,7 +159,7 @@ class TableSerializer(Serializer):
         if not isinstance(oid, h5g.GroupID):
             raise kind_error(oid, "table", "a group")
         plan = TablePlan(oid, datatype, attrs, {})
-        plan.fields = field_plans(oid, datatype, mask, decompress, plan.file, plan.path)
+        plan.fields = field_plans(oid, datatype, mask, decompress)
         return plan
 
     def create(
