@@ -76,8 +76,13 @@ class ArrayPlan(Plan):
             self.memory = self.stored
         else:
             self.memory = None  # known once read (h5py converts)
+        self.attrs = self.stored_attrs(attrs)
+
+    def stored_attrs(self, stored: dict[str, Any]) -> dict[str, Any]:
+        element = self.datatype.element or ""
         if element.startswith("enum"):
-            self.attrs["enum"] = element
+            stored["enum"] = element  # the labels, as LEGEND's reader gives them
+        return stored
 
     def n_rows(self) -> int:
         return self.shape[0]
