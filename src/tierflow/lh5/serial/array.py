@@ -91,7 +91,7 @@ class ArrayPlan(Plan):
         if self.memory is None:
             empty = self._converted(slice(0, 0))
             return self._make(np.empty((n, *empty.shape[1:]), empty.dtype))
-        return self._make(new_rows(self.oid, n, self.memory, self.file, self.path))
+        return self._make(new_rows(self, self.shape[1:], n, self.memory))
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         assert isinstance(out, Array)
