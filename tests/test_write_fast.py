@@ -586,6 +586,22 @@ def test_table_reader_on_a_simulated_run(tmp_path):
     assert reader.fast > 0 and reader.general == 0  # encoded values: read inside, generally
 
 
+def test_table_reader_gives_each_table_its_own_attributes(tmp_path):
+    """A plan kept from one channel's table reads the next one's data, and its attributes
+    are that table's own (units may differ from channel to channel)."""
+    path = tmp_path / "f.lh5"
+    for ch, units in (("ch1", "ns"), ("ch2", "us")):
+        table = Table({"dt": Array(np.full(3, 16.0), attrs={"units": units})})
+        table.attrs["channel"] = ch
+        lh5.write(table, f"{ch}/raw", path)
+    reader = TableReader(["dt"])
+    with h5py.File(path, "r") as h5f:
+        got = [reader.read(h5f, f"{ch}/raw") for ch in ("ch1", "ch2")]
+    assert reader.fast == 1
+    assert [t["dt"].attrs["units"] for t in got] == ["ns", "us"]
+    assert [t.attrs["channel"] for t in got] == ["ch1", "ch2"]
+
+
 def test_reading_a_missing_table_says_so(tmp_path):
     path = tmp_path / "f.lh5"
     lh5.write(sample_table(2), "ch1/raw", path)

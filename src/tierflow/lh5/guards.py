@@ -43,7 +43,7 @@ FAILURES = (
 #: deepest nesting of ``datatype`` strings and of objects inside objects that is read
 MAX_NESTING = 32
 #: allocations below this many bytes are not checked against the memory free
-_SMALL = 1 << 28
+SMALL_ALLOCATION = 1 << 28
 
 
 @contextmanager
@@ -92,7 +92,7 @@ def check_memory(
 ) -> None:
     """Refuse (:class:`~tierflow.errors.LH5DecodeError`) an allocation of ``nbytes`` that
     the memory free cannot hold: a damaged length, or a read to make in smaller parts."""
-    if nbytes < _SMALL:
+    if nbytes < SMALL_ALLOCATION:
         return
     free = memory_available()
     if nbytes > free:

@@ -50,9 +50,15 @@ class KeptPlans:
     (1, 1)
     """
 
-    def __init__(self, mask: FieldMaskSpec | FieldMask = None, decompress: bool = True):
+    def __init__(
+        self,
+        mask: FieldMaskSpec | FieldMask = None,
+        decompress: bool = True,
+        reread_attrs: bool = False,
+    ):
         self.mask = FieldMask.of(mask)
         self.decompress = decompress
+        self.reread_attrs = reread_attrs
         self._plans: list[Plan] = []  # most recently used first
         self.fast = 0
         self.planned = 0
@@ -67,6 +73,8 @@ class KeptPlans:
                     continue  # another layout, or damage that planning will name
                 if i:
                     self._plans.insert(0, self._plans.pop(i))
+                if self.reread_attrs:
+                    plan.reread_attrs()
                 self.fast += 1
                 return plan
         plan = plan_of(oid, self.mask, self.decompress)
@@ -105,7 +113,7 @@ class TableReader:
     """
 
     def __init__(self, columns: FieldMaskSpec = None):
-        self.kept = KeptPlans(columns)
+        self.kept = KeptPlans(columns, reread_attrs=True)  # each table's own attributes
         self.mask = self.kept.mask
         self.general = 0
 

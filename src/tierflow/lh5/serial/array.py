@@ -76,8 +76,13 @@ class ArrayPlan(Plan):
             self.memory = self.stored
         else:
             self.memory = None  # known once read (h5py converts)
+        self.attrs = self.stored_attrs(attrs)
+
+    def stored_attrs(self, stored: dict[str, Any]) -> dict[str, Any]:
+        element = self.datatype.element or ""
         if element.startswith("enum"):
-            self.attrs["enum"] = element
+            stored["enum"] = element  # the labels, as LEGEND's reader gives them
+        return stored
 
     def n_rows(self) -> int:
         return self.shape[0]
@@ -86,7 +91,7 @@ class ArrayPlan(Plan):
         if self.memory is None:
             empty = self._converted(slice(0, 0))
             return self._make(np.empty((n, *empty.shape[1:]), empty.dtype))
-        return self._make(new_rows(self.oid, n, self.memory, self.file, self.path))
+        return self._make(new_rows(self, self.shape[1:], n, self.memory))
 
     def read_into(self, out: LGDO, rows: Rows, pos: int) -> None:
         assert isinstance(out, Array)

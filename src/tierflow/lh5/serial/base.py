@@ -37,6 +37,7 @@ from ..datatype import Datatype
 from ..guards import FAILURES, describe
 from ..journal import Journal
 from ..settings import DEFAULT_CHUNK_BYTES, CompressionSpec
+from .attrs import read_attrs
 
 if TYPE_CHECKING:
     from ..fieldmask import FieldMask
@@ -164,6 +165,23 @@ class Plan:
         :class:`LayoutChanged` if it is not. Checks what reading would otherwise get wrong
         (dataset types and row shapes), not every attribute."""
         raise NotImplementedError
+
+    def members(self) -> list[Plan]:
+        """The plans of the objects read inside this one (none for a dataset)."""
+        return []
+
+    def stored_attrs(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """The object's attributes, from those stored but ``datatype``."""
+        return stored
+
+    def reread_attrs(self) -> None:
+        """Read the attributes of this object and of its members again: a rebound plan
+        (:meth:`rebind`) keeps those of the object it was made for."""
+        stored = read_attrs(self.oid)
+        stored.pop("datatype", None)
+        self.attrs = self.stored_attrs(stored)
+        for member in self.members():
+            member.reread_attrs()
 
     def member(self, gid: h5g.GroupID, name: bytes) -> h5g.GroupID | h5d.DatasetID:
         """Open the member ``name`` of ``gid`` as the kind of HDF5 object this plan reads

@@ -8,12 +8,14 @@ else only the rows asked for.
 
 from __future__ import annotations
 
+import math
+
 import h5py
 import numpy as np
 from h5py import h5d, h5s
 
 from ...errors import LH5DecodeError
-from ..guards import check_memory
+from ..guards import SMALL_ALLOCATION, check_memory
 from .base import Plan, Rows
 
 #: an index array is read as the span it covers when that is at most this many times longer
@@ -100,12 +102,11 @@ def _memory(out: np.ndarray, dsid: h5d.DatasetID) -> np.ndarray:
     return out.view(np.uint8) if out.dtype == bool and dsid.dtype != bool else out
 
 
-def new_rows(dsid: h5d.DatasetID, n: int, dtype: np.dtype, file: str, path: str) -> np.ndarray:
-    """Uninitialised memory for ``n`` rows of the dataset, refused when it cannot fit."""
-    row_shape = dsid.shape[1:]
-    check_memory(
-        n * int(np.prod(row_shape)) * dtype.itemsize, f"{n} rows of shape {row_shape}", file, path
-    )
+def new_rows(plan: Plan, row_shape: tuple[int, ...], n: int, dtype: np.dtype) -> np.ndarray:
+    """Uninitialised memory for ``n`` rows of ``plan``'s dataset, refused when it cannot fit."""
+    nbytes = n * math.prod(row_shape) * dtype.itemsize
+    if nbytes >= SMALL_ALLOCATION:  # the names, looked up only for a large allocation
+        check_memory(nbytes, f"{n} rows of shape {row_shape}", plan.file, plan.path)
     return np.empty((n, *row_shape), dtype)
 
 

@@ -59,6 +59,9 @@ class EncodedPlan(Plan):
     def n_rows(self) -> int:
         return self.encoded.n_rows()
 
+    def members(self) -> list[Plan]:
+        return [self.encoded] + ([] if isinstance(self.sizes, int) else [self.sizes])
+
     def read(self, rows: Rows | RowRequest) -> LGDO:
         encoded = self.encoded.read(rows)
         assert not isinstance(encoded, int)

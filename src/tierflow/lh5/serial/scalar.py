@@ -25,10 +25,14 @@ class ScalarPlan(Plan):
     def __init__(self, dsid: h5d.DatasetID, datatype: Datatype, attrs: dict[str, Any]):
         self.oid = dsid
         self.datatype = datatype
-        self.attrs = attrs
-        if (datatype.element or "").startswith("enum"):
-            self.attrs["datatype"] = "real"
-            self.attrs["enum"] = datatype.element
+        self.attrs = self.stored_attrs(attrs)
+
+    def stored_attrs(self, stored: dict[str, Any]) -> dict[str, Any]:
+        element = self.datatype.element or ""
+        if element.startswith("enum"):
+            stored["datatype"] = "real"
+            stored["enum"] = element
+        return stored
 
     def n_rows(self) -> None:
         return None

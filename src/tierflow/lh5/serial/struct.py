@@ -59,6 +59,9 @@ class StructPlan(Plan):
     def n_rows(self) -> None:
         return None
 
+    def members(self) -> list[Plan]:
+        return list(self.fields.values())
+
     def read(self, rows: Rows | RowRequest) -> LGDO:
         if self.histogram:
             rows = ALL_ROWS

@@ -41,6 +41,9 @@ class TablePlan(Plan):
         self.fields = fields
         self.first = datatype.fields[0] if datatype.fields else None
 
+    def members(self) -> list[Plan]:
+        return list(self.fields.values())
+
     def n_rows(self) -> int:
         if self.first is None:
             return 0

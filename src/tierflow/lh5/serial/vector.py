@@ -71,6 +71,9 @@ class VectorPlan(Plan):
     def n_rows(self) -> int:
         return self.cl_rows
 
+    def members(self) -> list[Plan]:
+        return [self.flat]
+
     def new(self, n: int) -> LGDO:
         return VectorOfVectors(
             flattened_data=self.flat.new(0),
