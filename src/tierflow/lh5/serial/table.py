@@ -103,7 +103,10 @@ class TablePlan(Plan):
         return plan
 
     def layout(self) -> tuple:
-        return ("table", tuple((k, p.layout()) for k, p in self.fields.items()))
+        found = self.__dict__.get("_layout")  # a rebound plan's is its kept plan's
+        if found is None:
+            found = self._layout = ("table", tuple((k, p.layout()) for k, p in self.fields.items()))
+        return found
 
 
 # --- writing ----------------------------------------------------------------------------------
