@@ -273,11 +273,11 @@ class LH5Iterator(Iterator):
         end = len(self.selection) if self.n_entries is None else self.i_start + self.n_entries
         n = min(self._buffer_len, end - self._next_entry)
         if n <= 0:
-            self._store.close()
+            self.close()
             raise StopIteration
         table = self.read(self._next_entry, n)
         if len(table) == 0:
-            self._store.close()
+            self.close()
             raise StopIteration
         self._next_entry += len(table)
         return table
@@ -487,6 +487,7 @@ class LH5Iterator(Iterator):
 
     def close(self) -> None:
         """Close the open files (they reopen when read again)."""
+        self._reader.release()
         self._store.close()
         for fr, _, _ in self.friends:
             fr.close()

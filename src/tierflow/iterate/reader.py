@@ -82,6 +82,11 @@ class ChunkReader:
             )
         return plan
 
+    def release(self) -> None:
+        """Let go of every plan bound to a table (their datasets close with their files)."""
+        self._bound.clear()
+        self._last_read = None
+
     def rows(self, file: str, group: str) -> int | None:
         """Rows of the table ``file:group``, from its metadata."""
         try:

@@ -117,6 +117,10 @@ class ChunkSource(Protocol):
         source's chunks are read with."""
         ...
 
+    def close(self) -> None:
+        """Close the files the source has open (they reopen when it reads again)."""
+        ...
+
     def available_fields(self) -> list[str]:
         """Columns of the tables in the files (nested ones as ``a/b``)."""
         ...

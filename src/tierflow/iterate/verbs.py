@@ -201,9 +201,15 @@ def query(
         source = it.reading(_needed(it, expr, fields))
         where = _ExpressionSelect(expr, fields)
     work = ChunkWork(source, _QueryChunk(where), copy_results=False)
-    parts = [r for item in run_chunks(source, work, executor, progress, "query", 1) for r in item]
-    if not parts:
-        return _as_library(where(source.read(0, 0), source), library)
+    try:
+        parts = [
+            r for item in run_chunks(source, work, executor, progress, "query", 1) for r in item
+        ]
+        if not parts:
+            return _as_library(where(source.read(0, 0), source), library)
+    finally:
+        if source is not it:
+            source.close()  # the copy's files, and the datasets open in them
     # tables are joined first and converted once: vector columns as numpy are padded to the
     # longest vector of the whole result, not of each chunk
     return _as_library(_combine(parts, library), library)
@@ -399,7 +405,11 @@ def fill_hist(
             work = DirectHistWork(
                 source, _FillChunk(filler), _HistAccumulator(), h, columns, bool(weights)
             )
-    partials = run_chunks(source, work, executor, progress, "hist")
+    try:
+        partials = run_chunks(source, work, executor, progress, "hist")
+    finally:
+        if source is not it:
+            source.close()  # the copy's files, and the datasets open in them
     total = h
     for part in partials:
         total = total + part

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 import h5py
@@ -21,7 +21,7 @@ from ..types import LGDO, Array
 from .buffer import store_into
 from .datatype import Datatype, enum_values
 from .fieldmask import FieldMask, FieldMaskSpec
-from .files import FileLike, file_name, get_object, open_file, open_object
+from .files import FileLike, file_name, open_file, open_object
 from .guards import FAILURES, translated
 from .serial.attrs import read_attrs
 from .serial.base import LayoutChanged, Plan, Rows, fast_paths_enabled
@@ -120,6 +120,10 @@ def _rows(plan: Plan, start_row: int, n_rows: int, idx: Any) -> Rows | RowReques
 
 
 # --- many files -------------------------------------------------------------------------------
+#: a read of many files keeps this many of them open from counting their rows to reading them
+HELD_FILES = 16
+
+
 def _read_many(
     name: str,
     files: list[FileLike],
@@ -129,31 +133,52 @@ def _read_many(
     mask: FieldMask | None,
     decompress: bool,
 ) -> LGDO:
-    """The rows of ``name`` in each file, in one object allocated once for all of them."""
+    """The rows of ``name`` in each file, in one object allocated once for all of them.
+
+    The first :data:`HELD_FILES` files are opened and planned once, their rows counted from
+    the plans and read with them; further files are counted, then opened again to be read."""
     if not files:
         raise LH5Error(f"no files given to read {name!r} from")
-    counts = [read_n_rows(name, f) for f in files]
-    if counts[0] is None:  # scalars and structs have no rows to concatenate: the first file's
-        return read(name, files[0], start_row, n_rows, idx, field_mask=mask, decompress=decompress)
-    selections, order = _per_file(name, files, [c or 0 for c in counts], start_row, n_rows, idx)
-    total = sum(_n(rows) for rows in selections if rows is not None)
-    out: Any = None
-    layout: tuple | None = None
-    plan: Plan | None = None
-    pos = 0
-    for f, rows in zip(files, selections, strict=True):
-        if rows is None:
-            continue
-        with opened(f) as h5f, translated(file_name(h5f), name, "reading"):
-            plan = _next_plan(plan, get_object(h5f, name), mask, decompress)
-            if out is None:
-                out, layout = plan.new(total), plan.layout()
-                out.resize(0)
-            if plan.layout() == layout:
-                plan.read_into(out, rows, pos)
-            else:  # another layout (longer strings, another dtype): read, then copy over
-                store_into(out, plan.read(rows), pos)
-        pos += _n(rows)
+    with ExitStack() as stack:
+        held: dict[int, Plan] = {}
+        counts: list[int | None] = []
+        plan: Plan | None = None
+        for i, f in enumerate(files):
+            if i >= HELD_FILES:
+                counts.append(read_n_rows(name, f))
+                continue
+            h5f = stack.enter_context(opened(f))
+            with translated(file_name(h5f), name, "reading"):
+                plan = held[i] = _next_plan(plan, open_object(h5f, name), mask, decompress)
+                counts.append(plan.n_rows())
+        if counts[0] is None:  # scalars and structs have no rows to concatenate: the first's
+            with translated(held[0].file, name, "reading"):
+                return held[0].read(_rows(held[0], start_row, n_rows, idx))
+        selections, order = _per_file(name, files, [c or 0 for c in counts], start_row, n_rows, idx)
+        total = sum(_n(rows) for rows in selections if rows is not None)
+        out: Any = None
+        layout: tuple | None = None
+        pos = 0
+        for i, (f, rows) in enumerate(zip(files, selections, strict=True)):
+            if rows is None:
+                continue
+            with ExitStack() as this_file:
+                if i in held:
+                    plan = held[i]
+                else:
+                    h5f = this_file.enter_context(opened(f))
+                    with translated(file_name(h5f), name, "reading"):
+                        plan = _next_plan(plan, open_object(h5f, name), mask, decompress)
+                assert plan is not None
+                with translated(plan.file, name, "reading"):
+                    if out is None:
+                        out, layout = plan.new(total), plan.layout()
+                        out.resize(0)
+                    if plan.layout() == layout:
+                        plan.read_into(out, rows, pos)
+                    else:  # another layout (longer strings, another dtype): read, then copy
+                        store_into(out, plan.read(rows), pos)
+            pos += _n(rows)
     if out is None:
         raise LH5Error(f"no rows of {name!r} selected in {len(files)} files")
     if order is not None and not np.all(order[:-1] <= order[1:]):
@@ -161,13 +186,13 @@ def _read_many(
     return out
 
 
-def _next_plan(previous: Plan | None, h5obj: Any, mask: FieldMask | None, decompress: bool) -> Plan:
+def _next_plan(previous: Plan | None, oid: Any, mask: FieldMask | None, decompress: bool) -> Plan:
     """The plan of the same object in the next file: the previous one rebound when the layout
     is the same, else planned afresh."""
     if previous is not None and fast_paths_enabled():
         with suppress(LayoutChanged, *FAILURES):
-            return previous.rebind(h5obj.id)
-    return plan_of(h5obj, mask, decompress)
+            return previous.rebind(oid)
+    return plan_of(oid, mask, decompress)
 
 
 def _per_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,9 +154,8 @@ class ArrayPlan(Plan):
             shape = oid.shape
             if shape[1:] != self.row_shape:
                 raise LayoutChanged
-        plan = object.__new__(ArrayPlan)
-        plan.__dict__.update(self.__dict__)
-        plan.oid, plan._shape = oid, shape
+        plan = copy.copy(self)
+        vars(plan).update(oid=oid, _shape=shape)
         return plan
 
     def member(self, gid: h5g.GroupID, name: bytes) -> h5d.DatasetID:
