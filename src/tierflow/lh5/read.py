@@ -140,36 +140,40 @@ def _read_many(
     if not files:
         raise LH5Error(f"no files given to read {name!r} from")
     with ExitStack() as stack:
-        held: dict[int, Plan] = {}
+        held: dict[int, tuple[ExitStack, Plan]] = {}
         counts: list[int | None] = []
         plan: Plan | None = None
         for i, f in enumerate(files):
             if i >= HELD_FILES:
                 counts.append(read_n_rows(name, f))
                 continue
-            h5f = stack.enter_context(opened(f))
+            this_file = stack.enter_context(ExitStack())
+            h5f = this_file.enter_context(opened(f))
             with translated(file_name(h5f), name, "reading"):
-                plan = held[i] = _next_plan(plan, open_object(h5f, name), mask, decompress)
+                plan = _next_plan(plan, open_object(h5f, name), mask, decompress)
                 counts.append(plan.n_rows())
+            held[i] = (this_file, plan)
         if counts[0] is None:  # scalars and structs have no rows to concatenate: the first's
-            with translated(held[0].file, name, "reading"):
-                return held[0].read(_rows(held[0], start_row, n_rows, idx))
+            first = held[0][1]
+            with translated(first.file, name, "reading"):
+                return first.read(_rows(first, start_row, n_rows, idx))
         selections, order = _per_file(name, files, [c or 0 for c in counts], start_row, n_rows, idx)
         total = sum(_n(rows) for rows in selections if rows is not None)
         out: Any = None
         layout: tuple | None = None
         pos = 0
         for i, (f, rows) in enumerate(zip(files, selections, strict=True)):
-            if rows is None:
-                continue
-            with ExitStack() as this_file:
-                if i in held:
-                    plan = held[i]
-                else:
+            # each file is closed once read: HDF5 keeps memory as large as the rows read from
+            # a dataset while it is open (8 MiB of chunk cache at most, in HDF5 2.0)
+            this_file, kept = held.pop(i, (ExitStack(), None))
+            with this_file:
+                if rows is None:
+                    continue
+                if kept is None:
                     h5f = this_file.enter_context(opened(f))
                     with translated(file_name(h5f), name, "reading"):
-                        plan = _next_plan(plan, open_object(h5f, name), mask, decompress)
-                assert plan is not None
+                        kept = _next_plan(plan, open_object(h5f, name), mask, decompress)
+                plan = kept
                 with translated(plan.file, name, "reading"):
                     if out is None:
                         out, layout = plan.new(total), plan.layout()
