@@ -50,6 +50,18 @@ class FieldMask:
             return cls(dict(spec), default)
         return cls(dict.fromkeys(spec, True), False)
 
+    def key(self) -> tuple:
+        """A hashable form: equal keys select alike.
+
+        >>> FieldMask.of(["a", "b/c"]).key() == FieldMask.of(["b/c", "a"]).key()
+        True
+        """
+        return (
+            self.default,
+            tuple(sorted(self.top.items())),
+            tuple(sorted((k, m.key()) for k, m in self.nested.items())),
+        )
+
     def names(self) -> set[str]:
         return set(self.top) | set(self.nested)
 

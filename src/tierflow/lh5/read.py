@@ -8,6 +8,7 @@ leaves disk. A read of many files sizes one result for all of them.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -67,11 +68,50 @@ def read(
         obj = _read_many(name, list(lh5_file), start_row, n_rows, idx, mask, decompress)
     else:
         with opened(lh5_file) as h5f, translated(file_name(h5f), name, "reading"):
-            plan = plan_of(open_object(h5f, name), mask, decompress)
+            plan = _kept_plan(lh5_file, h5f, name, mask, decompress)
             obj = plan.read(_rows(plan, start_row, n_rows, idx))
     if obj_buf is None:
         return obj
     return store_into(obj_buf, obj, obj_buf_start)
+
+
+#: plans of objects read by path, kept per (file as it is, object, mask, decompress)
+_kept: dict[tuple, Plan] = {}
+#: plans kept at once
+KEPT_READS = 64
+
+
+def _kept_plan(
+    lh5_file: Any, h5f: h5py.File, name: str, mask: FieldMask | None, decompress: bool
+) -> Plan:
+    """The plan of ``name`` in a file opened from a path: the one kept from an earlier read of
+    the same object in the same unchanged file (device, inode, size and change times equal)
+    rebound to it, which skips reading and checking its attributes again; else planned.
+
+    Measured (2026-12-07, 10 groups x 2 columns of 1e6 float32, one read per group): planning
+    a table from its attributes costs about 0.3-0.6 ms of a read's 0.9 ms of fixed cost."""
+    oid = open_object(h5f, name)
+    if isinstance(lh5_file, h5py.File | h5py.Group) or not fast_paths_enabled():
+        return plan_of(oid, mask, decompress)
+    try:
+        st = os.stat(lh5_file)
+    except OSError:
+        return plan_of(oid, mask, decompress)
+    key = (
+        (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns),
+        name.strip("/"),
+        None if mask is None else mask.key(),
+        decompress,
+    )
+    kept = _kept.get(key)
+    if kept is not None:
+        with suppress(LayoutChanged, *FAILURES):
+            return kept.rebind(oid)
+    plan = plan_of(oid, mask, decompress)
+    if len(_kept) >= KEPT_READS:
+        _kept.pop(next(iter(_kept)))
+    _kept[key] = plan
+    return plan
 
 
 def read_n_rows(name: str, lh5_file: FileLike) -> int | None:
