@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
@@ -77,6 +78,7 @@ def read(
 
 #: plans of objects read by path, kept per (file as it is, object, mask, decompress)
 _kept: dict[tuple, Plan] = {}
+_kept_lock = threading.Lock()
 #: plans kept at once
 KEPT_READS = 64
 
@@ -108,9 +110,10 @@ def _kept_plan(
         with suppress(LayoutChanged, *FAILURES):
             return kept.rebind(oid)
     plan = plan_of(oid, mask, decompress)
-    if len(_kept) >= KEPT_READS:
-        _kept.pop(next(iter(_kept)))
-    _kept[key] = plan
+    with _kept_lock:  # reads may run on several threads
+        if len(_kept) >= KEPT_READS:
+            _kept.pop(next(iter(_kept)))
+        _kept[key] = plan
     return plan
 
 
