@@ -28,10 +28,13 @@ ALL_ROWS = RowRequest(0, sys.maxsize, None)
 # --- reading ----------------------------------------------------------------------------------
 
 
-def field_plans(
-    gid: h5g.GroupID, datatype: Datatype, mask: FieldMask | None, decompress: bool
+def member_plans(
+    gid: h5g.GroupID | h5d.DatasetID, datatype: Datatype, mask: FieldMask | None, decompress: bool
 ) -> dict[str, Plan]:
-    """Plans of the fields of a struct or table that ``mask`` selects, in the stored order."""
+    """Plans of the fields of a struct or table that ``mask`` selects, in the stored order
+    (a struct or table stored as anything but a group is an error)."""
+    if not isinstance(gid, h5g.GroupID):
+        raise kind_error(gid, datatype.kind, "a group")
     fields = datatype.fields if datatype.fields else tuple(member_names(gid))
     if mask is None:
         selected: list[tuple[str, FieldMask | None]] = [(f, None) for f in fields]
@@ -188,11 +191,7 @@ class StructSerializer(Serializer):
         mask: FieldMask | None,
         decompress: bool,
     ) -> StructPlan:
-        if not isinstance(oid, h5g.GroupID):
-            raise kind_error(oid, "struct", "a group")
-        plan = StructPlan(oid, datatype, attrs, {})
-        plan.fields = field_plans(oid, datatype, mask, decompress)
-        return plan
+        return StructPlan(oid, datatype, attrs, member_plans(oid, datatype, mask, decompress))
 
     def create(
         self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""

@@ -14,12 +14,12 @@ from ...types import LGDO, Table, WaveformTable
 from ..datatype import Datatype
 from ..fieldmask import FieldMask
 from .attrs import set_attr
-from .base import LayoutChanged, Plan, Rows, Serializer, WriteContext, kind_error, n_selected
+from .base import LayoutChanged, Plan, Rows, Serializer, WriteContext, n_selected
 from .create import Node
 from .describe import child, rows_of
 from .dispatch import appends, check_write_start, child_path, stored_datatype, write_object
 from .rows import RowRequest
-from .struct import check_members, create_members, field_plans, members_node, rebind_fields
+from .struct import check_members, create_members, member_plans, members_node, rebind_fields
 
 #: the fields that make a table a waveform table
 WAVEFORM_FIELDS = frozenset({"t0", "dt", "values"})
@@ -162,11 +162,7 @@ class TableSerializer(Serializer):
         mask: FieldMask | None,
         decompress: bool,
     ) -> TablePlan:
-        if not isinstance(oid, h5g.GroupID):
-            raise kind_error(oid, "table", "a group")
-        plan = TablePlan(oid, datatype, attrs, {})
-        plan.fields = field_plans(oid, datatype, mask, decompress)
-        return plan
+        return TablePlan(oid, datatype, attrs, member_plans(oid, datatype, mask, decompress))
 
     def create(
         self, parent: h5py.Group, name: str, obj: LGDO, ctx: WriteContext, inner_path: str = ""
