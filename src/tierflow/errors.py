@@ -242,3 +242,40 @@ class UncalibratedChannelWarning(TierflowWarning):
 
     def __reduce__(self):
         return (type(self), (self.channels, self.file))
+
+
+class DAQError(TierflowError, ValueError):
+    """A DAQ file that cannot be decoded: unknown stream type, truncated or corrupt records.
+
+    The message names the file and, where known, the byte offset of the record at fault.
+
+    >>> str(DAQError("length word is zero", file="run.orca", offset=4096))
+    'run.orca@4096: length word is zero'
+    """
+
+    def __init__(
+        self, message: str, *, file: str | os.PathLike | None = None, offset: int | None = None
+    ):
+        self.file = None if file is None else os.fspath(file)
+        self.offset = offset
+        self.reason = message
+        where = self.file or ""
+        if offset is not None:
+            where = f"{where}@{offset}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self):
+        return (_rebuild_daq_error, (type(self), self.reason, self.file, self.offset))
+
+
+def _rebuild_daq_error(cls, reason, file, offset):
+    return cls(reason, file=file, offset=offset)
+
+
+class DAQTruncatedError(DAQError):
+    """A DAQ file that ends inside a record; every complete record before it was decoded."""
+
+
+class RoutingError(TierflowError, ValueError):
+    """An ``out_spec`` (routing config) of ``build_raw`` that names a decoder or key the
+    stream does not have, or that is malformed; raised before anything is decoded."""

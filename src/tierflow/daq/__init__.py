@@ -1,0 +1,6 @@
+"""The raw tier from DAQ files: stream readers and decoders for ORCA, FlashCam FCIO, CAEN
+CoMPASS and LlamaDAQ, and :func:`build_raw` (legend-daq2lh5's interface)."""
+
+from .stream import DAQStream, Decoded, guess_stream_type, stream_types
+
+__all__ = ["DAQStream", "Decoded", "guess_stream_type", "stream_types"]

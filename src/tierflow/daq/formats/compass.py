@@ -1,0 +1,1 @@
+"""Placeholder: the compass stream reader (being written)."""

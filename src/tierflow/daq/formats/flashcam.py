@@ -1,0 +1,1 @@
+"""Placeholder: the flashcam stream reader (being written)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the llama stream reader (being written)."""

@@ -1,0 +1,3 @@
+"""ORCA files: records, header, decoders (being written)."""
+
+from . import decoder  # noqa: F401
