@@ -4,6 +4,7 @@ A config is a dict, or a JSON or YAML file::
 
     raw: data/tier/raw/{type}/{period}/{run}/*.lh5   # a glob or a path template
     outdir: out                                     # tier/ and par/ are made below it
+    daq: data/tier/daq/{type}/{period}/{run}/*.orca  # instead of raw: DAQ files, see below
     tables: "ch*/raw"                               # which raw tables are waveforms
     dsp: {config: hpge-simple, database: null}      # a built-in name, a path or a dict
     hit: {config: null, parameters: null}           # parameters: skip calibration, use these
@@ -11,7 +12,14 @@ A config is a dict, or a JSON or YAML file::
     processes: 2
     buffer_len: 3200
 
-Only ``raw`` and ``outdir`` are needed. Without ``calibration.energy`` the energy calibrated
+Only ``raw`` (or ``daq``) and ``outdir`` are needed. With ``daq`` the pipeline starts where
+real data starts: the raw tier is built from the DAQ files (named
+``{exp}-{period}-{run}-{type}-{timestamp}.{ext}``) into ``outdir/tier/raw/...`` with
+:func:`tierflow.daq.build_raw`, under the same rules as the other tiers. ``daq`` is a glob or
+path template, or a section ``{files, stream_type, out_spec, buffer_size}``: ``out_spec`` is a
+build_raw routing config (its tables all go to the cycle's raw file); without it, the
+waveforms of each channel go to ``ch{key:07d}/raw`` and everything else to one table per
+decoder. Without ``calibration.energy`` the energy calibrated
 is the first of :data:`DEFAULT_ENERGIES` that the dsp config outputs (``trapTmax`` for the
 default ``hpge-simple``), and ``calibration.output`` is that name with ``_cal``.
 
@@ -32,7 +40,8 @@ from typing import Any
 from ..configfile import check_plain, parse_config_text, read_config_file
 from ..errors import TierflowError
 
-_TOP = {"raw", "outdir", "tables", "dsp", "hit", "calibration", "processes", "buffer_len"}
+_TOP = {"raw", "daq", "outdir", "tables", "dsp", "hit", "calibration", "processes", "buffer_len"}
+_DAQ = {"files", "stream_type", "out_spec", "buffer_size"}
 _DSP = {"config", "database"}
 _HIT = {"config", "parameters"}
 _CALIBRATION = {"energy", "output", "run_type", "deg", "lines", "plots"}
@@ -79,6 +88,16 @@ class CalibrationSettings:
 
 
 @dataclass
+class DaqSettings:
+    """Where the DAQ files are and how their raw tier is built (see the module docstring)."""
+
+    files: str
+    stream_type: str | None = None
+    out_spec: Any = None
+    buffer_size: int = 8192
+
+
+@dataclass
 class PipelineConfig:
     """A checked pipeline configuration (see the module docstring for the keys).
 
@@ -88,7 +107,7 @@ class PipelineConfig:
     >>> PipelineConfig.from_dict({"raw": "x", "outdir": "o", "procesess": 2})
     Traceback (most recent call last):
     ...
-    tierflow.pipeline.config.PipelineConfigError: unknown key 'procesess' in the pipeline config; keys are: buffer_len, calibration, dsp, hit, outdir, processes, raw, tables
+    tierflow.pipeline.config.PipelineConfigError: unknown key 'procesess' in the pipeline config; keys are: buffer_len, calibration, daq, dsp, hit, outdir, processes, raw, tables
     >>> PipelineConfig.from_dict({"raw": "x", "outdir": "o", "calibration": {"deg": "1"}})
     Traceback (most recent call last):
     ...
@@ -106,6 +125,7 @@ class PipelineConfig:
     processes: Any = None
     buffer_len: int = 3200
     source: str | None = None
+    daq: DaqSettings | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str | None = None) -> PipelineConfig:
@@ -121,10 +141,15 @@ class PipelineConfig:
     def _from_dict(cls, raw: Mapping[str, Any], source: str | None) -> PipelineConfig:
         _check_keys(raw, _TOP, "the pipeline config")
         check_plain(raw, "pipeline config", PipelineConfigError)
-        for key in ("raw", "outdir"):
+        if raw.get("raw") and raw.get("daq"):
+            raise PipelineConfigError(
+                "give the pipeline 'raw' files or 'daq' files to build them from, not both"
+            )
+        for key in ("raw" if not raw.get("daq") else "daq", "outdir"):
             if not raw.get(key):
                 raise PipelineConfigError(f"the pipeline config needs {key!r}")
-            _path_text(raw[key], key)
+            if key != "daq":
+                _path_text(raw[key], key)
         dsp = _section(raw, "dsp", _DSP)
         hit = _section(raw, "hit", _HIT)
         cal = _calibration(_section(raw, "calibration", _CALIBRATION))
@@ -134,8 +159,10 @@ class PipelineConfig:
         )
         if cal.get("energy") is None:
             cal["energy"] = default_energy(dsp_config)
+        daq = _daq(raw.get("daq"), base)
         return cls(
-            raw=_relative(raw["raw"], base),
+            raw=_raw_of_daq(raw["outdir"], base) if daq else _relative(raw["raw"], base),
+            daq=daq,
             outdir=_relative(raw["outdir"], base),
             tables=_tables(raw.get("tables", "ch*/raw")),
             dsp_config=dsp_config,
@@ -169,6 +196,8 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         """A hash of everything that changes outputs (configs by content, files by path and time)."""
         parts = [
+            vars(self.daq) if self.daq else None,
+            _content(self.daq.out_spec) if self.daq else None,
             self.tables,
             _content(self.dsp_config),
             _content(self.dsp_database),
@@ -214,6 +243,37 @@ def _section(raw: Mapping, name: str, allowed: set[str]) -> dict:
         return {}
     _check_keys(section, allowed, f"the pipeline config's {name!r} section", key=name)
     return dict(section)
+
+
+def _daq(value: Any, base: str) -> DaqSettings | None:
+    """The ``daq`` key: a glob or template of DAQ files, or a section of settings."""
+    if value is None:
+        return None
+    section = {"files": value} if isinstance(value, str | os.PathLike) else value
+    _check_keys(section, _DAQ, "the pipeline config's 'daq' section", key="daq")
+    files = section.get("files")
+    if not files:
+        raise PipelineConfigError("expected a glob or path template of DAQ files", key="daq.files")
+    stream_type = section.get("stream_type")
+    if stream_type is not None and not (isinstance(stream_type, str) and stream_type):
+        raise PipelineConfigError(
+            f"expected a stream type such as 'ORCA', not {stream_type!r}", key="daq.stream_type"
+        )
+    out_spec = _config_value(section.get("out_spec"), "daq.out_spec")
+    return DaqSettings(
+        files=_relative(_path_text(files, "daq.files"), base),
+        stream_type=stream_type,
+        out_spec=_maybe_path(out_spec, base),
+        buffer_size=_whole_number(
+            section.get("buffer_size", 8192), "daq.buffer_size", 1, MAX_BUFFER_LEN
+        ),
+    )
+
+
+def _raw_of_daq(outdir: Any, base: str) -> str:
+    """Where the raw files built from DAQ files are (under ``outdir``)."""
+    root = _relative(_path_text(outdir, "outdir"), base)
+    return os.path.join(root, "tier", "raw", "{type}", "{period}", "{run}", "*-tier_raw.lh5")
 
 
 def _calibration(cal: dict) -> dict:

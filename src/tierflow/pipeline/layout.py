@@ -14,6 +14,10 @@ _NAME = re.compile(
     r"^(?P<experiment>[^-/]+)-(?P<period>p\d+)-(?P<run>r\d+)-(?P<type>[a-z]+)-"
     r"(?P<timestamp>\d{8}T\d{6}Z)-tier_(?P<tier>[a-z0-9]+)\.lh5$"
 )
+_DAQ_NAME = re.compile(
+    r"^(?P<experiment>[^-/]+)-(?P<period>p\d+)-(?P<run>r\d+)-(?P<type>[a-z]+)-"
+    r"(?P<timestamp>\d{8}T\d{6}Z)(?:-tier_daq)?\.(?P<extension>[A-Za-z0-9]+(?:\.gz)?)$"
+)
 _FIELDS = ("period", "run", "type", "timestamp")
 
 
@@ -46,6 +50,24 @@ class CycleKey:
             raise LayoutError(
                 f"{name!r} is not named like {{exp}}-{{period}}-{{run}}-{{type}}-{{timestamp}}-"
                 "tier_{tier}.lh5 (for example l200-p03-r001-cal-20230318T012144Z-tier_raw.lh5)"
+            )
+        g = match.groupdict()
+        return cls(g["experiment"], g["period"], g["run"], g["type"], g["timestamp"])
+
+    @classmethod
+    def from_daq_path(cls, path: str | os.PathLike) -> CycleKey:
+        """The cycle of a DAQ file named ``{exp}-{period}-{run}-{type}-{timestamp}.{ext}``
+        (LEGEND's DAQ tier, with or without ``-tier_daq``).
+
+        >>> CycleKey.from_daq_path("/d/l200-p03-r001-cal-20230318T012144Z.orca").stem
+        'l200-p03-r001-cal-20230318T012144Z'
+        """
+        name = os.path.basename(os.fspath(path))
+        match = _DAQ_NAME.match(name)
+        if match is None:
+            raise LayoutError(
+                f"{name!r} is not named like {{exp}}-{{period}}-{{run}}-{{type}}-{{timestamp}}.{{ext}}"
+                " (for example l200-p03-r001-cal-20230318T012144Z.orca)"
             )
         g = match.groupdict()
         return cls(g["experiment"], g["period"], g["run"], g["type"], g["timestamp"])
@@ -97,7 +119,7 @@ def parameters_path(root: str | os.PathLike, key: CycleKey) -> str:
 
 
 def find_raw_files(pattern: str) -> list[str]:
-    """Raw files a glob or a path template (``{period}``, ``{run}``, ``{type}``,
+    """Raw (or DAQ) files a glob or a path template (``{period}``, ``{run}``, ``{type}``,
     ``{timestamp}``) names, sorted by cycle.
 
     >>> find_raw_files("/nowhere/{period}/*.lh5")
@@ -116,8 +138,10 @@ def find_raw_files(pattern: str) -> list[str]:
 
 
 def _sort_key(path: str) -> tuple:
-    try:
-        key = CycleKey.from_path(path)
-    except LayoutError:
-        return ("",)
-    return (key.period, key.run, key.timestamp, key.run_type)
+    for parse in (CycleKey.from_path, CycleKey.from_daq_path):
+        try:
+            key = parse(path)
+        except LayoutError:
+            continue
+        return (key.period, key.run, key.timestamp, key.run_type)
+    return ("",)

@@ -27,6 +27,7 @@ from ..lh5.files import open_file
 from ..parallel import describe_executor, is_serial, run_tasks
 from .config import DEFAULT_ENERGIES, PipelineConfig, PipelineConfigError
 from .layout import CycleKey, LayoutError, find_raw_files, parameters_path
+from .raw_stage import RawTask, RunRaw
 from .report import PipelineReport, StageReport
 from .uncalibrated import mark_uncalibrated, uncalibrated_channels
 
@@ -40,6 +41,7 @@ class Cycle:
     dsp: str
     hit: str
     waveforms: int = 0
+    daq: str | None = None
 
 
 @dataclass
@@ -181,7 +183,9 @@ class Pipeline:
 
     # --- before any work -----------------------------------------------------------------------
     def cycles(self) -> list[Cycle]:
-        """The raw files and their outputs."""
+        """The raw files (or the DAQ files the raw files are built from) and their outputs."""
+        if self.cfg.daq is not None:
+            return self._daq_cycles(self.cfg.daq.files)
         raw = find_raw_files(self.cfg.raw)
         if not raw:
             raise PipelineConfigError(f"no raw files match {self.cfg.raw!r}")
@@ -197,6 +201,27 @@ class Pipeline:
                     key,
                     key.tier_path(self.cfg.outdir, "dsp"),
                     key.tier_path(self.cfg.outdir, "hit"),
+                )
+            )
+        return out
+
+    def _daq_cycles(self, pattern: str) -> list[Cycle]:
+        daq_files = find_raw_files(pattern)
+        if not daq_files:
+            raise PipelineConfigError(f"no DAQ files match {pattern!r}", key="daq")
+        out = []
+        for path in daq_files:
+            try:
+                key = CycleKey.from_daq_path(path)
+            except LayoutError as err:
+                raise PipelineConfigError(f"{path}: {err}") from None
+            out.append(
+                Cycle(
+                    key.tier_path(self.cfg.outdir, "raw"),
+                    key,
+                    key.tier_path(self.cfg.outdir, "dsp"),
+                    key.tier_path(self.cfg.outdir, "hit"),
+                    daq=path,
                 )
             )
         return out
@@ -261,9 +286,12 @@ class Pipeline:
         os.makedirs(self.cfg.outdir, exist_ok=True)
         remove_stale_temporaries(self.cfg.outdir)
         stamp = self._stamp()
+        report = PipelineReport(executor=describe_executor(executor))
+        if self.cfg.daq is not None:
+            report.stages.append(self._run_raw(cycles, stamp, executor, progress))
+            cycles = [c for c in cycles if os.path.exists(c.raw)]
         for cycle in cycles:
             cycle.waveforms = _count_waveforms(cycle.raw, self.cfg.tables)
-        report = PipelineReport(executor=describe_executor(executor))
         report.stages.append(self._run_dsp(cycles, stamp, executor, progress))
         usable = [c for c in cycles if os.path.exists(c.dsp)]
         calibration, parameters = self._calibrate(usable, stamp)
@@ -274,6 +302,29 @@ class Pipeline:
         report.calibrations = self.calibration_summaries(usable)
         report.seconds = time.perf_counter() - start
         return report
+
+    def _run_raw(
+        self, cycles: list[Cycle], stamp: str, executor: Any, progress: Any
+    ) -> StageReport:
+        """DAQ files → raw tier (the ``daq`` config key)."""
+        assert self.cfg.daq is not None  # run() calls it only then
+        stage = StageReport("raw")
+        todo = [c for c in cycles if c.daq and not up_to_date(c.raw, [c.daq, stamp])]
+        stage.skipped = len(cycles) - len(todo)
+        t = time.perf_counter()
+        results = run_tasks(
+            RunRaw(self.cfg.daq),
+            [RawTask(str(c.daq), c.raw) for c in todo],
+            executor=executor if len(todo) > 1 else None,
+            progress=progress,
+            description="daq → raw",
+            weights=[max(os.path.getsize(str(c.daq)), 1) for c in todo],
+            unit="B",
+        )
+        for cycle, (rows, error) in zip(todo, results, strict=True):
+            stage.record(str(cycle.daq), rows, error)
+        stage.seconds = time.perf_counter() - t
+        return stage
 
     def _run_dsp(
         self, cycles: list[Cycle], stamp: str, executor: Any, progress: Any
