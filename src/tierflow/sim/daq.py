@@ -290,14 +290,18 @@ def run_record(*, start: bool, run_number: int, time: int) -> np.ndarray:
     return np.array([DATA_IDS["ORRunDecoderForRun"] << 18 | 4, int(start), run_number, time], "<u4")
 
 
-def listener_config_record(
-    fcid: int, channels: Sequence[Channel], boards: Sequence[_Board], n_samples: int
-) -> np.ndarray:
+def listener_config_record(fcid: int, channels: Sequence[Channel], n_samples: int) -> np.ndarray:
     """The FlashCam listener config record of listener ``fcid``: its trace map (trace index
-    ``daq_channel`` -> ``board_id << 16 | fc_input``), 16-bit ADCs, no GPS."""
+    ``daq_channel`` -> ``board_id << 16 | fc_input``), 16-bit ADCs, no GPS.
+
+    >>> from tierflow.sim import default_channels
+    >>> words = listener_config_record(1, default_channels(3), 8192)
+    >>> len(words), words[3], words[5], [hex(w) for w in words[13:16]]
+    (2413, np.uint32(3), np.uint32(8192), ['0x3500003', '0x3500004', '0x4c00000'])
+    """
     mine = [ch for ch in channels if ch.fcid == fcid]
     n_adc = max(ch.daq_channel for ch in mine) + 1
-    n_boards = sum(b.fcid == fcid for b in boards)
+    n_boards = len({ch.board_id for ch in mine})
     if 13 + n_adc + math.ceil(n_boards / 4) + 2 * n_boards > CONFIG_WORDS:
         raise SimulationError(f"listener {fcid}: {n_adc} traces do not fit a config record")
     words = np.zeros(CONFIG_WORDS, "<u4")
@@ -404,7 +408,7 @@ def write_orca_cycle(
             out.write(header_record(plist))
             out.write(run_record(start=True, run_number=run_number, time=cycle.start_time))
             for fcid in sorted({b.fcid for b in boards}):
-                out.write(listener_config_record(fcid, cycle.channels, boards, n_samples))
+                out.write(listener_config_record(fcid, cycle.channels, n_samples))
             _write_waveforms(out, events, cycle.n_records, chunk_size)
             stop = cycle.start_time + max(1, math.ceil(cycle.duration))
             out.write(run_record(start=False, run_number=run_number, time=stop))
