@@ -4,6 +4,7 @@ change them."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import logging
@@ -173,6 +174,17 @@ def test_same_seed_same_bytes_whatever_the_chunk_size_other_seed_other_bytes(tmp
         )
     assert _digest(paths["a"]) == _digest(paths["b"]) == _digest(paths["c"])
     assert _digest(paths["a"]) != _digest(paths["d"])
+
+
+def test_a_gz_path_is_the_same_file_gzip_compressed_and_deterministic(tmp_path):
+    plain, packed = tmp_path / "a.orca", tmp_path / "a.orca.gz"
+    sim.simulate_daq_file(plain, n_events=5, channels=2, seed=2)
+    info = sim.simulate_daq_file(packed, n_events=5, channels=2, seed=2)
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert info.n_bytes == plain.stat().st_size
+    first = packed.read_bytes()
+    sim.simulate_daq_file(packed, n_events=5, channels=2, seed=2)
+    assert packed.read_bytes() == first
 
 
 def _record_walk(path) -> list[tuple[int, int]]:
