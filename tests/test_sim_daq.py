@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import logging
 import plistlib
 
@@ -246,22 +245,23 @@ def test_channels_orca_cannot_address_raise_a_simulation_error(tmp_path, channel
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("tierflow.daq.formats.orca.stream") is None,
-    reason="tierflow's ORCA stream reader is not there yet",
-)
-def test_tierflow_reads_the_simulated_file_into_the_simulators_raw_tables(decoded, tmp_path):
-    from tierflow import daq as tdaq
+def test_tierflows_orca_stream_reads_the_simulated_file_into_the_simulators_raw_tables(decoded):
+    pytest.importorskip("tierflow.daq.formats.orca.stream")  # registers the ORCA stream
+    from tierflow.daq.stream import stream_types
 
     daq, run, _ = decoded
-    out = str(tmp_path / "tierflow.lh5")
-    spec = {
-        "ORFlashCamADCWaveformDecoder": {"ch{key:07d}/raw": {"key_list": ["*"], "out_stream": out}}
-    }
-    tdaq.build_raw(daq.daq_files[0], out_spec=spec)
+    pieces = {}
+    with stream_types()["ORCA"](daq.daq_files[0]) as stream:
+        for block in stream.decode(buffer_size=16):
+            for piece in block:
+                if piece.decoder == "ORFlashCamADCWaveformDecoder":
+                    for key, table in piece.by_key():
+                        pieces.setdefault(key, []).append(table)
+    assert sorted(pieces) == sorted(c.rawid for c in daq.channels)
     for channel in daq.channels:
-        got = lh5.read(f"{channel.name}/raw", out)
         want = lh5.read(f"{channel.name}/raw", run.raw_files[0])
-        np.testing.assert_array_equal(got["waveform"]["values"].nda, want["waveform"]["values"].nda)
-        np.testing.assert_allclose(got["timestamp"].nda, want["timestamp"].nda, rtol=1e-15, atol=0)
-        np.testing.assert_array_equal(got["daqenergy"].nda, want["daqenergy"].nda)
+        for column in ("timestamp", "baseline", "daqenergy", "eventnumber", "channel", "board_id"):
+            got = np.concatenate([t[column].nda for t in pieces[channel.rawid]])
+            np.testing.assert_array_equal(got, want[column].nda, err_msg=column)
+        got = np.concatenate([t["waveform"]["values"].nda for t in pieces[channel.rawid]])
+        np.testing.assert_array_equal(got, want["waveform"]["values"].nda)

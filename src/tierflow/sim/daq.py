@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
 import os
 import plistlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,8 @@ _LENGTH_MASK = 0x3FFFF
 class SimulatedDAQRun:
     """What :func:`simulate_daq_run` or :func:`simulate_daq_file` wrote: the ORCA files (one
     per cycle, in time order), the truth files (``None`` where none was asked for), the
-    channels, the number of waveform records and the bytes written, all files."""
+    channels, the number of waveform records and the bytes of ORCA data (before any gzip
+    compression), all files."""
 
     daq_files: tuple[str, ...]
     truth_files: tuple[str | None, ...]
@@ -139,7 +141,8 @@ def _boards(channels: Sequence[Channel]) -> list[_Board]:
                 "an ORCA FlashCam record"
             )
         cards.setdefault((ch.fcid, ch.board_id), []).append(ch)
-    boards, places = [], {}
+    boards: list[_Board] = []
+    places: dict[tuple[int, int], int] = {}
     for (fcid, board_id), members in sorted(cards.items()):
         where = {(ch.crate, ch.slot) for ch in members}
         if len(where) != 1:
@@ -317,6 +320,15 @@ def listener_config_record(fcid: int, channels: Sequence[Channel], n_samples: in
     return words
 
 
+def waveform_record_words(n_samples: int) -> int:
+    """Words of an ``ORFlashCamADCWaveform`` record of ``n_samples`` samples.
+
+    >>> waveform_record_words(8192), waveform_record_words(3)
+    (4116, 22)
+    """
+    return ORCA_HEADER_WORDS + FCIO_HEADER_WORDS + (n_samples + 1) // 2
+
+
 def waveform_records(table: Table) -> np.ndarray:
     """The ``ORFlashCamADCWaveform`` records of the rows of a FlashCam raw table
     (:func:`~tierflow.sim.raw.raw_table`), one row of uint32 words each.
@@ -344,7 +356,7 @@ def waveform_records(table: Table) -> np.ndarray:
     n, n_samples = values.shape
     if n_samples % 2:
         values = np.concatenate((values, np.zeros((n, 1), np.uint16)), axis=1)
-    n_words = ORCA_HEADER_WORDS + FCIO_HEADER_WORDS + values.shape[1] // 2
+    n_words = waveform_record_words(n_samples)
     if n_words > _LENGTH_MASK or n_samples >= 1 << 16:
         raise SimulationError(f"{n_samples} samples do not fit an ORCA FlashCam record")
 
@@ -408,19 +420,19 @@ def write_orca_cycle(
             os.remove(partial[target])
     try:
         with contextlib.ExitStack() as stack:
-            out: BinaryIO = stack.enter_context(open(partial[targets[0]], "wb"))
+            out: io.BufferedIOBase = stack.enter_context(open(partial[targets[0]], "wb"))
             if targets[0].endswith(".gz"):  # no name, no time: the same bytes every time
                 out = stack.enter_context(
                     gzip.GzipFile(fileobj=out, mode="wb", filename="", mtime=0)
                 )
             plist = _header_plist(cycle, boards, n_samples, run_number)
             out.write(header_record(plist))
-            out.write(run_record(start=True, run_number=run_number, time=cycle.start_time))
+            out.write(run_record(start=True, run_number=run_number, time=cycle.start_time).data)
             for fcid in sorted({b.fcid for b in boards}):
-                out.write(listener_config_record(fcid, cycle.channels, n_samples))
+                out.write(listener_config_record(fcid, cycle.channels, n_samples).data)
             _write_waveforms(out, events, cycle.n_records, chunk_size)
             stop = cycle.start_time + max(1, math.ceil(cycle.duration))
-            out.write(run_record(start=False, run_number=run_number, time=stop))
+            out.write(run_record(start=False, run_number=run_number, time=stop).data)
             n_bytes = out.tell()
         if truth_path is not None:
             for channel_events in events:
@@ -440,23 +452,21 @@ def write_orca_cycle(
 
 
 def _write_waveforms(
-    out: BinaryIO, events: Sequence[ChannelEvents], n_records: int, chunk_size: int
+    out: io.BufferedIOBase, events: Sequence[ChannelEvents], n_records: int, chunk_size: int
 ) -> None:
     """Records ``[first, first + chunk_size)`` of the cycle's time order, chunk by chunk: each
     channel renders its rows of the chunk, which land at their places in one word array."""
     for first in range(0, n_records, chunk_size):
         last = min(n_records, first + chunk_size)
-        chunk = None
+        chunk = np.empty((last - first, waveform_record_words(N_SAMPLES)), "<u4")
         for channel_events in events:
             order = channel_events.packet_id - 1
             lo, hi = np.searchsorted(order, [first, last])
             if lo == hi:
                 continue
             records = waveform_records(channel_events.raw_table(slice(lo, hi)))
-            if chunk is None:
-                chunk = np.empty((last - first, records.shape[1]), records.dtype)
             chunk[order[lo:hi] - first] = records
-        out.write(memoryview(chunk).cast("B"))
+        out.write(chunk.data)
 
 
 def simulate_daq_run(
@@ -507,7 +517,10 @@ def simulate_daq_run(
         spectrum=spectrum,
     )
     names = {"experiment": experiment, "period": period, "run": run, "run_type": run_type}
-    daq_files, truth_files, chosen, n_waveforms, n_bytes = [], [], (), 0, 0
+    daq_files: list[str] = []
+    truth_files: list[str | None] = []
+    chosen: tuple[Channel, ...] = ()
+    n_waveforms = n_bytes = 0
     for cycle in cycles:
         folder = os.path.dirname(tier_file_path(outdir, "daq", timestamp=cycle.timestamp, **names))
         daq_path = os.path.join(

@@ -236,7 +236,7 @@ class CycleEvents:
     eventnumber: tuple[np.ndarray, ...]
     packet_id: tuple[np.ndarray, ...]
     numtraces: tuple[np.ndarray, ...]
-    rng_states: tuple[dict[str, Any], ...] = field(repr=False)
+    rng_states: tuple[Any, ...] = field(repr=False)
     event_options: dict[str, Any] = field(repr=False)
 
     @property
@@ -391,7 +391,8 @@ def simulate_run(
         t0_range=t0_range,
         spectrum=spectrum,
     )
-    raw_files, truth_files, chosen, n_waveforms = [], [], (), 0
+    raw_files, truth_files, n_waveforms = [], [], 0
+    chosen: tuple[Channel, ...] = ()
     for cycle in cycles:
         names = {"experiment": experiment, "period": period, "run": run, "run_type": run_type}
         raw_path = tier_file_path(outdir, "raw", timestamp=cycle.timestamp, **names)
