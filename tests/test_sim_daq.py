@@ -265,3 +265,10 @@ def test_tierflows_orca_stream_reads_the_simulated_file_into_the_simulators_raw_
             np.testing.assert_array_equal(got, want[column].nda, err_msg=column)
         got = np.concatenate([t["waveform"]["values"].nda for t in pieces[channel.rawid]])
         np.testing.assert_array_equal(got, want["waveform"]["values"].nda)
+
+
+@pytest.mark.parametrize("kwargs", [{"run_number": -1}, {"chunk_size": 0}, {"n_events": 0}])
+def test_bad_settings_raise_a_simulation_error_and_write_nothing(tmp_path, kwargs):
+    with pytest.raises(SimulationError):
+        sim.simulate_daq_file(tmp_path / "bad.orca", **{"n_events": 2, **kwargs})
+    assert not list(tmp_path.iterdir())

@@ -408,6 +408,8 @@ def write_orca_cycle(
     chunk_size = int(chunk_size)
     if chunk_size < 1:
         raise SimulationError(f"chunk_size ({chunk_size}) must be >= 1")
+    if not 0 <= run_number < 1 << 31:
+        raise SimulationError(f"run_number ({run_number}) must be in [0, 2**31)")
     boards = _boards(cycle.channels)
     events = [cycle.channel_events(k) for k in range(len(cycle.channels))]
     n_samples = N_SAMPLES
