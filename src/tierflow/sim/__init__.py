@@ -12,7 +12,9 @@ The pieces, one concept per module:
 - :mod:`.events`: the truth of each waveform, drawn before rendering.
 - :mod:`.waveforms`: :func:`simulate_waveforms`, in memory.
 - :mod:`.raw` and :mod:`.run`: LEGEND raw-tier tables and files with their truth
-  (:func:`simulate_run`).
+  (:func:`simulate_run`; its cycles: :func:`draw_cycles`).
+- :mod:`.daq`: the same runs as ORCA DAQ files with FlashCam records
+  (:func:`simulate_daq_run`, :func:`simulate_daq_file`).
 
 Everything is driven by ``numpy.random.default_rng(seed)``: the same seed gives the
 same bytes.
@@ -25,10 +27,18 @@ same bytes.
 """
 
 from .channels import Channel, default_channels
+from .daq import SimulatedDAQRun, simulate_daq_file, simulate_daq_run, write_orca_cycle
 from .events import TRUTH_UNITS, draw_events, render_events, truth_table
 from .pulses import N_SAMPLES, SAMPLING_PERIOD, render_waveforms, rise_fraction
 from .raw import FLASHCAM_COLUMNS, raw_table
-from .run import SimulatedRun, simulate_run, tier_file_path
+from .run import (
+    ChannelEvents,
+    CycleEvents,
+    SimulatedRun,
+    draw_cycles,
+    simulate_run,
+    tier_file_path,
+)
 from .spectrum import (
     PULSER_ENERGY,
     TH228_LINES,
@@ -48,11 +58,15 @@ __all__ = [
     "TH228_LINES",
     "TRUTH_UNITS",
     "Channel",
+    "ChannelEvents",
+    "CycleEvents",
     "EnergySample",
     "Line",
     "Resolution",
+    "SimulatedDAQRun",
     "SimulatedRun",
     "default_channels",
+    "draw_cycles",
     "draw_events",
     "line_index",
     "raw_table",
@@ -60,8 +74,11 @@ __all__ = [
     "render_waveforms",
     "rise_fraction",
     "sample_energies",
+    "simulate_daq_file",
+    "simulate_daq_run",
     "simulate_run",
     "simulate_waveforms",
     "tier_file_path",
     "truth_table",
+    "write_orca_cycle",
 ]

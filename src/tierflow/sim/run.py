@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import lh5
 from ..errors import SimulationError
+from ..types import Table
 from .channels import Channel, default_channels
 from .events import T0_RANGE, draw_events, render_events, truth_table
 from .pulses import N_SAMPLES, SAMPLING_PERIOD
@@ -171,6 +172,168 @@ def _cycle(
     )
 
 
+@dataclass(frozen=True)
+class ChannelEvents:
+    """One channel's events of a cycle, drawn and ready to render.
+
+    ``truth`` holds the truth columns (see :mod:`.events`; ``eventnumber`` joins with the
+    raw table), ``seeds`` the noise seed of each waveform; ``runtime`` (seconds since the
+    cycle's ``start_time``), ``packet_id`` and ``numtraces`` are the raw tier's
+    bookkeeping of each event. Rendering any rows, in any chunks, gives the same
+    waveforms.
+
+    >>> events = next(draw_cycles(4, 1, seed=0)).channel_events(0)
+    >>> len(events.runtime), events.raw_table(slice(0, 2))["waveform"]["values"].nda.shape
+    (4, (2, 8192))
+    """
+
+    channel: Channel
+    start_time: int
+    runtime: np.ndarray
+    packet_id: np.ndarray
+    numtraces: np.ndarray
+    truth: dict[str, np.ndarray]
+    seeds: np.ndarray
+
+    def raw_table(self, rows: slice = slice(None)) -> Table:
+        """Render the waveforms ``rows`` as a ``chNNNNNNN/raw`` table (:func:`.raw.raw_table`).
+
+        Fills the truth's ``is_saturated`` of those rows.
+        """
+        rendered = render_events(self.truth, self.seeds, self.channel, rows)
+        return raw_table(
+            rendered.values,
+            channel=self.channel,
+            runtime=self.runtime[rows],
+            eventnumber=self.truth["eventnumber"][rows],
+            packet_id=self.packet_id[rows],
+            numtraces=self.numtraces[rows],
+            baseline=rendered.baseline,
+            daqenergy=rendered.daqenergy,
+            start_time=self.start_time,
+        )
+
+
+@dataclass(frozen=True)
+class CycleEvents:
+    """The event timeline of one cycle, all channels, before any truth is drawn.
+
+    Per channel (in ``channels`` order): ``runtime`` (seconds since ``start_time``, unix
+    seconds), ``is_pulser``, ``eventnumber``, ``packet_id`` (1-based rank of the record
+    among all channels' records in time order, ties by channel) and ``numtraces``.
+    :meth:`channel_events` draws a channel's truth; the same call gives the same draws.
+
+    >>> cycle = next(draw_cycles(5, 2, seed=0))
+    >>> cycle.timestamp, cycle.n_records, sorted(np.concatenate(cycle.packet_id).tolist())
+    ('20230101T000000Z', 10, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    """
+
+    start_time: int
+    duration: float
+    channels: tuple[Channel, ...]
+    runtime: tuple[np.ndarray, ...]
+    is_pulser: tuple[np.ndarray, ...]
+    eventnumber: tuple[np.ndarray, ...]
+    packet_id: tuple[np.ndarray, ...]
+    numtraces: tuple[np.ndarray, ...]
+    rng_states: tuple[Any, ...] = field(repr=False)
+    event_options: dict[str, Any] = field(repr=False)
+
+    @property
+    def timestamp(self) -> str:
+        """The cycle's start as LEGEND writes it in file names."""
+        return datetime.fromtimestamp(self.start_time, timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+    @property
+    def n_records(self) -> int:
+        """Waveforms in the cycle, all channels."""
+        return sum(len(t) for t in self.runtime)
+
+    def channel_events(self, k: int) -> ChannelEvents:
+        """Draw the truth of channel ``k``'s events (:func:`.events.draw_events`)."""
+        bit_generator = np.random.PCG64()
+        bit_generator.state = self.rng_states[k]
+        truth, seeds = draw_events(
+            len(self.runtime[k]),
+            np.random.Generator(bit_generator),
+            self.channels[k],
+            is_pulser=self.is_pulser[k],
+            n_samples=N_SAMPLES,
+            dt=SAMPLING_PERIOD,
+            **self.event_options,
+        )
+        truth["eventnumber"] = self.eventnumber[k].astype(np.int32)
+        return ChannelEvents(
+            channel=self.channels[k],
+            start_time=self.start_time,
+            runtime=self.runtime[k],
+            packet_id=self.packet_id[k],
+            numtraces=self.numtraces[k],
+            truth=truth,
+            seeds=seeds,
+        )
+
+
+def draw_cycles(
+    n_events: int,
+    channels: int | Sequence[Channel] = 3,
+    seed: int = 0,
+    *,
+    n_files: int = 1,
+    start: str | datetime = "20230101T000000Z",
+    rate: float = 3.0,
+    pulser_rate: float = 0.1,
+    pulser_energy: float = PULSER_ENERGY,
+    pileup_fraction: float = 0.01,
+    t0_range: tuple[float, float] = T0_RANGE,
+    spectrum: Mapping[str, Any] | None = None,
+) -> Iterator[CycleEvents]:
+    """The ``n_files`` cycles of a simulated run, one after the other, as :func:`simulate_run`
+    and :func:`tierflow.sim.daq.simulate_daq_run` write them (same arguments, same events).
+
+    Settings are checked at once, cycles drawn as they are asked for.
+
+    >>> [c.timestamp for c in draw_cycles(3, 1, n_files=2)]
+    ['20230101T000000Z', '20230101T000001Z']
+    """
+    n_events, n_files = int(n_events), int(n_files)
+    if n_events < 1 or n_files < 1:
+        raise SimulationError(f"n_events ({n_events}) and n_files ({n_files}) must be >= 1")
+    if not rate > 0 or not pulser_rate >= 0:
+        raise SimulationError(f"rate ({rate}) must be > 0 and pulser_rate ({pulser_rate}) >= 0 Hz")
+    chosen = _channels(channels)
+    start_time = _start_seconds(start)
+    options = dict(
+        pulser_energy=pulser_energy,
+        pileup_fraction=pileup_fraction,
+        t0_range=t0_range,
+        spectrum=spectrum,
+    )
+
+    def cycles(start_time: int) -> Iterator[CycleEvents]:
+        for cycle_seed in np.random.SeedSequence(seed).spawn(n_files):
+            timeline_seed, *channel_seeds = cycle_seed.spawn(1 + len(chosen))
+            rngs = [np.random.default_rng(s) for s in channel_seeds]
+            timeline = _cycle(
+                n_events, rate, pulser_rate, np.random.default_rng(timeline_seed), rngs
+            )
+            yield CycleEvents(
+                start_time=start_time,
+                duration=timeline.duration,
+                channels=chosen,
+                runtime=tuple(timeline.times),
+                is_pulser=tuple(timeline.is_pulser),
+                eventnumber=tuple(timeline.eventnumber),
+                packet_id=tuple(timeline.packet_id),
+                numtraces=tuple(timeline.numtraces),
+                rng_states=tuple(rng.bit_generator.state for rng in rngs),
+                event_options=options,
+            )
+            start_time += max(1, math.ceil(timeline.duration))
+
+    return cycles(start_time)
+
+
 def simulate_run(
     outdir: str | os.PathLike,
     n_events: int = 1000,
@@ -204,65 +367,57 @@ def simulate_run(
     waveforms, e.g. ``{"waveform/values": "radware_sigcompress"}``. Waveforms are
     rendered and written ``chunk_size`` at a time, so memory stays small whatever
     ``n_events``. Existing files of the same names are replaced; each file appears
-    complete or not at all. The same ``seed`` gives the same files' contents.
+    complete or not at all. The same ``seed`` gives the same files' contents
+    (the cycles of :func:`draw_cycles`).
 
     >>> import tempfile
     >>> r = simulate_run(tempfile.mkdtemp(), n_events=2, channels=1, n_files=2, compression=False)
     >>> [os.path.basename(p).split("-")[4] for p in r.raw_files], r.n_waveforms
     (['20230101T000000Z', '20230101T000001Z'], 4)
     """
-    n_events, n_files, chunk_size = int(n_events), int(n_files), int(chunk_size)
-    if n_events < 1 or n_files < 1 or chunk_size < 1:
-        raise SimulationError(
-            f"n_events ({n_events}), n_files ({n_files}) and chunk_size ({chunk_size}) must be >= 1"
-        )
-    if not rate > 0 or not pulser_rate >= 0:
-        raise SimulationError(f"rate ({rate}) must be > 0 and pulser_rate ({pulser_rate}) >= 0 Hz")
-    chosen = _channels(channels)
-    start_time = _start_seconds(start)
-    file_seeds = np.random.SeedSequence(seed).spawn(n_files)
-    raw_files, truth_files = [], []
-    for cycle_seed in file_seeds:
-        stamp = datetime.fromtimestamp(start_time, timezone.utc).strftime(TIMESTAMP_FORMAT)
+    chunk_size = int(chunk_size)
+    if chunk_size < 1:
+        raise SimulationError(f"chunk_size ({chunk_size}) must be >= 1")
+    cycles = draw_cycles(
+        n_events,
+        channels,
+        seed,
+        n_files=n_files,
+        start=start,
+        rate=rate,
+        pulser_rate=pulser_rate,
+        pulser_energy=pulser_energy,
+        pileup_fraction=pileup_fraction,
+        t0_range=t0_range,
+        spectrum=spectrum,
+    )
+    raw_files, truth_files, n_waveforms = [], [], 0
+    chosen: tuple[Channel, ...] = ()
+    for cycle in cycles:
         names = {"experiment": experiment, "period": period, "run": run, "run_type": run_type}
-        raw_path = tier_file_path(outdir, "raw", timestamp=stamp, **names)
-        truth_path = tier_file_path(outdir, "truth", timestamp=stamp, **names)
-        timeline_seed, *channel_seeds = cycle_seed.spawn(1 + len(chosen))
-        rngs = [np.random.default_rng(s) for s in channel_seeds]
-        cycle = _cycle(n_events, rate, pulser_rate, np.random.default_rng(timeline_seed), rngs)
-        _write_cycle(
-            raw_path,
-            truth_path,
-            cycle,
-            chosen,
-            rngs,
-            start_time,
-            dict(
-                pulser_energy=pulser_energy,
-                pileup_fraction=pileup_fraction,
-                t0_range=t0_range,
-                spectrum=spectrum,
-            ),
-            compression,
-            codecs,
-            chunk_size,
-        )
+        raw_path = tier_file_path(outdir, "raw", timestamp=cycle.timestamp, **names)
+        truth_path = tier_file_path(outdir, "truth", timestamp=cycle.timestamp, **names)
+        _write_cycle(raw_path, truth_path, cycle, compression, codecs, chunk_size)
         raw_files.append(raw_path)
         truth_files.append(truth_path)
-        start_time += max(1, math.ceil(cycle.duration))
-    return SimulatedRun(
-        tuple(raw_files), tuple(truth_files), chosen, n_files * n_events * len(chosen)
-    )
+        chosen = cycle.channels
+        n_waveforms += cycle.n_records
+    return SimulatedRun(tuple(raw_files), tuple(truth_files), chosen, n_waveforms)
+
+
+def partial_path(path: str) -> str:
+    """The hidden file beside ``path`` that a writer fills before renaming it to ``path``.
+
+    >>> partial_path("/data/a.lh5") == f"/data/.a.lh5.partial-{os.getpid()}"
+    True
+    """
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial-{os.getpid()}")
 
 
 def _write_cycle(
     raw_path: str,
     truth_path: str,
-    cycle: _Cycle,
-    channels: Sequence[Channel],
-    rngs: Sequence[np.random.Generator],
-    start_time: int,
-    event_options: dict[str, Any],
+    cycle: CycleEvents,
     compression: Any,
     codecs: Mapping[str, Any] | None,
     chunk_size: int,
@@ -270,40 +425,16 @@ def _write_cycle(
     partial = {}
     for path in (raw_path, truth_path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial[path] = os.path.join(
-            os.path.dirname(path), f".{os.path.basename(path)}.partial-{os.getpid()}"
-        )
+        partial[path] = partial_path(path)
         if os.path.exists(partial[path]):
             os.remove(partial[path])
     try:
-        for k, (channel, rng) in enumerate(zip(channels, rngs, strict=True)):
-            n = len(cycle.times[k])
-            truth, seeds = draw_events(
-                n,
-                rng,
-                channel,
-                is_pulser=cycle.is_pulser[k],
-                n_samples=N_SAMPLES,
-                dt=SAMPLING_PERIOD,
-                **event_options,
-            )
-            truth["eventnumber"] = cycle.eventnumber[k].astype(np.int32)
+        for k, channel in enumerate(cycle.channels):
+            events = cycle.channel_events(k)
+            n = len(events.runtime)
             for first in range(0, n, chunk_size):
-                rows = slice(first, min(n, first + chunk_size))
-                rendered = render_events(truth, seeds, channel, rows)
-                table = raw_table(
-                    rendered.values,
-                    channel=channel,
-                    runtime=cycle.times[k][rows],
-                    eventnumber=cycle.eventnumber[k][rows],
-                    packet_id=cycle.packet_id[k][rows],
-                    numtraces=cycle.numtraces[k][rows],
-                    baseline=rendered.baseline,
-                    daqenergy=rendered.daqenergy,
-                    start_time=start_time,
-                )
                 lh5.write(
-                    table,
+                    events.raw_table(slice(first, min(n, first + chunk_size))),
                     f"{channel.name}/raw",
                     partial[raw_path],
                     wo_mode="append",
@@ -311,7 +442,7 @@ def _write_cycle(
                     codecs=codecs,
                 )
             lh5.write(
-                truth_table(truth),
+                truth_table(events.truth),
                 f"{channel.name}/truth",
                 partial[truth_path],
                 wo_mode="append",
