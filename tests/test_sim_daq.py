@@ -272,3 +272,16 @@ def test_bad_settings_raise_a_simulation_error_and_write_nothing(tmp_path, kwarg
     with pytest.raises(SimulationError):
         sim.simulate_daq_file(tmp_path / "bad.orca", **{"n_events": 2, **kwargs})
     assert not list(tmp_path.iterdir())
+
+
+def test_default_channels_give_every_board_its_own_crate_and_slot():
+    """ORCA finds a FlashCam card by (crate, slot): 123 channels (LEGEND's shape) need
+    distinct slots per board (before: board 1109 shared crate 1 slot 5 with board 848)."""
+    from collections import defaultdict
+
+    from tierflow.sim import default_channels
+
+    boards = defaultdict(set)
+    for channel in default_channels(123):
+        boards[(channel.crate, channel.slot)].add(channel.board_id)
+    assert all(len(ids) == 1 for ids in boards.values())

@@ -122,9 +122,12 @@ _FIRST_RAWIDS = (1084803, 1084804, 1121600)
 _KNOWN_SLOTS = {1084803: (1, 5), 1084804: (1, 5), 1121600: (0, 12)}
 
 
+_FIRST_SPARE_BOARD = 1104
+
+
 def _rawids(n: int) -> list[int]:
     ids = list(_FIRST_RAWIDS[:n])
-    board = 1104
+    board = _FIRST_SPARE_BOARD
     while len(ids) < n:
         for fc_input in range(6):
             rawid = 1_000_000 + board * 100 + fc_input
@@ -151,7 +154,10 @@ def default_channels(n: int = 3) -> tuple[Channel, ...]:
         low = float(rng.uniform(250.0, 350.0))
         k_low = round(float(rng.uniform(1.5, 2.5)), 2)
         board = (rawid // 100) % 10_000
-        crate, slot = _KNOWN_SLOTS.get(rawid, (board // 1000 % 2, board % 16))
+        # boards after the real ones fill crates 2, 3, ... slot by slot: ORCA finds a
+        # FlashCam card by (crate, slot), so no two boards may share one
+        spare = board - _FIRST_SPARE_BOARD
+        crate, slot = _KNOWN_SLOTS.get(rawid, (2 + spare // 16, spare % 16))
         channels.append(
             Channel(
                 rawid=rawid,
