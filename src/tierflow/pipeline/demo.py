@@ -1,11 +1,13 @@
 """``tierflow demo``: simulate a Th-228 calibration run and take it to calibrated spectra.
 
-No configuration and no data needed: the simulator writes raw-tier files, the pipeline
-runs raw → dsp → calibration → hit, and three pictures and a summary come out.
+No configuration and no data needed: the simulator writes the run as a DAQ file (ORCA with
+FlashCam records, as LEGEND's DAQ writes), the pipeline runs DAQ → raw → dsp → calibration →
+hit, and three pictures and a summary come out.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -49,11 +51,20 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def demo_config(outdir: str, channels: Sequence[sim.Channel]) -> dict[str, Any]:
-    """The pipeline config of the demo; the dsp database gives each channel its decay time."""
+def demo_config(outdir: str, channels: Sequence[sim.Channel], daq: bool = False) -> dict[str, Any]:
+    """The pipeline config of the demo; the dsp database gives each channel its decay time.
+
+    ``daq=True``: the run starts from the simulated DAQ files (what ``tierflow demo`` does);
+    otherwise from raw-tier files that :func:`tierflow.sim.simulate_run` wrote.
+    """
     database = {f"ch{c.rawid}": {"pz": {"tau": f"{c.tau / 1000:.3f}*us"}} for c in channels}
+    source = (
+        {"daq": os.path.join(outdir, "tier", "daq", "cal", "p00", "r000", "*.orca")}
+        if daq
+        else {"raw": os.path.join(outdir, "tier", "raw", "cal", "p00", "r000", "*-tier_raw.lh5")}
+    )
     return {
-        "raw": os.path.join(outdir, "tier", "raw", "cal", "p00", "r000", "*-tier_raw.lh5"),
+        **source,
         "outdir": outdir,
         "dsp": {"config": DEMO_DSP_CONFIG, "database": database},
         "calibration": {"energy": DEMO_ENERGY, "output": f"{DEMO_ENERGY}_cal"},
@@ -75,16 +86,16 @@ def run_demo(
     """
     outdir = os.fspath(outdir)
     channels = sim.default_channels(n_channels)
-    config = demo_config(outdir, channels)
+    config = demo_config(outdir, channels, daq=True)
     start = time.perf_counter()
-    raw_files = find_raw_files(config["raw"])
+    daq_files = find_raw_files(config["daq"])
+    settings = {"n_events": n_events, "n_channels": n_channels, "seed": seed}
     simulated = 0
-    if not raw_files or not _same_run(raw_files, n_events, n_channels):
-        for old in raw_files:
+    if not daq_files or _simulated_with(outdir) != settings:
+        for old in daq_files:
             os.remove(old)
-        result = sim.simulate_run(
-            outdir, n_events=n_events, channels=channels, seed=seed, compression=False
-        )
+        result = sim.simulate_daq_run(outdir, n_events=n_events, channels=channels, seed=seed)
+        _remember_simulation(outdir, settings)
         simulated = result.n_waveforms
     simulation_seconds = time.perf_counter() - start
     pipeline = Pipeline(config)
@@ -94,14 +105,24 @@ def run_demo(
     return demo
 
 
-def _same_run(raw_files: list[str], n_events: int, n_channels: int) -> bool:
+def _settings_file(outdir: str) -> str:
+    return os.path.join(outdir, ".tierflow", "demo-simulation.json")
+
+
+def _simulated_with(outdir: str) -> dict[str, Any] | None:
+    """The settings the DAQ files in ``outdir`` were simulated with (None: unknown)."""
     try:
-        with open_file(raw_files[0]) as h5f:
-            tables = [k for k in h5f if k.startswith("ch")]
-            rows = h5f[f"{tables[0]}/raw/timestamp"].shape[0] if tables else 0
-    except Exception:
-        return False
-    return len(raw_files) == 1 and len(tables) == n_channels and rows == n_events
+        with open(_settings_file(outdir)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _remember_simulation(outdir: str, settings: dict[str, Any]) -> None:
+    path = _settings_file(outdir)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(settings, f)
 
 
 def _pictures(pipeline: Pipeline, outdir: str, report: PipelineReport) -> dict[str, str]:
