@@ -19,6 +19,7 @@ length word.
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
 import os
 from collections.abc import Iterator
@@ -199,7 +200,7 @@ class OrcaStream(DAQStream):
             state = np.flatnonzero(np.isin(data_ids, self._stateful))
             cuts = sorted({*cuts, *state.tolist(), *(state + 1).tolist()})
         pieces = []
-        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        for lo, hi in itertools.pairwise(cuts):
             segment: list[tuple[int, Decoded]] = []
             ids = data_ids[lo:hi]
             for data_id in np.unique(ids[listed[lo:hi]]).tolist():
