@@ -11,8 +11,8 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from testdata import TESTDATA
 
+from testdata import TESTDATA
 from tierflow.daq.formats.orca.records import frame_records
 from tierflow.daq.formats.orca.stream import OrcaStream
 from tierflow.daq.stream import guess_stream_type
@@ -227,10 +227,9 @@ def test_truncated_file_yields_complete_records_then_names_the_offset(tmp_path):
     cut = tmp_path / "cut.orca"
     cut.write_bytes(ORCA_FILE.read_bytes()[: starts[10] + 100])
     rows = 0
-    with OrcaStream(cut) as stream:
-        with pytest.raises(DAQTruncatedError) as err:
-            for block in stream.decode(buffer_size=3):
-                rows += sum(len(p.obj) for p in block if isinstance(p.obj, Table))
+    with OrcaStream(cut) as stream, pytest.raises(DAQTruncatedError) as err:
+        for block in stream.decode(buffer_size=3):
+            rows += sum(len(p.obj) for p in block if isinstance(p.obj, Table))
     assert rows == 9  # records 1..9 after the header
     assert err.value.offset == starts[10]
     assert err.value.file == str(cut)
