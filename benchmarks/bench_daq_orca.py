@@ -32,7 +32,12 @@ def tiled_file(path: Path, megabytes: float) -> None:
     frame = frame_records(words, 0, 10_000)
     waveform = frame.data_ids == 0xC0000
     first = frame.starts[waveform][0]
-    records = np.concatenate([words[s : s + n] for s, n in zip(frame.starts[waveform], frame.lengths[waveform], strict=True)])
+    records = np.concatenate(
+        [
+            words[s : s + n]
+            for s, n in zip(frame.starts[waveform], frame.lengths[waveform], strict=True)
+        ]
+    )
     n_tiles = max(1, int(megabytes * 1e6 / (4 * len(records))))
     with open(path, "wb") as out:
         out.write(words[:first].tobytes())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import plistlib
 import re
 import shutil
 
@@ -331,3 +332,220 @@ def test_listed_data_ids_without_decoder_are_counted(tmp_path, decoded):
     ids = tables["ORFlashCamADCWaveformDecoder"][0]["packet_id"].nda
     np.testing.assert_array_equal(ids, np.arange(5, 71))  # it kept its packet number 4
     assert_packet_ids_as_daq2lh5(listed, ids, tmp_path)
+
+
+# --- Struck digitizers: synthetic records (layouts in tierflow.daq.formats.orca.struck) ---
+STRUCK_HEADER = {
+    "dataDescription": {
+        "ORSIS3302Model": {
+            "Energy": {"dataId": 0x40000, "decoder": "ORSIS3302DecoderForEnergy", "length": -1}
+        },
+        "ORSIS3316Model": {
+            "Waveform": {"dataId": 0x80000, "decoder": "ORSIS3316WaveformDecoder", "length": -1}
+        },
+    },
+    "ObjectInfo": {
+        "Crates": [
+            {
+                "CrateNumber": 0,
+                "Cards": [
+                    {
+                        "Class Name": "ORSIS3302Model",
+                        "Card": 3,
+                        "internalTriggerEnabledMask": 0b101,
+                        "externalTriggerEnabledMask": 0,
+                        "sampleLengths": [8, 8, 8, 8],
+                    },
+                    {"Class Name": "ORSIS3316Model", "Card": 5, "enabledMask": 0b11,
+                     "rawDataBufferLen": 8},
+                ],
+            }
+        ]
+    },
+}  # fmt: skip
+
+
+def header_record(header):
+    xml = plistlib.dumps(header, fmt=plistlib.FMT_XML)
+    padded = xml + b"\0" * (-len(xml) % 4)
+    words = np.frombuffer(padded, "<u4")
+    return np.array([2 + len(words), len(xml), *words], np.uint32)
+
+
+def sis3302_record(card, channel, timestamp, samples, energy, wrap_at=None):
+    word1 = (card << 16) | (channel << 8) | (wrap_at is not None)
+    waveform = np.asarray(samples, np.uint16).view(np.uint32)
+    head = [word1, len(waveform), 2, (timestamp >> 32) << 16, timestamp & 0xFFFFFFFF]
+    if wrap_at is not None:
+        head += [0, wrap_at]
+    body = [*head, *waveform, 7, 8, energy, energy - 1, 0, 0xDEADBEEF]
+    return np.array([0x40000 | (len(body) + 1), *body], np.uint32)
+
+
+def sis3316_record(card, channel, events):
+    """``events``: (timestamp, 8 samples, base); optional word k of an event holds base + k."""
+    event_words = []
+    for timestamp, samples, base in events:
+        optional = [((base + 1) << 16) | (base + 2), (0xAB << 24) | (base + 3)]
+        optional += [base + k for k in range(4, 16)]
+        raw = np.asarray(samples, np.uint16).view(np.uint32)
+        first = ((timestamp >> 32) << 16) | (channel << 4) | 0xF
+        event_words.append([first, timestamp & 0xFFFFFFFF, *optional, len(samples) // 2, *raw])
+    body = [(card << 16) | (channel << 8), len(events), len(event_words[0]), len(events), 17]
+    body += [0, 0, 0, 0] + [w for event in event_words for w in event]
+    return np.array([0x80000 | (len(body) + 1), *body], np.uint32)
+
+
+@pytest.fixture(scope="module")
+def struck_file(tmp_path_factory):
+    records = [
+        header_record(STRUCK_HEADER),
+        sis3302_record(3, 0, 0xABCD_12345678, range(100, 108), 500),
+        sis3302_record(3, 2, 0x1_00000005, range(8), 600, wrap_at=2),
+        sis3316_record(5, 1, [(0x0123_89ABCDEF, range(10, 18), 100), (0x0124_00000001, range(20, 28), 200)]),
+    ]  # fmt: skip
+    path = tmp_path_factory.mktemp("struck") / "struck.orca"
+    np.concatenate(records).astype("<u4").tofile(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def struck_daq2lh5(struck_file):
+    build_raw = pytest.importorskip("daq2lh5").build_raw
+    out = struck_file.with_suffix(".lh5")
+    build_raw(str(struck_file), in_stream_type="ORCA", out_spec=str(out), buffer_size=16)
+    return out
+
+
+def rows_of_key(table, keys, key):
+    return table.take(np.flatnonzero(keys == key))
+
+
+def test_sis3302_equals_daq2lh5_except_its_truncated_timestamps(struck_file, struck_daq2lh5):
+    tables, stream = decode_all(struck_file)
+    assert stream.decoder_keys()["ORSIS3302DecoderForEnergy"] == [48, 50]
+    table, keys = tables["ORSIS3302DecoderForEnergy"]
+    assert keys.tolist() == [48, 50]
+    with h5py.File(struck_daq2lh5) as ref:
+        for key in (48, 50):
+            ours = flatten(rows_of_key(table, keys, key))
+            theirs = flatten_h5(ref[f"ORSIS3302DecoderForEnergy_{key}"])
+            stamp, ref_stamp = ours.pop("/timestamp")[0], theirs.pop("/timestamp")[0]
+            assert_same_items(ours, theirs, key)
+            # daq2lh5 shifts bits 47-32 in 32-bit arithmetic: only the low 32 bits stay
+            np.testing.assert_array_equal(ref_stamp, stamp & 0xFFFFFFFF)
+            assert (stamp > 0xFFFFFFFF).all()
+    assert table["timestamp"].nda.tolist() == [0xABCD_12345678, 0x1_00000005]
+    assert table["timestamp"].nda.dtype == np.uint64
+    assert table["waveform"]["values"].nda.tolist() == [
+        list(range(100, 108)),
+        [3, 4, 5, 6, 7, 0, 1, 2],  # wrapped at sample 2: starts at 3
+    ]
+
+
+def test_sis3316_events_equal_daq2lh5_except_its_defects(struck_file, struck_daq2lh5):
+    tables, stream = decode_all(struck_file)
+    assert stream.decoder_keys()["ORSIS3316WaveformDecoder"] == [80, 81]
+    table, keys = tables["ORSIS3316WaveformDecoder"]
+    assert keys.tolist() == [81, 81]  # one row per event
+    ours = flatten(table)
+    with h5py.File(struck_daq2lh5) as ref:
+        theirs = flatten_h5(ref["ORSIS3316Waveform_81"])
+    # daq2lh5's defects: packet_id, energy, energy_first never set (uninitialised memory),
+    # timestamps cut to 32 bits, and every value after accSum6 read one word early
+    shifted = ["accSum7", "accSum8", "mawMax", "mawBefore", "mawAfter", "startEnergy", "maxEnergy"]
+    for name in ["packet_id", "energy", "energy_first", "timestamp", *shifted]:
+        value, _ = ours.pop(f"/{name}")
+        ref_value, _ = theirs.pop(f"/{name}")
+        if name in shifted:
+            np.testing.assert_array_equal(ref_value, value - 1)
+        if name == "timestamp":
+            np.testing.assert_array_equal(ref_value, value & 0xFFFFFFFF)
+    assert_same_items(ours, theirs, "ORSIS3316")
+    assert table["packet_id"].nda.tolist() == [3, 3]
+    assert table["timestamp"].nda.tolist() == [0x0123_89ABCDEF, 0x0124_00000001]
+    assert table["accSum7"].nda.tolist() == [109, 209]
+    assert table["maxEnergy"].nda.tolist() == table["energy"].nda.tolist() == [115, 215]
+    assert table["energy_first"].nda.tolist() == [114, 214]
+
+
+def test_sis3302_record_without_trailer_is_an_error(tmp_path):
+    record = sis3302_record(3, 0, 1, range(8), 5)
+    record[-1] = 0
+    path = tmp_path / "bad.orca"
+    np.concatenate([header_record(STRUCK_HEADER), record]).astype("<u4").tofile(path)
+    with OrcaStream(path) as stream, pytest.raises(DAQError, match="DEADBEEF") as err:
+        list(stream.decode())
+    assert err.value.offset == 4 * len(header_record(STRUCK_HEADER))
+
+
+# --- FlashCam listener status (daq2lh5 skips these records: no oracle) -------------------
+def status_record(n_cards=2, n_link_states=3):
+    """A status record (layout in tierflow.daq.formats.orca.flashcam_status): card c's word
+    k holds 1000 * (c + 1) + k, except its link-state count."""
+    card_size = 39 + n_link_states
+    head = [(1 << 16) | 1, 1, 1652986640, 250000, 1652986641, 500000, 0, 12, 750000, 0, 0, 0]
+    head += [n_cards, card_size]
+    cards = []
+    for c in range(n_cards):
+        words = [1000 * (c + 1) + k for k in range(card_size)]
+        words[8] = n_link_states
+        words[19] = -5 & 0xFFFFFFFF  # a temperature below 0
+        cards += words
+    body = head + cards
+    return np.array([0x140000 | (len(body) + 1), *body], np.uint32)
+
+
+def test_listener_status_records_are_decoded(tmp_path):
+    starts, _ = record_offsets()
+    words = words_of(ORCA_FILE)
+    i = starts[4] // 4
+    path = tmp_path / "status.orca"
+    np.concatenate([words[:i], status_record(), words[i:]]).astype("<u4").tofile(path)
+    tables, stream = decode_all(path)
+    table, keys = tables["ORFlashCamListenerStatusDecoder"]
+    assert keys.tolist() == [0] and stream.skipped == {}
+    assert table["packet_id"].nda.tolist() == [4]
+    assert table["fcid"].nda.tolist() == [1] and table["status"].nda.tolist() == [1]
+    assert table["statustime"].nda.dtype == np.float32
+    assert table["statustime"].nda[0] == np.float32(1652986640 + 0.25)
+    assert table["cputime"].nda.tolist() == [1652986641.5]
+    assert table["startoffset"].nda.tolist() == [np.float32(12.75)]
+    assert table["n_cards"].nda.tolist() == [2]
+    cards = {
+        name: table[name].view_as("ak").tolist()[0] for name in table if name.startswith("card_")
+    }
+    assert cards["card_id"] == [1000, 2000]
+    assert cards["card_n_cti_links"] == [1007, 2007]
+    assert cards["card_n_link_states"] == [3, 3]
+    assert cards["card_n_errors_tot"] == [1010, 2010]
+    assert cards["card_temps"] == [-5, 1020, 1021, 1022, 1023, -5, 2020, 2021, 2022, 2023]
+    assert cards["card_voltages"] == [1024 + k for k in range(6)] + [2024 + k for k in range(6)]
+    assert cards["card_cti_links"] == [1035, 1036, 1037, 1038, 2035, 2036, 2037, 2038]
+    assert (
+        cards["card_link_states"] == [1039, 1040, 1041] + [0] * 253 + [2039, 2040, 2041] + [0] * 253
+    )
+    assert table["card_temps"].attrs["units"] == "mC"
+    waveforms = tables["ORFlashCamADCWaveformDecoder"][0]
+    assert waveforms["packet_id"].nda.tolist() == list(range(5, 72))
+
+
+def test_listener_config_board_uids_are_64_bit(tmp_path):
+    starts, _ = record_offsets()
+    words = words_of(ORCA_FILE).copy()
+    config = starts[3] // 4  # 6 channels, 1 board: revision word 19, unique ID words 20-21
+    assert words[config + 3] == 6 and words[config + 11] == 1
+    words[config + 19] = 0x0000_0A07
+    words[config + 20], words[config + 21] = 0x12345678, 0x9ABCDEF0
+    path = tmp_path / "uid.orca"
+    words.tofile(path)
+    table = decode_all(path)[0]["ORFlashCamListenerConfigDecoder"][0]
+    assert table["board_rev"].view_as("ak").tolist() == [[7]]
+    assert table["board_uid"].view_as("ak").tolist() == [[0x12345678_9ABCDEF0]]
+    build_raw = pytest.importorskip("daq2lh5").build_raw
+    out = tmp_path / "ref.lh5"
+    spec = {"ORFlashCamListenerConfigDecoder": {"cfg": {"key_list": ["*"], "out_stream": str(out)}}}
+    build_raw(str(path), in_stream_type="ORCA", out_spec=spec, buffer_size=64)
+    with h5py.File(out) as ref:  # daq2lh5 shifts the high word in 32-bit arithmetic: lost
+        assert ref["cfg/board_uid/flattened_data"][()].tolist() == [0x9ABCDEF0]
+        assert ref["cfg/board_rev/flattened_data"][()].tolist() == [7]
