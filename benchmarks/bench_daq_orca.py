@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from testdata import TESTDATA  # noqa: E402
-
-from tierflow.daq.formats.orca.records import frame_records  # noqa: E402
-from tierflow.daq.formats.orca.stream import OrcaStream  # noqa: E402
+from testdata import TESTDATA
+from tierflow.daq.formats.orca.records import frame_records
+from tierflow.daq.formats.orca.stream import OrcaStream
 
 ORCA_FILE = TESTDATA / "daq" / "orca-flashcam" / "L200-comm-20220519-phy-geds.orca"
 
