@@ -3,6 +3,7 @@ block sizes, gzip, n_max, and bad input."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import plistlib
@@ -549,3 +550,23 @@ def test_listener_config_board_uids_are_64_bit(tmp_path):
     with h5py.File(out) as ref:  # daq2lh5 shifts the high word in 32-bit arithmetic: lost
         assert ref["cfg/board_uid/flattened_data"][()].tolist() == [0x9ABCDEF0]
         assert ref["cfg/board_rev/flattened_data"][()].tolist() == [7]
+
+
+def test_cut_gzip_stream_yields_what_it_holds_then_is_truncated(tmp_path):
+    data = ORCA_FILE.read_bytes()
+    compressed = gzip.compress(data)
+    cut = tmp_path / "cut.orca.gz"
+    cut.write_bytes(compressed[: len(compressed) // 2])
+    with gzip.open(cut, "rb") as f:  # what a reader can decompress from the cut file
+        readable = b""
+        with contextlib.suppress(EOFError):
+            while chunk := f.read1(1 << 16):
+                readable += chunk
+    starts, lengths = record_offsets()
+    whole = starts + 4 * lengths <= len(readable)
+    rows = 0
+    with OrcaStream(cut) as stream, pytest.raises(DAQTruncatedError, match="ended") as err:
+        for block in stream.decode(buffer_size=4):
+            rows += sum(len(p.obj) for p in block if isinstance(p.obj, Table))
+    assert rows == whole.sum() - 1  # all whole records but the header
+    assert err.value.offset == starts[~whole][0]

@@ -72,6 +72,7 @@ class OrcaStream(DAQStream):
         self._tail = b""  # unconsumed bytes after them (less than a word)
         self._offset = 0
         self._eof = False
+        self._cut = ""  # why the (gzip) stream ended early
         self._next_packet = 1
         try:
             self.header = self._read_header()
@@ -112,12 +113,10 @@ class OrcaStream(DAQStream):
         """Append at least ``n_bytes`` more of the file (or its rest) to the unconsumed words."""
         chunks, got = [self._words.tobytes(), self._tail], 0
         while got < n_bytes and not self._eof:
-            try:
-                chunk = self._file.read(max(n_bytes - got, self.read_bytes))
-            except (OSError, EOFError) as err:  # a corrupt or cut gzip stream
-                raise DAQTruncatedError(
-                    f"cannot read past here: {err}", file=self.path, offset=self._offset
-                ) from None
+            try:  # read1: a cut gzip stream raises only after giving all it could decompress
+                chunk = self._file.read1(max(n_bytes - got, self.read_bytes))
+            except (OSError, EOFError) as err:
+                self._cut, chunk = str(err), b""
             self._eof = not chunk
             chunks.append(chunk)
             got += len(chunk)
@@ -161,9 +160,11 @@ class OrcaStream(DAQStream):
                     msg = f"record with a zero length word and extended length {self._words[1]}"
                     raise DAQError(msg, file=self.path, offset=self._offset)
                 if self._eof:
-                    if len(self._words) or self._tail:
+                    if len(self._words) or self._tail or self._cut:
                         n_left = 4 * len(self._words) + len(self._tail)
                         msg = f"the file ends inside a record ({n_left} bytes of it)"
+                        if self._cut:
+                            msg = f"{msg}: {self._cut}"
                         raise DAQTruncatedError(msg, file=self.path, offset=self._offset)
                     break
                 self._read_more(self._bytes_needed())
