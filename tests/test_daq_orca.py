@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from testdata import TESTDATA
-from tierflow.daq.formats.orca.records import frame_records
+from tierflow.daq.formats.orca.records import BAD_LENGTH, PARTIAL, frame_records
 from tierflow.daq.formats.orca.stream import OrcaStream
 from tierflow.daq.stream import guess_stream_type
 from tierflow.errors import DAQError, DAQTruncatedError
@@ -531,25 +531,28 @@ def test_listener_status_records_are_decoded(tmp_path):
     assert waveforms["packet_id"].nda.tolist() == list(range(5, 72))
 
 
-def test_listener_config_board_uids_are_64_bit(tmp_path):
+def test_listener_config_board_revisions_are_bytes_and_uids_64_bit(tmp_path):
     starts, _ = record_offsets()
     words = words_of(ORCA_FILE).copy()
-    config = starts[3] // 4  # 6 channels, 1 board: revision word 19, unique ID words 20-21
+    config = starts[3] // 4  # 6 channels: board revision word 19, then unique ID words
     assert words[config + 3] == 6 and words[config + 11] == 1
-    words[config + 19] = 0x0000_0A07
-    words[config + 20], words[config + 21] = 0x12345678, 0x9ABCDEF0
-    path = tmp_path / "uid.orca"
+    words[config + 11] = 2  # two boards: revisions 7 and 11, IDs in words 20-21 and 22-23
+    words[config + 19] = 0x0000_0B07
+    words[config + 20 : config + 24] = [0x12345678, 0x9ABCDEF0, 0x1, 0x2]
+    path = tmp_path / "boards.orca"
     words.tofile(path)
     table = decode_all(path)[0]["ORFlashCamListenerConfigDecoder"][0]
-    assert table["board_rev"].view_as("ak").tolist() == [[7]]
-    assert table["board_uid"].view_as("ak").tolist() == [[0x12345678_9ABCDEF0]]
+    assert table["board_rev"].view_as("ak").tolist() == [[7, 11]]
+    assert table["board_uid"].view_as("ak").tolist() == [[0x12345678_9ABCDEF0, 0x1_00000002]]
     build_raw = pytest.importorskip("daq2lh5").build_raw
     out = tmp_path / "ref.lh5"
     spec = {"ORFlashCamListenerConfigDecoder": {"cfg": {"key_list": ["*"], "out_stream": str(out)}}}
     build_raw(str(path), in_stream_type="ORCA", out_spec=spec, buffer_size=64)
-    with h5py.File(out) as ref:  # daq2lh5 shifts the high word in 32-bit arithmetic: lost
-        assert ref["cfg/board_uid/flattened_data"][()].tolist() == [0x9ABCDEF0]
-        assert ref["cfg/board_rev/flattened_data"][()].tolist() == [7]
+    with h5py.File(out) as ref:
+        # daq2lh5 shifts the high word in 32-bit arithmetic (lost) and reads byte j of a
+        # revision word at bit 4 * j (overlapping nibbles)
+        assert ref["cfg/board_uid/flattened_data"][()].tolist() == [0x9ABCDEF0, 0x2]
+        assert ref["cfg/board_rev/flattened_data"][()].tolist() == [7, 0xB0]
 
 
 def test_cut_gzip_stream_yields_what_it_holds_then_is_truncated(tmp_path):
@@ -570,3 +573,17 @@ def test_cut_gzip_stream_yields_what_it_holds_then_is_truncated(tmp_path):
             rows += sum(len(p.obj) for p in block if isinstance(p.obj, Table))
     assert rows == whole.sum() - 1  # all whole records but the header
     assert err.value.offset == starts[~whole][0]
+
+
+def test_framing_of_short_extended_and_partial_records():
+    words = np.array(
+        [0x80000000 | 0x04000000 | 5, 0x000C0000, 4, 7, 8, 0x001C0003, 1], np.uint32
+    )  # a short record, an extended one of 4 words, a 3-word one cut after 2
+    frame = frame_records(words, 0, 10)
+    assert frame.starts.tolist() == [0, 1]
+    assert frame.lengths.tolist() == [1, 4]
+    assert frame.data_ids.tolist() == [0x84000000, 0xC0000]
+    assert (frame.end, frame.status) == (5, PARTIAL)
+    assert frame_records(words, 0, 1).end == 1  # at most max_records
+    bad = np.array([0x000C0000, 1, 0], np.uint32)  # extended length below 2
+    assert frame_records(bad, 0, 10)[3:] == (0, BAD_LENGTH)

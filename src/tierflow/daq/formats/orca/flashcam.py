@@ -112,13 +112,9 @@ class ORFlashCamListenerConfigDecoder(OrcaDecoder):
         n_boards = np.where(lengths > 13 + n_adc, head[:, 11].astype(np.int64), 0)
         rev_words = (n_boards + 3) // 4
         self.require_words(starts, lengths, 13 + n_adc + rev_words + 2 * n_boards, file_offset)
-        revs = _ragged(words, starts + 13 + n_adc, rev_words)
-        revs = (revs[:, None] >> (8 * np.arange(4, dtype=np.uint32))) & 0xFF
-        in_board = np.arange(4 * rev_words.sum()) - np.repeat(
-            4 * np.cumsum(rev_words) - 4 * rev_words, 4 * rev_words
-        )
-        revs = revs.ravel()[in_board < np.repeat(n_boards, 4 * rev_words)]
-        columns["board_rev"] = _vov(revs, n_boards, "uint8")
+        rev_bytes = _ragged(words, starts + 13 + n_adc, rev_words).astype("<u4").view(np.uint8)
+        first_bytes = _positions(4 * rev_words) < np.repeat(n_boards, 4 * rev_words)
+        columns["board_rev"] = _vov(rev_bytes[first_bytes], n_boards, "uint8")
         uid_words = _ragged(words, starts + 13 + n_adc + rev_words, 2 * n_boards).astype(np.uint64)
         uids = (uid_words[0::2] << np.uint64(32)) | uid_words[1::2]
         columns["board_uid"] = _vov(uids, n_boards, "uint64")
@@ -136,9 +132,17 @@ class ORFlashCamListenerConfigDecoder(OrcaDecoder):
 
 def _ragged(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The ``counts[i]`` words from ``starts[i]`` of every record, concatenated."""
+    return words[np.repeat(starts, counts) + _positions(counts)]
+
+
+def _positions(counts: np.ndarray) -> np.ndarray:
+    """0 .. counts[i] - 1 for every i, concatenated.
+
+    >>> _positions(np.array([2, 0, 3])).tolist()
+    [0, 1, 0, 1, 2]
+    """
     counts = np.asarray(counts, np.int64)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return words[np.repeat(starts, counts) + offsets]
+    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _vov(flat: np.ndarray, counts: np.ndarray, dtype: str) -> VectorOfVectors:
