@@ -587,3 +587,14 @@ def test_framing_of_short_extended_and_partial_records():
     assert frame_records(words, 0, 1).end == 1  # at most max_records
     bad = np.array([0x000C0000, 1, 0], np.uint32)  # extended length below 2
     assert frame_records(bad, 0, 10)[3:] == (0, BAD_LENGTH)
+
+
+def test_decoding_again_starts_over(decoded):
+    tables, _ = decoded
+    with OrcaStream(ORCA_FILE) as stream:
+        first = [p.decoder for block in stream.decode(n_max=5) for p in block]
+        again = [p for block in stream.decode(buffer_size=9) for p in block]
+    assert first[0] == again[0].decoder == "OrcaHeaderDecoder"
+    waveforms = [p.obj for p in again if p.decoder == "ORFlashCamADCWaveformDecoder"]
+    ref = tables["ORFlashCamADCWaveformDecoder"][0]
+    assert concat(waveforms)["packet_id"].nda.tolist() == ref["packet_id"].nda.tolist()

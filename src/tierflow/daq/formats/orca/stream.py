@@ -60,26 +60,31 @@ class OrcaStream(DAQStream):
     def __init__(self, path: str | os.PathLike, **options):
         super().__init__(path, **options)
         self.read_bytes = max(int(options.get("read_bytes", READ_BYTES)), 16)
-        self.skipped = {}
-        self.bytes_read = 0
         try:
             with open(self.path, "rb") as probe:
                 gzipped = probe.read(2) == b"\x1f\x8b"
             self._file = gzip.open(self.path, "rb") if gzipped else open(self.path, "rb")  # noqa: SIM115
         except OSError as err:
             raise DAQError(f"cannot open: {err.strerror}", file=self.path) from None
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        self._decoding = False
+
+    def _start(self) -> None:
+        """Read the header and make the decoders (again, when decoding starts over)."""
         self._words = np.empty(0, np.uint32)  # unconsumed whole words, from byte _offset
         self._tail = b""  # unconsumed bytes after them (less than a word)
         self._offset = 0
         self._eof = False
         self._cut = ""  # why the (gzip) stream ended early
         self._next_packet = 1
-        try:
-            self.header = self._read_header()
-            self.names_by_id = decoder_names_by_id(self.header, self.path)
-        except BaseException:
-            self.close()
-            raise
+        self.skipped = {}
+        self.bytes_read = 0
+        self.header = self._read_header()
+        self.names_by_id = decoder_names_by_id(self.header, self.path)
         self.decoders: dict[int, OrcaDecoder] = {}
         by_name: dict[str, OrcaDecoder] = {}
         for data_id, orca_name in self.names_by_id.items():
@@ -147,6 +152,11 @@ class OrcaStream(DAQStream):
 
     # --- decoding ---------------------------------------------------------------------
     def decode(self, buffer_size: int = 8192, n_max: float = np.inf) -> Iterator[list[Decoded]]:
+        """See :meth:`DAQStream.decode`; a second call decodes from the start again."""
+        if self._decoding:
+            self._file.seek(0)
+            self._start()
+        self._decoding = True
         pieces = [Decoded(HEADER_DECODER, HEADER_KEY, header_object(self.header))]
         self._consume(self._header_words)
         buffer_size = max(int(buffer_size), 1)
