@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import plistlib
 import re
 import shutil
@@ -598,3 +599,46 @@ def test_decoding_again_starts_over(decoded):
     waveforms = [p.obj for p in again if p.decoder == "ORFlashCamADCWaveformDecoder"]
     ref = tables["ORFlashCamADCWaveformDecoder"][0]
     assert concat(waveforms)["packet_id"].nda.tolist() == ref["packet_id"].nda.tolist()
+
+
+# --- fuzz: corrupt copies of the real file give DAQError or tables, nothing else ----------
+FUZZ_RUNS = 2000 if os.environ.get("TIERFLOW_FUZZ_FULL") == "1" else 40
+
+
+def corrupt_copy(words, starts, rng):
+    """The file's words with random data words, record header words or header bytes
+    replaced, or cut at a random byte."""
+    words = words.copy()
+    kind = rng.integers(4)
+    if kind == 0:
+        for _ in range(rng.integers(1, 10)):
+            words[rng.integers(starts[1], len(words))] = rng.integers(0, 2**32)
+    elif kind == 1:
+        record = rng.integers(1, len(starts))
+        words[starts[record] + rng.integers(0, 4)] = rng.integers(0, 2**32)
+    data = bytearray(words.tobytes())
+    if kind == 2:
+        for _ in range(rng.integers(1, 5)):
+            data[rng.integers(0, 4 * starts[1])] = rng.integers(0, 256)
+    if kind == 3:
+        del data[rng.integers(0, len(data)) :]
+    return bytes(data)
+
+
+def test_corrupt_files_raise_daq_errors_only(tmp_path):
+    words = words_of(ORCA_FILE)
+    starts = frame_records(words, 0, 1000).starts
+    rng = np.random.default_rng(15)
+    path = tmp_path / "fuzz.orca"
+    outcomes = {"decoded": 0, "DAQError": 0}
+    for _ in range(FUZZ_RUNS):
+        path.write_bytes(corrupt_copy(words, starts, rng))
+        try:
+            with OrcaStream(path) as stream:
+                for _block in stream.decode(buffer_size=int(rng.integers(1, 100))):
+                    pass
+            outcomes["decoded"] += 1
+        except DAQError as err:
+            assert err.file == str(path)
+            outcomes["DAQError"] += 1
+    assert sum(outcomes.values()) == FUZZ_RUNS
