@@ -1,3 +1,4 @@
-"""ORCA files: records, header, decoders (being written)."""
+"""ORCA files: record framing, the header, the stream reader and its record decoders
+(importing this registers them)."""
 
-from . import decoder  # noqa: F401
+from . import decoder, flashcam, flashcam_status, run, stream, struck  # noqa: F401  (registration)

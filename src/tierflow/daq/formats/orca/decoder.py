@@ -9,7 +9,8 @@ class name, which decodes all of them at once.
 
 Decoders register by subclassing: ``decoder_name`` is legend-daq2lh5's class name (what
 routing configs name), ``orca_classes`` the names ORCA's header gives in
-``dataDescription`` for the records it decodes.
+``dataDescription`` for the records it decodes (the ``"decoder"`` entry of a data ID,
+e.g. ``"ORFlashCamADCWaveformDecoder"``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ....errors import DAQError
 from ...stream import Decoded, Key
 
 
@@ -45,6 +47,12 @@ class OrcaDecoder(ABC):
     def __init__(self, header: dict[str, Any], path: str):
         self.header = header
         self.path = path
+        self.peers: dict[str, OrcaDecoder] = {}
+
+    peers: dict[str, OrcaDecoder]
+    """The stream's decoders by ``decoder_name`` (this one included), set by the stream
+    after it made them all: a decoder that reads state another one sets (FlashCam
+    waveforms read the listener config's GPS mode and channel map) finds it here."""
 
     @abstractmethod
     def keys(self) -> list[Key]:
@@ -62,3 +70,15 @@ class OrcaDecoder(ABC):
         """Decode the records at word offsets ``starts`` (with ``lengths`` in words, header
         word included) of ``words`` (uint32, the block). ``packet_ids`` are their indices in
         the file; ``file_offset`` is the byte offset of ``words[0]`` in the file, for errors."""
+
+    def require_words(
+        self, starts: np.ndarray, lengths: np.ndarray, n_words: np.ndarray | int, file_offset: int
+    ) -> None:
+        """Raise :class:`~tierflow.errors.DAQError` at the first record shorter than
+        ``n_words`` (per record or for all), naming the file and the record's byte offset."""
+        short = np.flatnonzero(lengths < n_words)
+        if len(short):
+            i = short[0]
+            need = n_words if np.ndim(n_words) == 0 else n_words[i]
+            msg = f"{self.decoder_name} record of {lengths[i]} words, needs at least {need}"
+            raise DAQError(msg, file=self.path, offset=file_offset + 4 * int(starts[i]))
