@@ -1553,3 +1553,17 @@ def test_datatypes_match_lgdo():
     ]
     for mine, ref in pairs:
         assert mine.form_datatype() == ref.form_datatype(), type(mine).__name__
+
+
+def test_concat_and_take_of_tables_keep_the_datatype_attribute_of_their_columns():
+    """Table.take and concat of tables made a table whose ``attrs["datatype"]`` read
+    ``table{}`` (the attributes were set before the columns)."""
+    import numpy as np
+
+    from tierflow.types import Table, WaveformTable, concat
+
+    table = Table({"a": np.arange(3), "b": np.ones(3)})
+    assert concat([table, table]).attrs["datatype"] == "table{a,b}"
+    assert table.take([0, 2]).attrs["datatype"] == "table{a,b}"
+    waveforms = WaveformTable(values=np.zeros((2, 4)), dt=4.0)
+    assert concat([waveforms, waveforms]).attrs["datatype"] == "table{dt,t0,values}"

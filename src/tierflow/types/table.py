@@ -210,6 +210,7 @@ class Table(Struct[Column]):
         Struct.__init__(new, attrs=self.getattrs())
         new._size = size
         new._fields = dict(columns)
+        new.update_datatype()
         return new
 
     def __getitem__(self, key: Any) -> Any:
