@@ -642,3 +642,19 @@ def test_corrupt_files_raise_daq_errors_only(tmp_path):
             assert err.file == str(path)
             outcomes["DAQError"] += 1
     assert sum(outcomes.values()) == FUZZ_RUNS
+
+
+def test_progress_of_a_gzipped_file_counts_its_compressed_bytes(tmp_path):
+    """``bytes_read`` of a gzipped file ran past ``size`` (decompressed against compressed)."""
+    import gzip
+    import shutil
+
+    from tierflow.daq.formats.orca.stream import OrcaStream
+
+    zipped = tmp_path / "run.orca.gz"
+    with open(ORCA_FILE, "rb") as src, gzip.open(zipped, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with OrcaStream(zipped) as stream:
+        for _ in stream.decode(8192):
+            assert stream.bytes_read <= stream.size
+        assert stream.bytes_read == stream.size

@@ -125,7 +125,9 @@ class OrcaStream(DAQStream):
             self._eof = not chunk
             chunks.append(chunk)
             got += len(chunk)
-        self.bytes_read += got
+        # progress counts bytes of the file: of a gzipped one, the compressed bytes read
+        compressed = getattr(self._file, "fileobj", None)
+        self.bytes_read = compressed.tell() if compressed is not None else self.bytes_read + got
         data = b"".join(chunks)
         n_whole = len(data) // 4
         self._tail = data[4 * n_whole :]
