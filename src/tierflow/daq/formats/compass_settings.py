@@ -120,19 +120,24 @@ def _read_board(path: str, index: int, board: ET.Element) -> CompassBoard:
     where = f"board {index}"
     model = _text(path, board, "modelName", where)
     adc_bits = _text(path, board, "adcBitCount", where)
-    sample_time = board.findtext("sampleTime")
-    try:
-        if sample_time and float(sample_time) > 0:
-            sample_rate = 1000.0 / float(sample_time)  # <sampleTime> is the period in ps
-        elif model in MODEL_SAMPLE_RATES:
-            sample_rate = MODEL_SAMPLE_RATES[model]
-        else:
+    sample_time = (board.findtext("sampleTime") or "").strip()
+    if sample_time:
+        try:
+            period_ps = float(sample_time)
+        except ValueError:
+            period_ps = -1.0
+        if not period_ps > 0:
             raise DAQError(
-                f"{where} ({model}) has no <sampleTime> and its model's sample rate is unknown",
-                file=path,
+                f"{where} has a <sampleTime> {sample_time!r}, not a period in ps", file=path
             )
-    except ValueError:
-        raise DAQError(f"{where} has a <sampleTime> that is not a number", file=path) from None
+        sample_rate = 1000.0 / period_ps
+    elif model in MODEL_SAMPLE_RATES:
+        sample_rate = MODEL_SAMPLE_RATES[model]
+    else:
+        raise DAQError(
+            f"{where} ({model}) has no <sampleTime> and its model's sample rate is unknown",
+            file=path,
+        )
     params = {
         entry.findtext("key", "").strip(): entry.findtext("value/value")
         for entry in board.findall("parameters/entry")
@@ -150,7 +155,12 @@ def _read_board(path: str, index: int, board: ET.Element) -> CompassBoard:
         # daq2lh5 counts a channel with fewer than two entries as disabled
         if len(entries) < 2:
             continue
-        number = int(_text(path, channel, "index", where))
+        number_text = _text(path, channel, "index", where)
+        if not number_text.isdigit():
+            raise DAQError(
+                f"{where} has a channel <index> {number_text!r}, not a number", file=path
+            )
+        number = int(number_text)
         values = {}
         for entry in entries:
             key = entry.findtext("key", "").strip()
