@@ -18,8 +18,10 @@ and ``LLAMAEventDecoder`` (``LLAMAEvent`` tables), keyed by channel key. Channel
 in ``sample_length``, ``avg_sample_length`` or ``avg_mode`` cannot share a table:
 :meth:`LlamaStream.decoder_key_lists` groups the keys as daq2lh5 does, and daq2lh5's default
 routing names the tables ``LLAMAEvent_{key}`` for a group of one key (``LLAMAEvent_{i}`` for
-the i-th group of several, ``LLAMAEvent`` when all channels share one layout). Difference
-from daq2lh5: timestamps keep all 48 bits (daq2lh5 under numpy 2 keeps only the lower 32).
+the i-th group of several, ``LLAMAEvent`` when all channels share one layout). Differences
+from daq2lh5 (``docs/daq-differences.md``): timestamps keep all 48 bits (daq2lh5 under
+numpy 2 keeps only the lower 32); ``cumsum_1``-``cumsum_6`` are accumulators 1-6 (daq2lh5
+reads them one word late: its ``cumsum_6`` is accumulator 7, or the raw-length word).
 
 >>> LlamaStream.sniff(b"LArI" + bytes(12)), LlamaStream.sniff(bytes([0xED, 0xCA]))
 (True, False)
@@ -241,9 +243,12 @@ class LlamaStream(DAQStream):
         if bits & 1:
             columns["wf_max_sample_value"] = Array(head[:, 2] & np.uint32(0xFFFF), attrs=ADC)
             columns["wf_max_sample_idx"] = Array(head[:, 2] >> 16, attrs=ADC)
+            # word 3: information byte (31-24) and accumulator 1 (23-0); words 4-8:
+            # accumulators 2-6 (daq2lh5 reads accumulators 1-6 from words 4-9, one late)
             columns["info_bits"] = Array((head[:, 3] >> 24) & np.uint32(0xFF))
-            for i in range(6):
-                columns[f"cumsum_{i + 1}"] = Array(head[:, 4 + i].copy(), attrs=ADC)
+            columns["cumsum_1"] = Array(head[:, 3] & np.uint32(0xFFFFFF), attrs=ADC)
+            for i in range(2, 7):
+                columns[f"cumsum_{i}"] = Array(head[:, 2 + i].copy(), attrs=ADC)
             at = 9
         if bits & 2:
             columns["cumsum_7"] = Array(head[:, at].copy(), attrs=ADC)
