@@ -318,7 +318,10 @@ def test_file_ending_inside_the_fixed_part_is_truncated(tmp_path):
     cut = tmp_path / "cut.BIN"
     cut.write_bytes(BIN.read_bytes()[:12])
     stream = CompassStream(cut, compass_config_file=SETTINGS)
-    with stream, pytest.raises(DAQTruncatedError, match="ends inside a record") as err:
+    with (
+        stream,
+        pytest.raises(DAQTruncatedError, match="ends inside a record .* fixed part") as err,
+    ):
         list(stream.decode())
     assert err.value.offset == 2
 
@@ -337,7 +340,7 @@ def test_garbage_sample_count_past_the_end_is_an_error_not_a_huge_read(tmp_path)
     ):
         list(s.decode())
     assert err.value.offset == second
-    assert "8589934590" in str(err.value) or "bytes" in str(err.value)
+    assert f"needs {23 + 2 * 0xFFFFFFFF} bytes for {0xFFFFFFFF} samples" in str(err.value)
 
 
 def test_zero_sample_counts_end_without_hanging(tmp_path):

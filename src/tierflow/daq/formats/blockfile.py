@@ -11,7 +11,7 @@ next read appends to it. Memory is bounded by the block size and the longest rec
 >>> blocks = BlockFile(f.name, start=2, block_bytes=4)
 >>> blocks.fill(); blocks.window().tolist(), blocks.offset
 ([2, 3, 4, 5], 2)
->>> blocks.consume(3); blocks.fill(); blocks.window().tolist(), blocks.offset
+>>> blocks.consume(3); blocks.fill(5); blocks.window().tolist(), blocks.offset
 ([5, 6, 7, 8, 9], 5)
 >>> blocks.at_eof
 True

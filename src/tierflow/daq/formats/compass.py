@@ -64,7 +64,7 @@ def record_fields(header_flags: int) -> tuple[np.dtype, int]:
 
     >>> dtype, size = record_fields(0xCAED)
     >>> size, dtype.names
-    (27, ('board', 'channel', 'timestamp', 'energy', 'energy_short', 'flags', 'waveform_code', 'num_samples'))
+    (25, ('board', 'channel', 'timestamp', 'energy', 'energy_short', 'flags', 'waveform_code', 'num_samples'))
     """
     fields: list[tuple[str, str]] = [("board", "<u2"), ("channel", "<u2"), ("timestamp", "<u8")]
     if header_flags & FLAG_ENERGY:
@@ -201,7 +201,11 @@ class CompassStream(DAQStream):
             if need == 0:
                 return  # end of file
             if need > blocks.remaining:
-                what = "its fixed part" if need == self.fixed_size else f"{need} bytes"
+                what = (
+                    f"{need} bytes for its fixed part"
+                    if need == self.fixed_size
+                    else f"{need} bytes for {(need - self.fixed_size) // 2} samples"
+                )
                 raise DAQTruncatedError(
                     f"the file ends inside a record (record {packets + 1} needs {what}, "
                     f"{blocks.remaining} left)",

@@ -158,17 +158,18 @@ class LlamaStream(DAQStream):
                     file=self.path,
                     offset=blocks.offset,
                 )
-            need_bytes = 4 * need if need else len(buf)
-            if need == 0 and len(buf) == 0:
-                return  # end of file
-            if need_bytes > blocks.remaining or (need == 0 and blocks.at_eof):
+            if need == 0:  # not one whole word left
+                if len(buf) == 0:
+                    return  # end of file
+                need = 1
+            if 4 * need > blocks.remaining:
                 raise DAQTruncatedError(
-                    f"the file ends inside event {packets + 1} (needs {max(need_bytes, 4)} "
-                    f"bytes, {blocks.remaining} left)",
+                    f"the file ends inside event {packets + 1} (needs {4 * need} bytes, "
+                    f"{blocks.remaining} left)",
                     file=self.path,
                     offset=blocks.offset,
                 )
-            blocks.fill(need_bytes if need else 4)
+            blocks.fill(4 * need)
 
     def _decode_events(
         self, words: np.ndarray, starts: np.ndarray, keys: np.ndarray, first_packet: int

@@ -9,7 +9,7 @@ naive local time unless a ``Z`` follows; 0 when the name has none), to 1 s.
 >>> config = ChannelConfig.from_words(np.array([0, 4, 3, 0, 0, 0x406F4000, 0, 0, 3, 0, 1000,
 ...     0, 2, 2000, 500, 0, 1263, 13, 2, 9, 11, 11], np.uint32), file="x.bin", offset=16)
 >>> config.key, config.dt_raw, config.dt_avg, config.header_words, config.has_avg
-(4, 4.0, 32.0, 13, True)
+(4, 4.0, 32.0, 11, True)
 >>> run_start_from_filename("20241218-150158Z-pulser.bin")
 1734534118.0
 """
