@@ -320,7 +320,7 @@ def test_file_ending_inside_the_fixed_part_is_truncated(tmp_path):
     stream = CompassStream(cut, compass_config_file=SETTINGS)
     with (
         stream,
-        pytest.raises(DAQTruncatedError, match="ends inside a record .* fixed part") as err,
+        pytest.raises(DAQTruncatedError, match=r"ends inside a record .* fixed part") as err,
     ):
         list(stream.decode())
     assert err.value.offset == 2
