@@ -4,6 +4,7 @@ missing or corrupt settings)."""
 
 from __future__ import annotations
 
+import os
 import struct
 
 import h5py
@@ -395,3 +396,29 @@ def test_unknown_model_without_sample_time_is_an_error(tmp_path):
     settings = write_settings(tmp_path / "s.xml", model="V1725", sample_time="")
     with pytest.raises(DAQError, match="sample rate is unknown"):
         CompassStream(BIN, compass_config_file=settings)
+
+
+FUZZ_CASES = 2000 if os.environ.get("TIERFLOW_FUZZ_FULL") else 40
+
+
+def test_random_byte_corruptions_give_tables_or_daq_errors(tmp_path):
+    """Bytes overwritten at random places: every decode ends (no hang) with tables or a
+    DAQError, never another exception."""
+    data = BIN.read_bytes()[:30000]
+    rng = np.random.default_rng(15)
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(FUZZ_CASES):
+        mutated = bytearray(data)
+        for at in rng.integers(0, len(data), 3):
+            mutated[at] = rng.integers(0, 256)
+        path = tmp_path / "fuzz.BIN"
+        path.write_bytes(mutated)
+        try:
+            with CompassStream(path, compass_config_file=SETTINGS) as stream:
+                for _ in stream.decode(buffer_size=3):
+                    pass
+            outcomes["ok"] += 1
+        except DAQError:
+            outcomes["error"] += 1
+    assert outcomes["ok"] + outcomes["error"] == FUZZ_CASES
+    assert outcomes["error"] > 0

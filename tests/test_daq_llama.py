@@ -3,6 +3,8 @@ combination and 48-bit timestamps on simulated files, block sizes, and bad input
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -384,3 +386,29 @@ def test_empty_event_stream_ends_cleanly(tmp_path):
     path = write_llama(tmp_path / "run.bin", [Channel(0)], [])
     header, pieces = decode_all(path)
     assert pieces == [] and header.obj["number_chOpen"].value == 1
+
+
+FUZZ_CASES = 2000 if os.environ.get("TIERFLOW_FUZZ_FULL") else 40
+
+
+def test_random_byte_corruptions_give_tables_or_daq_errors(tmp_path):
+    """Bytes overwritten at random places of the header and the first events: every decode
+    ends (no hang) with tables or a DAQError, never another exception."""
+    data = LLAMA_BIN.read_bytes()[:60000]
+    rng = np.random.default_rng(15)
+    outcomes = {"ok": 0, "error": 0}
+    for case in range(FUZZ_CASES):
+        mutated = bytearray(data)
+        for at in rng.integers(0, 16 + 2 * 88 + 200 if case % 2 else len(data), 3):
+            mutated[at] = rng.integers(0, 256)
+        path = tmp_path / "20241218-150158-fuzz.bin"
+        path.write_bytes(mutated)
+        try:
+            with LlamaStream(path) as stream:
+                for _ in stream.decode(buffer_size=3):
+                    pass
+            outcomes["ok"] += 1
+        except DAQError:
+            outcomes["error"] += 1
+    assert outcomes["ok"] + outcomes["error"] == FUZZ_CASES
+    assert outcomes["error"] > 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 
+import numba
 import numpy as np
 
 from ...errors import DAQError
@@ -91,3 +92,16 @@ class BlockFile:
     def close(self) -> None:
         """Release the file."""
         self._file.close()
+
+
+@numba.njit(cache=True)
+def gather_rows(src, starts, width, out):  # pragma: no cover (compiled)
+    """``out[i] = src[starts[i] : starts[i] + width]`` for every row: the records' fields or
+    waveforms of a block copied into one array.
+
+    >>> out = np.empty((2, 3), np.uint8)
+    >>> gather_rows(np.arange(10, dtype=np.uint8), np.array([1, 6]), 3, out); out.tolist()
+    [[1, 2, 3], [6, 7, 8]]
+    """
+    for i in range(starts.shape[0]):
+        out[i, :] = src[starts[i] : starts[i] + width]

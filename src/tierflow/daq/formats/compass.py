@@ -38,7 +38,7 @@ import numpy as np
 from ...errors import DAQError, DAQTruncatedError
 from ...types import Array, ArrayOfEqualSizedArrays, Scalar, Struct, Table, WaveformTable
 from ..stream import DAQStream, Decoded, Key
-from .blockfile import BlockFile
+from .blockfile import BlockFile, gather_rows
 from .compass_settings import CompassBoard, read_settings
 
 HEADER_DECODER = "CompassHeaderDecoder"
@@ -272,13 +272,10 @@ class CompassStream(DAQStream):
             }
         )
         if self.header_flags & FLAG_WAVEFORM:
-            values = np.ndarray(
-                (count, n_samples),
-                "<u2",
-                buffer=buf,
-                offset=start + self.fixed_size,
-                strides=(size, 2),
-            )[rows].astype(np.uint16)
+            at = start + self.fixed_size + size * np.arange(count, dtype=np.int64)[rows]
+            samples = np.empty((len(at), 2 * n_samples), np.uint8)
+            gather_rows(buf, at, 2 * n_samples, samples)
+            values = samples.view("<u2")
             table["waveform"] = WaveformTable(
                 t0=Array(np.zeros(len(keys), np.float32)),
                 t0_units="ns",

@@ -38,7 +38,7 @@ import numpy as np
 from ...errors import DAQError, DAQTruncatedError
 from ...types import Array, ArrayOfEqualSizedArrays, Table, WaveformTable
 from ..stream import DAQStream, Decoded, Key
-from .blockfile import BlockFile
+from .blockfile import BlockFile, gather_rows
 from .llama_header import CONFIG_BYTES, FILE_HEADER_BYTES, MAGIC, ChannelConfig, LlamaHeader
 
 HEADER_DECODER = "LLAMAHeaderDecoder"
@@ -69,13 +69,6 @@ def locate_events(words, event_words, limit, starts, keys):  # pragma: no cover 
         pos += length
         count += 1
     return count, pos, 0
-
-
-@numba.njit(cache=True)
-def gather_rows(src, starts, width, out):  # pragma: no cover (compiled)
-    """``out[i] = src[starts[i] : starts[i] + width]`` for every row."""
-    for i in range(starts.shape[0]):
-        out[i, :] = src[starts[i] : starts[i] + width]
 
 
 class LlamaStream(DAQStream):
@@ -122,11 +115,17 @@ class LlamaStream(DAQStream):
 
     def decoder_key_lists(self) -> dict[str, list[list[Key]]]:
         """Keys grouped as daq2lh5 groups them into buffers: channels with equal
-        ``sample_length``, ``avg_sample_length`` and ``avg_mode``, in header order."""
+        ``sample_length``, ``avg_sample_length`` and ``avg_mode``, in header order; and,
+        unlike daq2lh5 (which then fails on the other channels' fields), equal format bits."""
         groups: dict[tuple, list[Key]] = {}
         for key, config in self.header.channels.items():
             v = config.values
-            signature = (int(v["sample_length"]), int(v["avg_sample_length"]), int(v["avg_mode"]))
+            signature = (
+                int(v["sample_length"]),
+                int(v["avg_sample_length"]),
+                int(v["avg_mode"]),
+                config.format_bits,
+            )
             groups.setdefault(signature, []).append(key)
         return {HEADER_DECODER: [[None]], EVENT_DECODER: list(groups.values())}
 

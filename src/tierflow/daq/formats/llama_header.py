@@ -82,6 +82,13 @@ class ChannelConfig:
                 file=file,
                 offset=offset,
             )
+        if int(config.values["avg_mode"]) > 31:
+            raise DAQError(
+                f"channel {config.key}: averaging mode {int(config.values['avg_mode'])} "
+                "is not a presum of at most 2**32 samples",
+                file=file,
+                offset=offset,
+            )
         minimum = config.header_words + 1 + config.has_avg
         expected = minimum + (int(config.values["sample_length"]) + config.avg_length) // 2
         if int(config.values["event_length"]) != expected:
