@@ -366,7 +366,11 @@ def test_event_that_does_not_match_its_configuration_is_an_error(tmp_path):
             None,
         ),
         (lambda d: d.__setitem__(slice(16 + 64, 16 + 68), b"\x00" * 4), "event length 0", 16),
-        (lambda d: d.__setitem__(slice(16 + 16, 16 + 24), b"\x00" * 8), "not positive", 16),
+        (
+            lambda d: d.__setitem__(slice(16 + 16, 16 + 24), b"\x00" * 8),
+            "not a positive frequency",
+            16,
+        ),
         (lambda d: d.__setitem__(slice(16 + 88, 16 + 96), d[16:24]), "duplicate", 104),
     ],
 )

@@ -75,10 +75,10 @@ class ChannelConfig:
         for i, name in enumerate(CONFIG_FIELDS[4:]):
             values[name] = words[8 + i]
         config = cls(int(words[0]), int(words[1]), values)
-        if not (np.isfinite(config.values["sample_freq"]) and config.values["sample_freq"] > 0):
+        if not 1e-3 <= config.values["sample_freq"] <= 1e5:
             raise DAQError(
                 f"channel {config.key}: sampling frequency {config.values['sample_freq']} MHz "
-                "is not positive",
+                "is not a positive frequency of a digitizer (1 kHz to 100 GHz)",
                 file=file,
                 offset=offset,
             )
