@@ -285,6 +285,20 @@ def test_waveform_lengths_that_change_give_separate_pieces_in_file_order(tmp_pat
             assert piece.obj["num_samples"].nda[row] == lengths[i]
 
 
+def test_waveform_lengths_changing_every_record_are_grouped_by_length(tmp_path):
+    rec = simulated_records(40, 30)
+    lengths = [30 if i % 2 else 10 for i in range(40)]  # 40 runs: more than a piece each
+    path = write_bin(tmp_path / "run.BIN", 0x9, rec, lengths)
+    _, events = decode_all(path, write_settings(tmp_path / "s.xml"))
+    assert [p.obj["waveform"]["values"].nda.shape for p in events] == [(20, 10), (20, 30)]
+    assert events[0].obj["packet_id"].nda.tolist() == list(range(1, 41, 2))
+    for piece in events:
+        for row, pid in enumerate(piece.obj["packet_id"].nda):
+            expected = rec["waveform"][pid - 1][: lengths[pid - 1]]
+            assert np.array_equal(piece.obj["waveform"]["values"].nda[row], expected)
+            assert piece.obj["energy"].nda[row] == rec["energy"][pid - 1]
+
+
 def test_records_of_channels_not_enabled_are_skipped_and_counted(tmp_path):
     rec = simulated_records(6, 16)
     rec["channel"] = np.array([0, 2, 1, 2, 0, 5])

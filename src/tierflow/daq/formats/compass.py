@@ -9,8 +9,8 @@ energy (f64), bit 2 the short-gate energy (u16), bit 3 waveforms. A record is::
 
 so every record of a file has the same fixed part and, when the waveform length does not
 change, the same size. The stream walks a block's length fields in one compiled pass and
-decodes each run of records with one waveform length through a strided structured view of
-the block (no copy but the waveforms).
+copies the fixed parts and the waveforms of a block's records into arrays with a compiled
+row copy; the fields are read through a structured dtype.
 
 Two decoders, named as legend-daq2lh5 names them: ``CompassHeaderDecoder`` (the
 ``CompassHeader`` struct: the header bits and the boards of the settings XML, see
@@ -44,6 +44,8 @@ from .compass_settings import CompassBoard, read_settings
 HEADER_DECODER = "CompassHeaderDecoder"
 EVENT_DECODER = "CompassEventDecoder"
 FLAG_ENERGY, FLAG_CALIBRATED, FLAG_SHORT, FLAG_WAVEFORM = 1, 2, 4, 8
+#: runs of one waveform length in a block decoded as pieces of their own; more: grouped by length
+MAX_RUNS_PER_BLOCK = 16
 
 
 def channel_key(board: np.ndarray | int, channel: np.ndarray | int) -> np.ndarray | int:
@@ -217,45 +219,42 @@ class CompassStream(DAQStream):
     def _decode_records(
         self, buf: np.ndarray, starts: np.ndarray, samples: np.ndarray, first_packet: int
     ) -> list[Decoded]:
-        """One piece per run of consecutive records with one waveform length."""
+        """One piece per run of consecutive records with one waveform length (one piece in
+        the usual file whose length never changes); when the length changes often, one
+        piece per length, rows in file order and pieces in the order of their first row."""
+        packet_ids = np.arange(first_packet + 1, first_packet + len(starts) + 1, dtype=np.uint32)
         cuts = np.flatnonzero(samples[1:] != samples[:-1]) + 1
-        bounds = np.concatenate(([0], cuts, [len(starts)]))
+        if len(cuts) <= MAX_RUNS_PER_BLOCK:
+            bounds = [0, *cuts.tolist(), len(starts)]
+            groups = [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+        else:
+            lengths, first = np.unique(samples, return_index=True)
+            groups = [np.flatnonzero(samples == n) for n in lengths[np.argsort(first)]]
         pieces = []
-        for lo, hi in itertools.pairwise(bounds.tolist()):
-            piece = self._decode_run(
-                buf, int(starts[lo]), hi - lo, int(samples[lo]), first_packet + lo
-            )
+        for rows in groups:
+            n_samples = int(samples[rows][0])
+            piece = self._decode_group(buf, starts[rows], n_samples, packet_ids[rows])
             if piece is not None:
                 pieces.append(piece)
         return pieces
 
-    def _decode_run(
-        self, buf: np.ndarray, start: int, count: int, n_samples: int, first_packet: int
+    def _decode_group(
+        self, buf: np.ndarray, starts: np.ndarray, n_samples: int, packet_id: np.ndarray
     ) -> Decoded | None:
-        """The records of one waveform length at ``buf[start:]``: a zero-copy strided view
-        of their fixed parts, a copy of the kept rows' fields and waveforms."""
-        size = self.fixed_size + 2 * n_samples
-        dtype = np.dtype(
-            {
-                "names": list(self.fields.names),
-                "formats": [self.fields.fields[name][0] for name in self.fields.names],
-                "offsets": [self.fields.fields[name][1] for name in self.fields.names],
-                "itemsize": size,
-            }
-        )
-        records = np.ndarray((count,), dtype, buffer=buf, offset=start)
-        keys = channel_key(records["board"], records["channel"])
-        packet_id = np.arange(first_packet + 1, first_packet + count + 1, dtype=np.uint32)
-        rows = slice(None)
+        """The records at ``starts`` of ``buf``, all with ``n_samples`` samples: their fixed
+        parts and waveforms gathered by a compiled row copy, the fields read vectorised."""
+        keys = channel_key(*self._gather_fields(buf, starts, ("board", "channel")))
         keep = np.isin(keys, self.keys)
         if not keep.all():
             dropped, counts = np.unique(keys[~keep], return_counts=True)
             for key, n in zip(dropped.tolist(), counts.tolist(), strict=True):
                 self.skipped[f"key {key}"] = self.skipped.get(f"key {key}", 0) + n
-            rows = np.flatnonzero(keep)
-            if len(rows) == 0:
+            starts, keys, packet_id = starts[keep], keys[keep], packet_id[keep]
+            if len(starts) == 0:
                 return None
-            records, keys, packet_id = records[rows], keys[rows], packet_id[rows]
+        fixed = np.empty((len(starts), self.fixed_size), np.uint8)
+        gather_rows(buf, starts, self.fixed_size, fixed)
+        records = fixed.view(self.fields)[:, 0]
         table = Table(
             {
                 "packet_id": Array(packet_id),
@@ -272,18 +271,25 @@ class CompassStream(DAQStream):
             }
         )
         if self.header_flags & FLAG_WAVEFORM:
-            at = start + self.fixed_size + size * np.arange(count, dtype=np.int64)[rows]
-            samples = np.empty((len(at), 2 * n_samples), np.uint8)
-            gather_rows(buf, at, 2 * n_samples, samples)
-            values = samples.view("<u2")
+            samples = np.empty((len(starts), 2 * n_samples), np.uint8)
+            gather_rows(buf, starts + self.fixed_size, 2 * n_samples, samples)
             table["waveform"] = WaveformTable(
                 t0=Array(np.zeros(len(keys), np.float32)),
                 t0_units="ns",
                 dt=Array(self._dt_by_board[records["board"]]),
                 dt_units="ns",
-                values=ArrayOfEqualSizedArrays(nda=values),
+                values=ArrayOfEqualSizedArrays(nda=samples.view("<u2")),
             )
         return Decoded(EVENT_DECODER, keys, table)
+
+    def _gather_fields(self, buf: np.ndarray, starts: np.ndarray, names) -> list[np.ndarray]:
+        """Fields of the fixed parts at ``starts`` (vectorised byte gather)."""
+        out = []
+        for name in names:
+            dtype, offset = self.fields.fields[name][:2]
+            at = (starts + offset)[:, None] + np.arange(dtype.itemsize)
+            out.append(buf[at].view(dtype)[:, 0])
+        return out
 
     @staticmethod
     def _field(records: np.ndarray, name: str, dtype, absent) -> np.ndarray:
