@@ -36,9 +36,10 @@ import numpy as np
 from ..errors import DAQError
 from ..types import LGDO, Table
 
-Key = int | str
+Key = int | str | None
 """A channel key: an int (rawid) for data decoders, a string (``"fcid_0/config"``) or int for
-configuration decoders."""
+configuration decoders; None for a decoder without keys (a file header), as daq2lh5's key
+list ``[None]``."""
 
 
 @dataclass

@@ -83,7 +83,7 @@ class BlockFile:
             self._buf[:have] = self._buf[self._lo : self._hi]
         self._lo, self._hi = 0, have
         while self._hi < want:
-            n = self._file.readinto(memoryview(self._buf)[self._hi : want])
+            n = self._file.readinto(self._buf.data[self._hi : want])
             if not n:  # the file shrank under us
                 self.size = self.offset + self._hi
                 break

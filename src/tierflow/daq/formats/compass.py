@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numba
 import numpy as np
@@ -48,15 +48,13 @@ FLAG_ENERGY, FLAG_CALIBRATED, FLAG_SHORT, FLAG_WAVEFORM = 1, 2, 4, 8
 MAX_RUNS_PER_BLOCK = 16
 
 
-def channel_key(board: np.ndarray | int, channel: np.ndarray | int) -> np.ndarray | int:
-    """daq2lh5's key of a CoMPASS channel: ``(board << 9) + (channel & 0xF)``.
+def channel_key(board: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """daq2lh5's key of a CoMPASS channel: ``(board << 9) + (channel & 0xF)`` (int64).
 
-    >>> channel_key(1, 3)
-    515
+    >>> channel_key(np.array([0, 1]), np.array([3, 19])).tolist()
+    [3, 515]
     """
-    if isinstance(board, np.ndarray):
-        return (board.astype(np.int64) << 9) + (channel.astype(np.int64) & 0xF)
-    return (int(board) << 9) + (int(channel) & 0xF)
+    return (np.asarray(board, np.int64) << 9) + (np.asarray(channel, np.int64) & 0xF)
 
 
 def record_fields(header_flags: int) -> tuple[np.dtype, int]:
@@ -156,7 +154,7 @@ class CompassStream(DAQStream):
         self.fields, self.fixed_size = record_fields(self.header_flags)
         self._dt_by_board = np.array([board.dt_ns for board in self.boards], np.float32)
         self.keys = np.array(
-            [channel_key(b.index, ch) for b in self.boards for ch in b.channels], np.int64
+            [(b.index << 9) + (ch & 0xF) for b in self.boards for ch in b.channels], np.int64
         )
 
     @classmethod
@@ -226,7 +224,9 @@ class CompassStream(DAQStream):
         cuts = np.flatnonzero(samples[1:] != samples[:-1]) + 1
         if len(cuts) <= MAX_RUNS_PER_BLOCK:
             bounds = [0, *cuts.tolist(), len(starts)]
-            groups = [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+            groups: list[slice | np.ndarray] = [
+                slice(lo, hi) for lo, hi in itertools.pairwise(bounds)
+            ]
         else:
             lengths, first = np.unique(samples, return_index=True)
             groups = [np.flatnonzero(samples == n) for n in lengths[np.argsort(first)]]
@@ -285,15 +285,16 @@ class CompassStream(DAQStream):
     def _gather_fields(self, buf: np.ndarray, starts: np.ndarray, names) -> list[np.ndarray]:
         """Fields of the fixed parts at ``starts`` (vectorised byte gather)."""
         out = []
+        fields: Mapping[str, tuple] = self.fields.fields or {}
         for name in names:
-            dtype, offset = self.fields.fields[name][:2]
+            dtype, offset = fields[name][:2]
             at = (starts + offset)[:, None] + np.arange(dtype.itemsize)
             out.append(buf[at].view(dtype)[:, 0])
         return out
 
     @staticmethod
     def _field(records: np.ndarray, name: str, dtype, absent) -> np.ndarray:
-        if name in records.dtype.names:
+        if name in (records.dtype.names or ()):
             return records[name].astype(dtype)
         return np.full(len(records), absent, dtype)
 

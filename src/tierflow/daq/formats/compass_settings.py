@@ -142,10 +142,10 @@ def _read_board(path: str, index: int, board: ET.Element) -> CompassBoard:
         entry.findtext("key", "").strip(): entry.findtext("value/value")
         for entry in board.findall("parameters/entry")
     }
-    reclen = params.get("SRV_PARAM_RECLEN")
+    reclen = params.get("SRV_PARAM_RECLEN") or ""
     try:
         wf_len = float(reclen) * sample_rate
-    except (TypeError, ValueError):
+    except ValueError:
         raise DAQError(
             f"{where} has no numeric SRV_PARAM_RECLEN (record length) parameter", file=path
         ) from None

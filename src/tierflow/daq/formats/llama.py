@@ -179,18 +179,14 @@ class LlamaStream(DAQStream):
         by_layout: dict[tuple, list[int]] = {}
         for key in present:
             by_layout.setdefault(self.header.channels[key].layout, []).append(key)
-        pieces = []
-        for group in by_layout.values():
-            rows = np.flatnonzero(np.isin(keys, group)) if len(group) < len(present) else None
-            if rows is None:
-                pieces.append(self._decode_layout(words, starts, keys, packet_ids))
-            else:
-                pieces.append(
-                    self._decode_layout(words, starts[rows], keys[rows], packet_ids[rows])
-                )
-        if len(pieces) > 1:  # pieces in the order of their first row
-            pieces.sort(key=lambda piece: int(piece.obj["packet_id"].nda[0]))
-        return pieces
+        if len(by_layout) == 1:
+            return [self._decode_layout(words, starts, keys, packet_ids)]
+        groups = [np.flatnonzero(np.isin(keys, group)) for group in by_layout.values()]
+        groups.sort(key=lambda rows: int(rows[0]))  # pieces in the order of their first row
+        return [
+            self._decode_layout(words, starts[rows], keys[rows], packet_ids[rows])
+            for rows in groups
+        ]
 
     def _decode_layout(
         self, words: np.ndarray, starts: np.ndarray, keys: np.ndarray, packet_ids: np.ndarray
@@ -206,7 +202,7 @@ class LlamaStream(DAQStream):
         ticks = ((head[:, 0].astype(np.uint64) >> np.uint64(16)) << np.uint64(32)) | head[:, 1]
         time = ticks.astype(np.float64) * dt_raw * 1e-9
         n_len = config.header_words
-        columns = {
+        columns: dict[str, Array | WaveformTable] = {
             "packet_id": Array(packet_ids),
             "fadc_channel_id": Array(keys.astype(np.uint32)),
             "time_since_run_start": Array(time, attrs={"units": "s"}),

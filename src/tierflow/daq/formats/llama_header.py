@@ -75,7 +75,7 @@ class ChannelConfig:
         for i, name in enumerate(CONFIG_FIELDS[4:]):
             values[name] = words[8 + i]
         config = cls(int(words[0]), int(words[1]), values)
-        if not 1e-3 <= config.values["sample_freq"] <= 1e5:
+        if not 1e-3 <= float(config.values["sample_freq"]) <= 1e5:
             raise DAQError(
                 f"channel {config.key}: sampling frequency {config.values['sample_freq']} MHz "
                 "is not a positive frequency of a digitizer (1 kHz to 100 GHz)",
@@ -247,7 +247,7 @@ class LlamaHeader:
 
     def to_struct(self) -> Struct:
         """The ``LLAMAHeader`` struct daq2lh5 writes."""
-        fields = {
+        fields: dict[str, Scalar | Struct] = {
             "version_major": Scalar(np.uint16(self.version[0])),
             "version_minor": Scalar(np.uint16(self.version[1])),
             "version_patch": Scalar(np.uint16(self.version[2])),
