@@ -36,9 +36,10 @@ import numpy as np
 from ..errors import DAQError
 from ..types import LGDO, Table
 
-Key = int | str
+Key = int | str | None
 """A channel key: an int (rawid) for data decoders, a string (``"fcid_0/config"``) or int for
-configuration decoders."""
+configuration decoders; None for a decoder without keys (a file header), as daq2lh5's key
+list ``[None]``."""
 
 
 @dataclass
@@ -114,6 +115,15 @@ class DAQStream(ABC):
     def decoder_keys(self) -> dict[str, list[Key]]:
         """Every decoder this file has records for (or may have, from its header), with the keys
         each will write, known before decoding data."""
+
+    def decoder_key_lists(self) -> dict[str, list[list[Key]]]:
+        """The keys of each decoder grouped into lists whose rows can share one table (equal
+        columns and shapes), as legend-daq2lh5's ``get_key_lists``. Its default routing
+        names one table per list: ``{name}`` for a decoder with one list, else
+        ``{name}_{key}`` for a list of one key and ``{name}_{i}`` for the i-th list of
+        several (``name`` the decoder name without ``Decoder``). By default one list per
+        decoder."""
+        return {decoder: [keys] for decoder, keys in self.decoder_keys().items()}
 
     @abstractmethod
     def decode(self, buffer_size: int = 8192, n_max: float = np.inf) -> Iterator[list[Decoded]]:
