@@ -115,6 +115,17 @@ class DAQStream(ABC):
         """Every decoder this file has records for (or may have, from its header), with the keys
         each will write, known before decoding data."""
 
+    def decoder_key_lists(self) -> dict[str, list[list[Key]]]:
+        """The keys of :meth:`decoder_keys` grouped as legend-daq2lh5's decoders group them
+        (``get_key_lists``): keys whose rows share one table in the default routing. A
+        decoder with several groups gets one default table per group, ``{name}_{key}`` for a
+        group of one key and ``{name}_{index}`` otherwise (LlamaDAQ's ``LLAMAEvent_0``).
+
+        The default is one group per decoder; readers whose daq2lh5 decoder has several
+        (LlamaDAQ channels of different settings, ORCA Struck cards) override it.
+        """
+        return {name: [list(keys)] for name, keys in self.decoder_keys().items()}
+
     @abstractmethod
     def decode(self, buffer_size: int = 8192, n_max: float = np.inf) -> Iterator[list[Decoded]]:
         """Decode the file in blocks of at most ``buffer_size`` records, stopping after
