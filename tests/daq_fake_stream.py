@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import ClassVar
 
 import numpy as np
 
@@ -24,9 +25,12 @@ MAGIC = b"FAKEDAQ1"
 EVENT, STATUS = 1, 2
 
 
-def write_fake(path, channels=None, n_events=60, seed=1, status_every=10, cut_bytes=0):
+def write_fake(
+    path, channels=None, n_events=60, seed=1, status_every=10, cut_bytes=0, bad_length_at=None
+):
     """Write a FakeDAQ file of ``n_events`` events spread over ``channels`` ({channel:
-    waveform length}); ``cut_bytes`` cuts the end off (a truncated file). Returns the events as
+    waveform length}); ``cut_bytes`` cuts the end off (a truncated file); the event ``bad_length_at`` gets a
+    length word of 3 (corrupt). Returns the events as
     (channel, timestamp, energy, samples) tuples, in file order."""
     channels = channels or {1: 8, 2: 8, 1000: 12}
     rng = np.random.default_rng(seed)
@@ -40,8 +44,10 @@ def write_fake(path, channels=None, n_events=60, seed=1, status_every=10, cut_by
         energy = int(rng.integers(0, 65535))
         wf = rng.integers(0, 4000, channels[ch]).astype("<u2")
         body = struct.pack("<IIdH", EVENT, ch, ts, energy) + wf.tobytes()
-        out += struct.pack("<I", 4 + len(body)) + body
+        out += struct.pack("<I", 3 if i == bad_length_at else 4 + len(body)) + body
         events.append((ch, ts, energy, wf))
+        if i == 5:
+            out += struct.pack("<II", 8, 9)  # a record of a kind without a decoder
         if status_every and (i + 1) % status_every == 0:
             out += struct.pack("<III", 12, STATUS, i + 1)
     if cut_bytes:
@@ -56,12 +62,14 @@ class FakeStream(DAQStream):
 
     stream_type = "FakeDAQ"
     extensions = (".fake",)
+    last_options: ClassVar[dict] = {}
 
     def __init__(self, path, **options):
         super().__init__(path, **options)
+        FakeStream.last_options = dict(options)
         self.skipped = {}
         self.bytes_read = 0
-        self.file = open(self.path, "rb")
+        self.file = open(self.path, "rb")  # noqa: SIM115  (closed by close())
         head = self.file.read(12)
         if head[:8] != MAGIC:
             raise DAQError("not a FakeDAQ file", file=self.path, offset=0)
@@ -125,6 +133,9 @@ class FakeStream(DAQStream):
         status = []
         for packet, body in block:
             (kind,) = struct.unpack_from("<I", body)
+            if kind not in (EVENT, STATUS):
+                self.skipped[f"kind {kind}"] = self.skipped.get(f"kind {kind}", 0) + 1
+                continue
             if kind == STATUS:
                 status.append((packet, struct.unpack_from("<I", body, 4)[0]))
                 continue

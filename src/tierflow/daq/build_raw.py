@@ -24,7 +24,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from ..parallel.progress import progress_bar
 from ..types import LGDO, Array, Struct, Table
 from .processing import apply_proc_spec
 from .routing import Router, Target, load_out_spec
-from .stream import DAQStream, guess_stream_type, stream_types
+from .stream import DAQStream, Decoded, guess_stream_type, stream_types
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,7 @@ def _decode(
             if block is None:
                 break
             for piece in block:
-                for key, obj in piece.by_key():
-                    target = router.target(piece.decoder, key)
+                for target, obj in _by_target(piece, router):
                     _take(target, piece.decoder, obj, buffers, outputs, summary)
             for buffer in list(buffers.values()):
                 if buffer.rows >= buffer_size:
@@ -238,6 +237,34 @@ def _decode(
     finally:
         if bar is not None:
             bar.close()
+
+
+def _by_target(piece: Decoded, router: Router) -> Iterator[tuple[Target | None, LGDO]]:
+    """The rows of ``piece`` split by the table they go to, each table's rows in file order
+    (keys sharing a table stay interleaved as in the file)."""
+    keys = piece.keys
+    if not isinstance(keys, np.ndarray):
+        yield router.target(piece.decoder, keys), piece.obj
+        return
+    if len(keys) == 0:
+        return
+    uniques, inverse = np.unique(keys, return_inverse=True)
+    slot_of: dict[tuple[str, str] | None, int] = {}
+    tables: list[Target | None] = []
+    slots = []
+    for key in uniques:
+        target = router.target(piece.decoder, key.item())
+        table = None if target is None else (target.file, target.path)
+        if table not in slot_of:
+            slot_of[table] = len(tables)
+            tables.append(target)
+        slots.append(slot_of[table])
+    if len(tables) == 1:
+        yield tables[0], piece.obj
+        return
+    rows_slot = np.asarray(slots)[inverse.reshape(-1)]
+    for slot, target in enumerate(tables):
+        yield target, piece.obj.take(np.flatnonzero(rows_slot == slot))
 
 
 def _take(

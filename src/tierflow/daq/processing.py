@@ -119,7 +119,9 @@ def compression_of(spec: Any, where: str) -> WaveformCodec | str | Mapping:
         if match:
             name, args = match.groups()
             if name not in by_class:
-                raise ValueError(f"unknown codec class {name}; known: {', '.join(sorted(by_class))}")
+                raise ValueError(
+                    f"unknown codec class {name}; known: {', '.join(sorted(by_class))}"
+                )
             return codec_by_name(by_class[name], **_codec_args(args))
         if spec in _codecs():
             return codec_by_name(spec)

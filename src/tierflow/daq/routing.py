@@ -194,7 +194,7 @@ class Router:
                 f"{where}: unknown field {unknown[0]!r}; the fields are {', '.join(ROUTE_FIELDS)}"
             )
         if "key_list" not in entry:
-            raise RoutingError(f"{where}: key_list is missing (use [\"*\"] for every key)")
+            raise RoutingError(f'{where}: key_list is missing (use ["*"] for every key)')
         for name in ("out_stream", "out_name"):
             if name in entry and not isinstance(entry[name], str):
                 raise RoutingError(f"{where}: {name} is text, not {_shown(entry[name])}")
