@@ -11,6 +11,7 @@ string keys (``FakeStatusDecoder``: ``"card0/status"``, ``"card1/status"``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from typing import ClassVar
@@ -173,3 +174,17 @@ class FakeStream(DAQStream):
 
     def close(self):
         self.file.close()
+
+
+# registered only while a test uses it (see fake_daq_registered): other tests see the real formats
+DAQStream.registry.pop(FakeStream.stream_type)
+
+
+@contextlib.contextmanager
+def fake_daq_registered():
+    """FakeDAQ among the stream types for the duration of the block."""
+    DAQStream.registry[FakeStream.stream_type] = FakeStream
+    try:
+        yield
+    finally:
+        DAQStream.registry.pop(FakeStream.stream_type, None)

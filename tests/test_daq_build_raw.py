@@ -12,12 +12,18 @@ import lh5 as legend_lh5
 import numpy as np
 import pytest
 
-from daq_fake_stream import FakeStream, write_fake
+from daq_fake_stream import FakeStream, fake_daq_registered, write_fake
 from tierflow import lh5
 from tierflow.daq import build_raw
 from tierflow.errors import DAQError, DAQTruncatedError, LH5WriteError, RoutingError, UsageError
 
 CHANNELS = {1: 8, 2: 8, 1000: 12}
+
+
+@pytest.fixture(autouse=True)
+def _fake_daq():
+    with fake_daq_registered():
+        yield
 
 
 @pytest.fixture
