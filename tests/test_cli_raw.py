@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from daq_fake_stream import fake_daq_registered, write_fake
 
+from daq_fake_stream import fake_daq_registered, write_fake
 from tierflow import lh5
 from tierflow.cli import main
 
