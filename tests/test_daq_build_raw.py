@@ -361,3 +361,60 @@ def test_overwrite_removes_planned_outputs_that_get_nothing(run, tmp_path):
     summary = build_raw(path, out_spec=config, n_max=3, overwrite=True)
     assert summary.out_files == [str(tmp_path / "e.lh5")]
     assert not (tmp_path / "s.lh5").exists()
+
+
+def test_proc_spec_matches_legend_daq2lh5_buffer_processor():
+    """window (t0 moved by start * dt), dtype_conv and drop as daq2lh5's buffer_processor."""
+    import lgdo
+    from daq2lh5.buffer_processor.buffer_processor import buffer_processor
+    from daq2lh5.raw_buffer import RawBuffer
+
+    from tierflow.daq.processing import apply_proc_spec
+    from tierflow.types import Table, WaveformTable
+
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 5000, (6, 40)).astype("uint16")
+    t0 = rng.uniform(0, 100, 6).astype("float32")
+    energy = rng.integers(0, 60000, 6).astype("uint16")
+    spec = {
+        "window": ["waveform", 7, -5, "windowed"],
+        "dtype_conv": {"energy": "float64", "waveform/values": "int32"},
+        "drop": ["packet_id"],
+    }
+    theirs_in = lgdo.Table(
+        {
+            "packet_id": lgdo.Array(np.arange(6, dtype="uint32")),
+            "energy": lgdo.Array(energy.copy()),
+            "waveform": lgdo.WaveformTable(
+                t0=lgdo.Array(t0.copy(), attrs={"units": "ns"}),
+                dt=lgdo.Array(np.full(6, 16, "float32"), attrs={"units": "ns"}),
+                values=lgdo.ArrayOfEqualSizedArrays(nda=values.copy()),
+            ),
+        }
+    )
+    theirs = buffer_processor(RawBuffer(lgdo=theirs_in, proc_spec=spec, out_name="t"))
+    mine = apply_proc_spec(
+        Table(
+            {
+                "packet_id": np.arange(6, dtype="uint32"),
+                "energy": energy.copy(),
+                "waveform": WaveformTable(
+                    t0=t0.copy(),
+                    t0_units="ns",
+                    dt=np.full(6, 16, "float32"),
+                    dt_units="ns",
+                    values=values.copy(),
+                ),
+            }
+        ),
+        spec,
+        "t",
+    )
+    assert sorted(mine.keys()) == sorted(theirs.keys())
+    for column in ("windowed/t0", "windowed/dt", "windowed/values", "energy", "waveform/values"):
+        a, b = column.split("/", 1) if "/" in column else (column, None)
+        ours = mine[a] if b is None else mine[a][b]
+        ref = theirs[a] if b is None else theirs[a][b]
+        assert ours.nda.dtype == ref.nda.dtype, column
+        np.testing.assert_array_equal(ours.nda, ref.nda)
+    assert mine["windowed"]["t0"].attrs["units"] == "ns"

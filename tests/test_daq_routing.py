@@ -119,6 +119,18 @@ def test_key_placeholder_in_out_stream_of_a_table_per_key():
     assert where(router, "FCEventDecoder", 1000001) == ("ch1000001.lh5", "ch1000001")
 
 
+def test_empty_key_list_takes_no_key():
+    config = {
+        "FCEventDecoder": {
+            "spms": {"key_list": [], "out_stream": "s.lh5"},
+            "geds": {"key_list": ["*"], "out_stream": "g_{name}.lh5", "out_name": "raw"},
+        }
+    }
+    router = Router(config, KEY_LISTS, {})
+    assert where(router, "FCEventDecoder", 1000000) == ("g_geds.lh5", "raw")
+    assert router.out_files() == ["g_geds.lh5"]
+
+
 def test_out_name_overrides_and_empty_out_stream_discards():
     config = {
         "FCEventDecoder": {"a": {"key_list": ["*"], "out_stream": "o.lh5", "out_name": "b/raw"}},
@@ -150,8 +162,7 @@ BAD = [
     ({"FCEventDecoder": {"t": {"key_list": [[1, 2, 3]]}}}, "neither a key"),
     ({"FCStatusDecoder": {"t": {"key_list": ["x*"]}}}, "matches no key"),
     ({"FCEventDecoder": {"t": {"out_stream": "o.lh5"}}}, "key_list is missing"),
-    ({"FCEventDecoder": {"t": {"key_list": []}}}, "non-empty list"),
-    ({"FCEventDecoder": {"t": {"key_list": "*"}}}, "non-empty list"),
+    ({"FCEventDecoder": {"t": {"key_list": "*"}}}, "is a list of keys"),
     ({"FCEventDecoder": {"t": {"key_list": [True]}}}, "is not a key"),
     ({"FCEventDecoder": {"t": {"key_list": ["*", "*"]}}}, "appears twice"),
     ({"FCEventDecoder": {"t": {"key_list": ["*"], "outstream": "o"}}}, "unknown field 'outstream'"),
@@ -275,3 +286,45 @@ def test_config_file_that_is_not_a_mapping(tmp_path):
     with pytest.raises(RoutingError) as err:
         load_out_spec(str(path))
     assert str(path) in str(err.value) and "not a mapping" in str(err.value)
+
+
+ORACLE_CONFIGS = [
+    {
+        "FCEventDecoder": {
+            "ch{key:07d}/raw": {
+                "key_list": [[1000000, 1000001], 1000100],
+                "out_stream": "$TF_ORACLE_DIR/{filekey}_{name}.lh5:/geds",
+            },
+            "puls": {"key_list": [1000002], "out_stream": "{filekey}_{key}.lh5", "out_name": "p"},
+        }
+    },
+    {
+        "FCEventDecoder": {
+            "geds": {"key_list": [[1000000, 1000002]], "out_stream": "{filekey}.lh5"}
+        },
+        "FCStatusDecoder": {
+            "{key}": {"key_list": ["fcid_0/status/card1"], "out_stream": "{filekey}:/st"}
+        },
+    },
+]
+
+
+@pytest.mark.parametrize("config", ORACLE_CONFIGS)
+def test_expansion_matches_legend_daq2lh5(config, monkeypatch):
+    """Tables, files and groups of explicit keys as legend-daq2lh5's RawBufferLibrary gives."""
+    import copy
+
+    from daq2lh5.raw_buffer import RawBufferLibrary
+
+    monkeypatch.setenv("TF_ORACLE_DIR", "/data/raw")
+    theirs = RawBufferLibrary(config=copy.deepcopy(config), kw_dict={"filekey": "r1"})
+    router = Router(config, KEY_LISTS, {"filekey": "r1"})
+    n = 0
+    for decoder, buffers in theirs.items():
+        for rb in buffers:
+            file, _, group = rb.out_stream.partition(":")
+            path = "/".join(p for p in (*group.split("/"), *rb.out_name.split("/")) if p)
+            for key in rb.key_list:
+                assert where(router, decoder, key) == (file, path)
+                n += 1
+    assert n >= 4

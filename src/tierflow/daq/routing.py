@@ -22,7 +22,8 @@ Unlike daq2lh5, which warns and writes nothing, a config naming a decoder, a key
 that the stream does not have is refused before anything is decoded (a ``[first, last]``
 range needs one key of the stream in it, not all: a range spans channels), as are malformed
 configs, keys claimed by two tables, two routes writing one table, and ``$VARIABLES`` that
-are not set.
+are not set. An empty ``key_list`` is a table that takes no key (nothing is written), as in
+daq2lh5 (scripts fill key lists in; a run may lack a kind of channel).
 
 >>> router = Router(
 ...     {"FCEventDecoder": {"ch{key:03d}/raw": {"key_list": [[1, 2]], "out_stream": "{run}.lh5"}},
@@ -119,6 +120,7 @@ class _Route:
     wildcard: bool = False
     ranges: list[tuple[int, int]] = field(default_factory=list)
     star_name: str | None = None  # {name} for the "*" decoder's routes
+    entry: str = ""  # the config's table name ({name} of out_stream when out_name renames it)
 
 
 class Router:
@@ -209,11 +211,12 @@ class Router:
             entry.get("out_name", pattern),
             entry.get("out_stream", ""),
             proc_spec,
+            entry=pattern,
         )
         key_list = entry["key_list"]
-        if not isinstance(key_list, list | tuple) or not key_list:
+        if not isinstance(key_list, list | tuple):
             raise RoutingError(
-                f"{where}: key_list is a non-empty list of keys, [first, last] ranges, "
+                f"{where}: key_list is a list of keys, [first, last] ranges, "
                 f"'*' and globs, not {_shown(key_list)}"
             )
         for item in key_list:
@@ -360,7 +363,11 @@ class Router:
         values = dict(self.kwargs)
         if single:
             values["key"] = key
-        values["name"] = route.star_name if route.star_name is not None else path
+        if route.star_name is not None:
+            values["name"] = route.star_name
+        else:  # the config's table name, as daq2lh5 fills it (before out_name renames it)
+            entry = route.entry or route.pattern
+            values["name"] = _format_key(entry, key, route.where) if "{key" in entry else entry
         try:
             out_stream = route.out_stream.format(**values)
         except KeyError as err:
