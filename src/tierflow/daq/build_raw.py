@@ -134,7 +134,7 @@ def build_raw(
     default_file = ""
     if config is None:
         default_file = (
-            os.path.splitext(path)[0] + ".lh5" if out_spec is None else os.fspath(out_spec)
+            os.path.splitext(path)[0] + ".lh5" if out_spec is None else os.fspath(out_spec)  # type: ignore[arg-type]  # a file name (not a config)
         )
     summary = BuildRawSummary(path, stream_type)
     with stream_cls(path, **options) as stream:
@@ -262,6 +262,8 @@ def _by_target(piece: Decoded, router: Router) -> Iterator[tuple[Target | None, 
     if len(tables) == 1:
         yield tables[0], piece.obj
         return
+    if not isinstance(piece.obj, Table):
+        raise DAQError(f"{piece.decoder} gave keys per row of a {type(piece.obj).__name__}")
     rows_slot = np.asarray(slots)[inverse.reshape(-1)]
     for slot, target in enumerate(tables):
         yield target, piece.obj.take(np.flatnonzero(rows_slot == slot))
@@ -331,8 +333,8 @@ class _Buffer:
                 "route keys whose rows differ (waveform lengths) to separate tables"
             ) from None
         self.pieces, self.rows, self.nbytes = [], 0, 0
-        table = apply_proc_spec(table, target.proc_spec, target.path, target.lenient)
-        outputs.write(target.file, target.path, table, "append")
+        processed = apply_proc_spec(table, target.proc_spec, target.path, target.lenient)
+        outputs.write(target.file, target.path, processed, "append")
         name = f"{target.file}:/{target.path}"
         summary.tables[name] = summary.tables.get(name, 0) + len(table)
 

@@ -139,7 +139,7 @@ class Router:
         self.key_lists = {d: [list(k) for k in lists] for d, lists in key_lists.items()}
         self.keys = {d: [k for ks in lists for k in ks] for d, lists in self.key_lists.items()}
         self._routes: dict[str, list[_Route]] = {}
-        self._cache: dict[tuple[str, Key], Target | None] = {}
+        self._cache: dict[tuple[str, Key | None], Target | None] = {}
         self._owners: dict[tuple[str, str], str] = {}
         if config is None:
             self._add_star("{name}", default_file, None)
@@ -317,8 +317,10 @@ class Router:
         """Expand every known key now, so that bad patterns, missing placeholders and two
         routes writing one table fail before decoding."""
         for decoder, keys in self.keys.items():
-            for key in keys or [None]:
+            for key in keys:
                 self.target(decoder, key)
+            if not keys:  # a decoder without keys (a header): its rows come with key None
+                self.target(decoder, None)
 
     # --- lookup ------------------------------------------------------------------------------
     def target(self, decoder: str, key: Key | None) -> Target | None:
