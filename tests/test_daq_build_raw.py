@@ -418,3 +418,24 @@ def test_proc_spec_matches_legend_daq2lh5_buffer_processor():
         assert ours.nda.dtype == ref.nda.dtype, column
         np.testing.assert_array_equal(ours.nda, ref.nda)
     assert mine["windowed"]["t0"].attrs["units"] == "ns"
+
+
+def test_window_with_negative_start_moves_t0_by_the_index_it_stands_for(run, tmp_path):
+    path, events = run
+    proc = {"window": ["waveform", -6, -1, "tail"]}
+    out = tmp_path / "o.lh5"
+    config = {
+        "FakeEventDecoder": {"t": {"key_list": [1], "out_stream": str(out), "proc_spec": proc}}
+    }
+    build_raw(path, out_spec=config)
+    tail = lh5.read("t/tail", str(out))
+    ones = events_of(events, {1})
+    assert tail.values.nda.tolist() == [e[3][-6:-1].tolist() for e in ones]
+    assert tail.t0.nda.tolist() == [(8 - 6) * 16.0] * len(ones)
+
+
+def test_output_that_is_the_input_is_refused(run):
+    path, _ = run
+    with pytest.raises(LH5WriteError, match="is the DAQ file being decoded"):
+        build_raw(path, out_spec=str(path), overwrite=True)
+    assert path.read_bytes()[:8] == b"FAKEDAQ1"

@@ -139,7 +139,7 @@ def build_raw(
     summary = BuildRawSummary(path, stream_type)
     with stream_cls(path, **options) as stream:
         router = Router(config, stream.decoder_key_lists(), kwargs, default_file)
-        outputs = _Outputs(overwrite, _compression(hdf5_settings))
+        outputs = _Outputs(overwrite, _compression(hdf5_settings), source=path)
         for file in router.out_files():
             outputs.check_free(file)
         try:
@@ -357,14 +357,17 @@ def nbytes(obj: Any) -> int:
 class _Outputs:
     """The output files, each written as a temporary file renamed into place at the end."""
 
-    def __init__(self, overwrite: bool, compression: Any):
+    def __init__(self, overwrite: bool, compression: Any, source: str):
         self.overwrite = overwrite
+        self.source = os.path.abspath(source)
         self.compression = compression
         self.files: dict[str, tuple[str, h5py.File]] = {}
         self.locks = contextlib.ExitStack()
         self.written: list[str] = []
 
     def check_free(self, file: str) -> None:
+        if os.path.abspath(file) == self.source:
+            raise LH5WriteError("is the DAQ file being decoded, not an output file", file=file)
         if os.path.exists(file) and not self.overwrite:
             raise LH5WriteError("exists; pass overwrite=True to replace it", file=file)
         if os.path.isdir(file):

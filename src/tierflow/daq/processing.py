@@ -4,8 +4,9 @@ rows before writing them, with legend-daq2lh5's meaning (its ``buffer_processor`
 Steps, in daq2lh5's order:
 
 - ``window: [column, start, stop, new_name]``: ``new_name`` holds samples ``start:stop`` of
-  every waveform of ``column`` (Python slice bounds: ``stop`` may be negative). For a
-  waveform table (``t0``, ``dt``, ``values``) ``t0`` moves by ``start * dt``; for a column of
+  every waveform of ``column`` (Python slice bounds: negative ones count from the end). For a
+  waveform table (``t0``, ``dt``, ``values``) ``t0`` moves by ``start * dt`` (for a negative
+  ``start``, by the index it stands for: daq2lh5 moves it backwards); for a column of
   equal-sized arrays only the samples are cut. ``column`` stays unless dropped.
 - ``dtype_conv: {path: dtype}``: casts a column (``"waveform/values"`` reaches inside).
 - ``drop: [path, ...]``: columns not written.
@@ -221,7 +222,8 @@ def _windowed(source: LGDO, start: int, stop: int, where: str) -> LGDO:
     if isinstance(source, WaveformTable) and isinstance(source.values, ArrayOfEqualSizedArrays):
         values = source.values
         t0 = source.t0
-        shifted = Array(t0.nda + start * source.dt.nda, attrs=t0.getattrs())
+        first = slice(start, stop).indices(values.nda.shape[1])[0]  # a negative start counts back
+        shifted = Array(t0.nda + first * source.dt.nda, attrs=t0.getattrs())
         kept = {k: v for k, v in values.getattrs().items() if k in ("units",)}
         return WaveformTable(
             t0=shifted,
