@@ -27,15 +27,23 @@ EVENT, STATUS = 1, 2
 
 
 def write_fake(
-    path, channels=None, n_events=60, seed=1, status_every=10, cut_bytes=0, bad_length_at=None
+    path,
+    channels=None,
+    n_events=60,
+    seed=1,
+    status_every=10,
+    cut_bytes=0,
+    bad_length_at=None,
+    hidden=(),
 ):
     """Write a FakeDAQ file of ``n_events`` events spread over ``channels`` ({channel:
     waveform length}); ``cut_bytes`` cuts the end off (a truncated file); the event ``bad_length_at`` gets a
-    length word of 3 (corrupt). Returns the events as
+    length word of 3 (corrupt); channels in ``hidden`` are left out of the header. Returns the events as
     (channel, timestamp, energy, samples) tuples, in file order."""
     channels = channels or {1: 8, 2: 8, 1000: 12}
     rng = np.random.default_rng(seed)
-    header = json.dumps({"channels": {str(c): n for c, n in channels.items()}, "run": 7}).encode()
+    listed = {str(c): n for c, n in channels.items() if c not in hidden}
+    header = json.dumps({"channels": listed, "run": 7}).encode()
     out = bytearray(MAGIC + struct.pack("<I", len(header)) + header)
     events = []
     chans = list(channels)

@@ -439,3 +439,13 @@ def test_output_that_is_the_input_is_refused(run):
     with pytest.raises(LH5WriteError, match="is the DAQ file being decoded"):
         build_raw(path, out_spec=str(path), overwrite=True)
     assert path.read_bytes()[:8] == b"FAKEDAQ1"
+
+
+def test_keys_missing_from_the_header_go_to_the_wildcard_table_and_are_reported(tmp_path):
+    path = tmp_path / "h.fake"
+    events = write_fake(path, {1: 8, 2: 8}, n_events=20, hidden=(2,))
+    summary = build_raw(path)
+    assert summary.undeclared == {"FakeEventDecoder": [2]}
+    assert "keys not in the header: FakeEventDecoder: [2]" in str(summary)
+    channels = lh5.read("FakeEvent/channel", str(tmp_path / "h.lh5")).nda.tolist()
+    assert channels == [e[0] for e in events]

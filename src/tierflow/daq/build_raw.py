@@ -62,6 +62,9 @@ class BuildRawSummary:
     """Rows of keys that no table of the routing config takes, by decoder."""
     discarded: dict[str, int] = field(default_factory=dict)
     """Rows of tables without an ``out_stream`` (decoded, not written), by table."""
+    undeclared: dict[str, list] = field(default_factory=dict)
+    """Keys met while decoding that the stream's header did not list, by decoder (routed as
+    any other key: to the ``"*"`` key list of their decoder, if any)."""
     bytes_read: int = 0
     seconds: float = 0.0
     truncated: DAQTruncatedError | None = None
@@ -81,9 +84,10 @@ class BuildRawSummary:
             ("skipped records", self.skipped),
             ("unrouted rows", self.unrouted),
             ("discarded rows", self.discarded),
+            ("keys not in the header", self.undeclared),
         ):
             if counts:
-                text += f"; {what}: " + ", ".join(f"{k}: {v:,}" for k, v in counts.items())
+                text += f"; {what}: " + ", ".join(f"{k}: {v}" for k, v in counts.items())
         if self.truncated is not None:
             text += f"; TRUNCATED: {self.truncated}"
         return text
@@ -149,6 +153,7 @@ def build_raw(
             outputs.abandon()
             raise
         summary.out_files = outputs.written
+        summary.undeclared = {d: list(keys) for d, keys in router.undeclared.items()}
         summary.skipped = dict(getattr(stream, "skipped", {}) or {})
         summary.bytes_read = stream.bytes_read
     summary.seconds = time.perf_counter() - started
@@ -376,10 +381,10 @@ class _Outputs:
     def _open(self, file: str) -> h5py.File:
         if file in self.files:
             return self.files[file][1]
-        self.check_free(file)
         directory = os.path.dirname(os.path.abspath(file))
         os.makedirs(directory, exist_ok=True)
         self.locks.enter_context(locked_target(file))
+        self.check_free(file)  # again, holding the lock: another build may have written it
         tmp = temporary_path(file)
         h5f = open_file(tmp, "w")
         self.files[file] = (tmp, h5f)

@@ -141,6 +141,9 @@ class Router:
         self._routes: dict[str, list[_Route]] = {}
         self._cache: dict[tuple[str, Key | None], Target | None] = {}
         self._owners: dict[tuple[str, str], str] = {}
+        self._declared = {d: {str(k) for k in keys} for d, keys in self.keys.items()}
+        #: keys met while decoding that the stream did not declare, by decoder
+        self.undeclared: dict[str, list[Key | None]] = {}
         if config is None:
             self._add_star("{name}", default_file, None)
         else:
@@ -328,6 +331,8 @@ class Router:
         cache_key = (decoder, key)
         if cache_key in self._cache:
             return self._cache[cache_key]
+        if self._declared.get(decoder) and str(key) not in self._declared[decoder]:
+            self.undeclared.setdefault(decoder, []).append(key)
         route = self._route_of(decoder, key)
         target = None if route is None else self._expand(route, key)
         if target is not None and target.file:
