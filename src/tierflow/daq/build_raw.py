@@ -132,18 +132,21 @@ def build_raw(
     if not os.path.isfile(path):
         reason = "is not a regular file" if os.path.exists(path) else "no such file"
         raise DAQError(reason, file=path)
+    compression = _compression(hdf5_settings)
     config = load_out_spec(out_spec)
     stream_cls, stream_type = _stream_class(path, in_stream_type)
     options = {} if compass_config_file is None else {"compass_config_file": compass_config_file}
     default_file = ""
-    if config is None:
+    if config is None:  # everything into one file: beside the input, or the one named
         default_file = (
-            os.path.splitext(path)[0] + ".lh5" if out_spec is None else os.fspath(out_spec)  # type: ignore[arg-type]  # a file name (not a config)
+            os.fspath(out_spec)
+            if isinstance(out_spec, str | os.PathLike)
+            else os.path.splitext(path)[0] + ".lh5"
         )
     summary = BuildRawSummary(path, stream_type)
     with stream_cls(path, **options) as stream:
         router = Router(config, stream.decoder_key_lists(), kwargs, default_file)
-        outputs = _Outputs(overwrite, _compression(hdf5_settings), source=path)
+        outputs = _Outputs(overwrite, compression, source=path)
         for file in router.out_files():
             outputs.check_free(file)
         try:
