@@ -22,9 +22,9 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import TierflowError, UsageError
-from . import dsp_command, hit_command, inspect_commands, pipeline_commands
+from . import dsp_command, hit_command, inspect_commands, pipeline_commands, raw_command
 
-COMMANDS = (inspect_commands, dsp_command, hit_command, pipeline_commands)
+COMMANDS = (inspect_commands, raw_command, dsp_command, hit_command, pipeline_commands)
 
 #: exit codes: data or files that cannot be processed, and arguments that are wrong
 EXIT_ERROR, EXIT_USAGE = 1, 2
