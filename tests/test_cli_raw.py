@@ -89,7 +89,7 @@ def test_existing_output_needs_overwrite(daq, tmp_path, capsys):
     [
         (["--buffer-size", "0"], "--buffer-size: 0 is not a whole number >= 1"),
         (["--n-max", "many"], "'many' is not a whole number"),
-        (["--stream-type", "MGDO"], "--stream-type 'MGDO': the types are FakeDAQ"),
+        (["--stream-type", "MGDO"], "--stream-type 'MGDO': the types are Compass, "),
         (["-o", "x.lh5", "--out-spec", "r.json"], "not allowed with argument"),
         (["--out-spec", "missing.json"], "--out-spec missing.json: no such routing config file"),
         (["--set", "novalue"], "--set 'novalue': expected KEY=VALUE"),

@@ -21,7 +21,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ....errors import DAQError
+from ....types import Table
 from ...stream import Decoded, Key
+
+
+def first_packet(piece: Decoded) -> int:
+    """The ``packet_id`` of a decoded table's first row (to sort pieces into file order)."""
+    table = piece.obj
+    assert isinstance(table, Table)  # record decoders make tables
+    return int(table["packet_id"].nda[0])
+
+
+def rows_of(piece: Decoded) -> int:
+    """Rows of a decoded table."""
+    assert isinstance(piece.obj, Table)  # record decoders make tables
+    return len(piece.obj)
 
 
 class OrcaDecoder(ABC):
@@ -79,6 +93,6 @@ class OrcaDecoder(ABC):
         short = np.flatnonzero(lengths < n_words)
         if len(short):
             i = short[0]
-            need = n_words if np.ndim(n_words) == 0 else n_words[i]
+            need = n_words[i] if isinstance(n_words, np.ndarray) else n_words
             msg = f"{self.decoder_name} record of {lengths[i]} words, needs at least {need}"
             raise DAQError(msg, file=self.path, offset=file_offset + 4 * int(starts[i]))

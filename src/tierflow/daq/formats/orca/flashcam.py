@@ -44,9 +44,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ....errors import DAQError
-from ....types import Array, ArrayOfEqualSizedArrays, Table, VectorOfVectors, WaveformTable
+from ....types import (
+    LGDO,
+    Array,
+    ArrayOfEqualSizedArrays,
+    Table,
+    VectorOfVectors,
+    WaveformTable,
+)
 from ...stream import Decoded, Key
-from .decoder import OrcaDecoder
+from .decoder import OrcaDecoder, first_packet
 from .records import record_matrix
 
 
@@ -98,7 +105,7 @@ class ORFlashCamListenerConfigDecoder(OrcaDecoder):
         n_adc = head[:, 3].astype(np.int64)
         self.require_words(starts, lengths, 13 + n_adc, file_offset)
         fcid = head[:, 1] & 0xFFFF
-        columns = {
+        columns: dict[str, LGDO] = {
             "packet_id": _column(packet_ids, "uint32"),
             "packet_len": _column(lengths, "uint32"),
             "readout_id": _column(head[:, 1] >> 16, "uint16"),
@@ -124,8 +131,9 @@ class ORFlashCamListenerConfigDecoder(OrcaDecoder):
             (channel_words & 0xFFFF).astype(np.int64),
         )
         bounds = np.concatenate([[0], np.cumsum(n_adc)])
+        gps_mode = head[:, 2 + self.INT_FIELDS.index("gps")].view(np.int32)
         for i, f in enumerate(fcid.tolist()):
-            gps = int(columns["gps"].nda[i])
+            gps = int(gps_mode[i])
             self.configs[f] = ListenerConfig(gps, channel_keys[bounds[i] : bounds[i + 1]])
         return [Decoded(self.decoder_name, 0, Table(columns))]
 
@@ -250,7 +258,9 @@ class ORFlashCamWaveformDecoder(OrcaDecoder):
 
     def _configs(self) -> dict[int, ListenerConfig]:
         config = self.peers.get(ORFlashCamListenerConfigDecoder.decoder_name)
-        return config.configs if config is not None else {}
+        if not isinstance(config, ORFlashCamListenerConfigDecoder):
+            return {}
+        return config.configs
 
     def decode(self, words, starts, lengths, packet_ids, file_offset) -> list[Decoded]:
         self.require_words(starts, lengths, 3, file_offset)
@@ -262,7 +272,7 @@ class ORFlashCamWaveformDecoder(OrcaDecoder):
             rows = np.flatnonzero(layout == value)
             args = starts[rows], lengths[rows], packet_ids[rows]
             pieces.append(self._decode_layout(words, *args, file_offset))
-        return sorted(pieces, key=lambda p: p.obj["packet_id"].nda[0])
+        return sorted(pieces, key=first_packet)
 
     def _decode_layout(self, words, starts, lengths, packet_ids, file_offset) -> Decoded:
         word1 = int(words[starts[0] + 1])
@@ -339,7 +349,7 @@ class ORFlashCamWaveformDecoder(OrcaDecoder):
             "channel": channel,
             **t,
         }
-        columns = {
+        columns: dict[str, LGDO] = {
             name: _column(data[name], dtype, description, units)
             for name, (dtype, description, units) in WAVEFORM_COLUMNS.items()
         }

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....types import Array, Table, VectorOfVectors
+from ....types import LGDO, Array, Table, VectorOfVectors
 from ...stream import Decoded, Key
 from .decoder import OrcaDecoder
 from .records import record_matrix
@@ -75,7 +75,7 @@ class ORFlashCamListenerStatusDecoder(OrcaDecoder):
         n_cards = np.maximum(ints[:, 13], 0).astype(np.int64)
         card_size = np.maximum(ints[:, 14], CARD_WORDS).astype(np.int64)
         self.require_words(starts, lengths, 15 + n_cards * card_size, file_offset)
-        columns = {
+        columns: dict[str, LGDO] = {
             "packet_id": Array(packet_ids.astype(np.uint32)),
             "readout_id": Array((head[:, 1] >> 16).astype(np.uint16)),
             "fcid": Array((head[:, 1] & 0xFFFF).astype(np.uint16)),

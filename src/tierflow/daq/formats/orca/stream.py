@@ -166,7 +166,7 @@ class OrcaStream(DAQStream):
             remaining = n_max - (self._next_packet - 1)
             if remaining <= 0:
                 break
-            frame = frame_records(self._words, 0, min(buffer_size, remaining))
+            frame = frame_records(self._words, 0, int(min(buffer_size, remaining)))
             if not len(frame.starts):
                 if frame.status == BAD_LENGTH:
                     msg = f"record with a zero length word and extended length {self._words[1]}"

@@ -44,7 +44,7 @@ import numpy as np
 from ....errors import DAQError
 from ....types import Array, ArrayOfEqualSizedArrays, Table, WaveformTable
 from ...stream import Decoded, Key
-from .decoder import OrcaDecoder
+from .decoder import OrcaDecoder, first_packet, rows_of
 from .records import record_matrix
 
 TRAILER = 0xDEADBEEF
@@ -122,7 +122,7 @@ class ORSIS3302DecoderForEnergy(OrcaDecoder):
                     words, starts[rows], lengths[rows], packet_ids[rows], file_offset
                 )
             )
-        pieces.sort(key=lambda piece: piece.obj["packet_id"].nda[0])
+        pieces.sort(key=first_packet)
         return pieces
 
     def _decode_layout(self, words, starts, lengths, packet_ids, file_offset) -> Decoded:
@@ -209,8 +209,8 @@ class ORSIS3316WaveformDecoder(OrcaDecoder):
         pieces = []
         for rows in _groups(np.stack([event_words, data_header], axis=1)):
             pieces.append(self._decode_layout(words, head[rows], starts[rows], packet_ids[rows]))
-        pieces = [p for p in pieces if len(p.obj)]
-        pieces.sort(key=lambda piece: piece.obj["packet_id"].nda[0])
+        pieces = [p for p in pieces if rows_of(p)]
+        pieces.sort(key=first_packet)
         return pieces
 
     def _decode_layout(self, words, head, starts, packet_ids) -> Decoded:
