@@ -117,4 +117,4 @@ class RunRaw:
             if os.path.exists(temporary):
                 os.remove(temporary)
             return 0, f"{type(err).__name__}: {err}"
-        return int(getattr(summary, "records", 0) or 0), None
+        return summary.rows, None
