@@ -28,7 +28,7 @@ def daq_run(tmp_path_factory):
 
 
 def test_raw_tier_built_from_daq_files_equals_the_simulators_raw_tier(daq_run, tmp_path):
-    root, channels, config, report, made = daq_run
+    _root, channels, config, report, made = daq_run
     assert report.ok, str(report)
     assert report.stage("raw").done == 2
     assert report.stage("raw").rows >= 2 * N_EVENTS
