@@ -71,7 +71,7 @@ def routing(kind: str, decoder: str | None, out: str) -> dict | str:
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process; prints a JSON line."""
     extra = json.loads(args.extra)
-    if args.tool == "tierflow":
+    if args.tool.startswith("tierflow"):
         from tierflow.daq import build_raw, stream_types
     else:
         from daq2lh5 import build_raw

@@ -46,7 +46,7 @@ def test_every_readme_python_block_is_an_example_script_word_for_word():
     assert not unmatched, f"README blocks that are not a script in examples/: {unmatched}"
     not_shown = [name for name, text in scripts.items() if text not in blocks]
     assert not not_shown, f"scripts in examples/ that the README does not show: {not_shown}"
-    assert {"quickstart.py", "lh5_read_write.py"} <= set(scripts)
+    assert {"quickstart.py", "lh5_read_write.py", "daq_build_raw.py"} <= set(scripts)
 
 
 def test_the_example_scripts_run_as_scripts(tmp_path):
@@ -58,4 +58,8 @@ def test_the_example_scripts_run_as_scripts(tmp_path):
     assert float(h) == float(h2) == int(counts) > 0
     # the LH5 example appended once: two copies of its two rows
     _run_script("lh5_read_write.py", tmp_path)
+    # the DAQ example: 2 channels x 1000 waveforms, windowed to 7800 samples
+    out = _run_script("daq_build_raw.py", tmp_path).splitlines()
+    assert "ch1084803" in out[1] and "ch1084804" in out[1]
+    assert out[2] == "(1000, 7800)"
     assert lh5.read_n_rows("ch1084803/raw", tmp_path / "run.lh5") == 4
