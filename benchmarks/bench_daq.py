@@ -12,10 +12,17 @@ shuffle). Cases:
 - every DAQ file in ``shared/testdata/daq`` (ORCA with FlashCam records, FCIO, CoMPASS, LlamaDAQ),
   with each tool's default routing (one table per decoder) and, for the FlashCam ones, LEGEND's
   (``ch{key:07d}/raw`` per channel);
+- the CoMPASS and LlamaDAQ files with their records repeated to ``--tiled-mb`` MB (50): the real
+  files are 0.2 and 1.1 MB, where fixed costs (creating the output file, its tables) decide;
 - an ORCA file of at least ``--big-mb`` MB from ``tierflow.sim.simulate_daq_file`` (3 channels,
   seed 1); daq2lh5 decodes its first ``--reference-mb`` MB only (``n_max``), at well under 1 MB/s
   the whole file would take hours; its MB/s is taken over the bytes those records span;
-- decoding alone: tierflow's stream reader over each file with no writing (``DAQStream.decode``).
+- decoding alone: tierflow's stream reader over each file with no writing (``DAQStream.decode``),
+  the second pass of a process.
+
+"MB/s" is the first file of a fresh process (``tierflow raw FILE``); "next file" the second file in
+the same process (``tierflow raw *.orca``, the pipeline over many files), where numba's compiled
+functions are loaded (about 0.4 s the first time in a process, whatever the file's size).
 
 Targets (issue 15): at least 10x daq2lh5's MB/s for every stream type; decoding alone at least
 300 MB/s; peak RSS under 2x the buffers' size and under 500 MB whatever the file size.
@@ -59,6 +66,29 @@ FILES = {
 }
 
 
+def data_start(path: str, stream_type: str) -> int:
+    """Bytes of the file header before the first record (CoMPASS and LlamaDAQ)."""
+    if stream_type == "Compass":
+        return 2  # the 0xCAEx header word
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return 16 + 88 * int.from_bytes(head[12:16], "little")  # LlamaDAQ: channel configs
+
+
+def tiled(path: str, stream_type: str, target_mb: float, out: str) -> str:
+    """A copy of ``path`` whose records are repeated to reach ``target_mb`` MB (same header)."""
+    if not os.path.exists(out):
+        with open(path, "rb") as f:
+            data = f.read()
+        start = data_start(path, stream_type)
+        copies = max(1, int(target_mb * 1e6 / (len(data) - start)))
+        with open(out, "wb") as f:
+            f.write(data[:start])
+            for _ in range(copies):
+                f.write(data[start:])
+    return out
+
+
 def routing(kind: str, decoder: str | None, out: str) -> dict | str:
     """The out_spec of a case: ``default`` (the file name) or ``legend`` (channels by key)."""
     if kind == "default":
@@ -77,31 +107,42 @@ def child(args: argparse.Namespace) -> None:
         from daq2lh5 import build_raw
     rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n_max = float(args.n_max) if args.n_max else float("inf")
-    t0 = time.perf_counter()
-    if args.tool == "tierflow-decode":
-        reader = stream_types()[args.stream_type](args.file, **extra)
-        for _ in reader.decode(8192, n_max):
-            pass
-        consumed = reader.bytes_read
-        reader.close()
-    else:
-        out = os.path.join(args.outdir, f"{args.tool}.lh5")
-        spec = routing(args.routing, args.decoder, out)
-        build_raw(
-            args.file,
-            in_stream_type=args.stream_type,
-            out_spec=spec,
-            overwrite=True,
-            n_max=n_max,
-            hdf5_settings=HDF5_SETTINGS,
-            **extra,
-        )
-        consumed = os.path.getsize(args.file)
-    seconds = time.perf_counter() - t0
+    times = []
+    for round_ in range(2):  # the first file of a process, then the next (numba's caches loaded)
+        t0 = time.perf_counter()
+        if args.tool == "tierflow-decode":
+            reader = stream_types()[args.stream_type](args.file, **extra)
+            for _ in reader.decode(8192, n_max):
+                pass
+            consumed = reader.bytes_read
+            reader.close()
+        else:
+            out = os.path.join(args.outdir, f"{args.tool}-{round_}.lh5")
+            spec = routing(args.routing, args.decoder, out)
+            build_raw(
+                args.file,
+                in_stream_type=args.stream_type,
+                out_spec=spec,
+                overwrite=True,
+                n_max=n_max,
+                hdf5_settings=HDF5_SETTINGS,
+                **extra,
+            )
+            consumed = os.path.getsize(args.file)
+        times.append(time.perf_counter() - t0)
+        if args.n_max:  # daq2lh5's share of the big file: one round is enough
+            break
+    seconds, warm = times[0], times[-1]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
-            {"seconds": seconds, "rss_mb": rss, "rss_import_mb": rss_import, "bytes": consumed}
+            {
+                "seconds": seconds,
+                "warm": warm,
+                "rss_mb": rss,
+                "rss_import_mb": rss_import,
+                "bytes": consumed,
+            }
         )
     )
 
@@ -137,16 +178,17 @@ def measure(
             if done.returncode != 0:
                 return {"error": done.stderr.strip().splitlines()[-1][:200]}
             result = json.loads(done.stdout.strip().splitlines()[-1])
-        if best is None or result["seconds"] < best["seconds"]:
+        if best is None:
             best = result
+        else:
+            best = {**result, **{k: min(best[k], result[k]) for k in ("seconds", "warm")}}
     assert best is not None
     return best
 
 
-def rate(result: dict, size: int) -> float:
-    return (
-        result.get("bytes", size) / 1e6 / result["seconds"] if "seconds" in result else float("nan")
-    )
+def rate(result: dict, size: int, key: str = "seconds") -> float:
+    """MB/s of a measurement: ``seconds`` (the first file of a process) or ``warm`` (the next)."""
+    return result.get("bytes", size) / 1e6 / result[key] if key in result else float("nan")
 
 
 def main() -> None:
@@ -154,6 +196,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big-mb", type=float, default=500.0)
     parser.add_argument("--reference-mb", type=float, default=10.0)
+    parser.add_argument("--tiled-mb", type=float, default=50.0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument(
@@ -167,6 +210,25 @@ def main() -> None:
         cases.append((name, os.path.join(TESTDATA, relative), stream_type, extra, decoder, None))
     if not args.quick:
         from tierflow.sim import simulate_daq_file
+
+        os.makedirs(args.data_dir, exist_ok=True)
+        for name in ("CoMPASS", "LlamaDAQ"):  # the small real files, records repeated
+            relative, stream_type, extra, decoder = FILES[name]
+            extra = {k: os.path.join(TESTDATA, v) for k, v in extra.items()}
+            source = os.path.join(TESTDATA, relative)
+            stem, ext = os.path.splitext(os.path.basename(source))
+            out = os.path.join(args.data_dir, f"{stem[:15]}-tiled{ext}")
+            path = tiled(source, stream_type, args.tiled_mb, out)
+            cases.append(
+                (
+                    f"{name} x{os.path.getsize(path) // os.path.getsize(source)}",
+                    path,
+                    stream_type,
+                    extra,
+                    decoder,
+                    None,
+                )
+            )
 
         os.makedirs(args.data_dir, exist_ok=True)
         big = os.path.join(args.data_dir, f"sim-{int(args.big_mb)}MB.orca")
@@ -216,6 +278,8 @@ def print_table(rows: list, markdown: bool) -> None:
         "tierflow MB/s",
         "daq2lh5 MB/s",
         "ratio",
+        "next file: tierflow / daq2lh5 MB/s",
+        "ratio",
         "decode MB/s",
         "peak RSS tierflow (after import)",
         "peak RSS daq2lh5",
@@ -223,15 +287,21 @@ def print_table(rows: list, markdown: bool) -> None:
     lines = [header]
     for name, routing_kind, size, ours, theirs, decode in rows:
         a, b = rate(ours, size), rate(theirs, size)
+        wa, wb = rate(ours, size, "warm"), rate(theirs, size, "warm")
+        both = "seconds" in ours and "seconds" in theirs
         lines.append(
             [
                 name,
                 routing_kind,
                 f"{size / 1e6:.1f}",
-                f"{a:.1f}" if "seconds" in ours else ours.get("error", "?"),
-                f"{b:.2f}" if "seconds" in theirs else theirs.get("error", "?"),
-                f"{a / b:.0f}x" if "seconds" in ours and "seconds" in theirs else "-",
-                f"{rate(decode, size):.0f}" if "seconds" in decode else decode.get("error", "?"),
+                f"{a:.1f}" if "seconds" in ours else ours.get("error", "?")[:60],
+                f"{b:.2f}" if "seconds" in theirs else theirs.get("error", "?")[:60],
+                f"{a / b:.1f}x" if both else "-",
+                f"{wa:.1f} / {wb:.2f}" if both else "-",
+                f"{wa / wb:.1f}x" if both else "-",
+                f"{rate(decode, size, 'warm'):.0f}"
+                if "seconds" in decode
+                else decode.get("error", "?")[:60],
                 f"{ours.get('rss_mb', 0):.0f} MB ({ours.get('rss_mb', 0) - ours.get('rss_import_mb', 0):.0f})",
                 f"{theirs.get('rss_mb', 0):.0f} MB",
             ]
