@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from testdata import TESTDATA
+from testdata import TESTDATA, daq2lh5_output
 from tierflow import sim
 from tierflow.daq.formats.compass import CompassStream
 from tierflow.daq.formats.llama import LlamaStream
@@ -23,7 +23,6 @@ COMPASS_DIR = TESTDATA / "daq" / "compass"
 BIN = COMPASS_DIR / "compass_test_data.BIN"
 SETTINGS = COMPASS_DIR / "compass_test_data_settings.xml"
 LLAMA_BIN = TESTDATA / "daq" / "llamaDAQ" / "20241218-150158-pulser.bin"
-REFERENCE = "/work/daqref/compass.lh5"  # daq2lh5 1.7.1, default routing, on BIN + SETTINGS
 
 pytestmark = pytest.mark.skipif(not BIN.exists(), reason="real CoMPASS test file missing")
 
@@ -121,7 +120,11 @@ def real():
 def test_real_file_event_table_equals_daq2lh5_but_for_its_two_defects(real):
     _, events = real
     table = events_table(events)
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(
+        daq2lh5_output(
+            "compass/compass_test_data.BIN", "Compass", "compass/compass_test_data_settings.xml"
+        )
+    ) as f:
         ref = f["CompassEvent"]
         assert sorted(table) == sorted(ref)
         assert sorted(table["waveform"]) == sorted(ref["waveform"])
@@ -178,7 +181,11 @@ def assert_struct_equals_group(ours: Struct, group: h5py.Group, path=""):
 def test_real_file_header_struct_equals_daq2lh5(real):
     header, _ = real
     assert header.decoder == "CompassHeaderDecoder"
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(
+        daq2lh5_output(
+            "compass/compass_test_data.BIN", "Compass", "compass/compass_test_data_settings.xml"
+        )
+    ) as f:
         assert_struct_equals_group(header.obj, f["CompassHeader"])
 
 

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from testdata import TESTDATA
+from testdata import TESTDATA, daq2lh5_output
 from tierflow import sim
 from tierflow.daq.formats.llama import LlamaStream
 from tierflow.daq.formats.llama_header import run_start_from_filename
@@ -17,7 +17,6 @@ from tierflow.errors import DAQError, DAQTruncatedError
 from tierflow.types import Scalar, Struct, concat
 
 LLAMA_BIN = TESTDATA / "daq" / "llamaDAQ" / "20241218-150158-pulser.bin"
-REFERENCE = "/work/daqref/llama.lh5"  # daq2lh5 1.7.1, default routing, on LLAMA_BIN
 
 pytestmark = pytest.mark.skipif(not LLAMA_BIN.exists(), reason="real LlamaDAQ test file missing")
 
@@ -64,14 +63,14 @@ def test_real_file_default_tables_are_daq2lh5s_llama_event_0_and_4():
     assert key_lists == {"LLAMAHeaderDecoder": [[None]], "LLAMAEventDecoder": [[0], [4]]}
     names = default_table_names(key_lists["LLAMAEventDecoder"], "LLAMAEventDecoder")
     names += default_table_names(key_lists["LLAMAHeaderDecoder"], "LLAMAHeaderDecoder")
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(daq2lh5_output("llamaDAQ/20241218-150158-pulser.bin", "LlamaDaq")) as f:
         assert sorted(names) == sorted(f)
 
 
 @pytest.mark.parametrize("key", [0, 4])
 def test_real_file_event_tables_equal_daq2lh5(real, key):
     table = table_of(real[1], key)
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(daq2lh5_output("llamaDAQ/20241218-150158-pulser.bin", "LlamaDaq")) as f:
         ref = f[f"LLAMAEvent_{key}"]
         assert sorted(table) == sorted(ref)
         names = []
@@ -99,7 +98,7 @@ def assert_struct_equals_group(ours: Struct, group: h5py.Group, path=""):
 def test_real_file_header_struct_equals_daq2lh5(real):
     header, _ = real
     assert header.decoder == "LLAMAHeaderDecoder"
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(daq2lh5_output("llamaDAQ/20241218-150158-pulser.bin", "LlamaDaq")) as f:
         assert_struct_equals_group(header.obj, f["LLAMAHeader"])
 
 
@@ -294,7 +293,7 @@ def test_accumulators_are_read_from_their_words_where_daq2lh5_reads_one_late(tmp
 
 def event_order():
     """The channel key of each event of the real file, in file order (from daq2lh5's output)."""
-    with h5py.File(REFERENCE) as f:
+    with h5py.File(daq2lh5_output("llamaDAQ/20241218-150158-pulser.bin", "LlamaDaq")) as f:
         ids = {key: f[f"LLAMAEvent_{key}/packet_id"][()] for key in (0, 4)}
     keys = np.zeros(sum(len(v) for v in ids.values()), int)
     for key, packet_ids in ids.items():
