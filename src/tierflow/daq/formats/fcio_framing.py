@@ -3,8 +3,9 @@
 An FCIO file starts with tmio's protocol tag (the int32 -1000000001) and a 64-byte protocol
 name (``FlashCamV1``); then come records. A record is a negative int32 word (minus its tag:
 Config 1, Event 3, Status 4, RecEvent 5, SparseEvent 6, EventHeader 7, FSP 8-10) followed by
-items, each an int32 byte count (>= 0) and that many bytes padded to 4. A record ends where
-the next negative word (the next tag) or the file begins or ends.
+items, each an int32 byte count (>= 0) and exactly that many bytes (no padding: records
+need not start on a 4-byte boundary). A record ends where the next negative word (the next
+tag) begins or the file ends.
 
 ``fcio`` itself returns a record cut short by the end of the file as if it were complete,
 so tierflow locates every record of a block here first (one pass over the length words) and
@@ -12,14 +13,16 @@ hands ``fcio`` only complete, well-formed records. The pass is plain Python: it 
 loop steps per record, less than ``fcio``'s own parsing of the record, and a compiled
 kernel would cost more to load (numba's first cache load, ~0.4 s) than it saves on a file.
 
->>> import numpy as np
->>> words = memoryview(np.array([-1, 4, 7, -3, 4, 1, 0, -3, 8], np.int32).tobytes()).cast("i")
->>> records, stop, status = scan_records(words, True, 4)
+>>> import struct
+>>> data = struct.pack("<4i", -1, 4, 7, -3) + struct.pack("<iHi", 2, 5, 0) + struct.pack("<2i", -3, 8)
+>>> records, stop, status = scan_records(data, 0, len(data), True, 4)
 >>> records, stop, status == INCOMPLETE
-([(0, 3, 1, 1), (3, 7, 3, 2)], 7, True)
+([(0, 12, 1, 1), (12, 26, 3, 2)], 26, True)
 """
 
 from __future__ import annotations
+
+import struct
 
 
 PROTOCOL_TAG = -1000000001
@@ -56,37 +59,44 @@ MESSAGES = {
 }
 
 
-def scan_records(words, at_eof: bool, limit: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
-    """Locate up to ``limit`` complete records at the start of ``words`` (int32 words of the
-    block, from a record boundary; a ``memoryview`` cast to ``"i"``). Returns the records
-    as ``(start, end, tag, items)`` word offsets, the word where scanning stopped, and a
-    status. A record is complete when the next tag follows it in the block, or at the end
-    of the file (``at_eof``)."""
-    n_words = len(words)
+_INT32 = struct.Struct("<i")
+
+
+def scan_records(
+    data: bytes, pos: int, end: int, at_eof: bool, limit: int
+) -> tuple[list[tuple[int, int, int, int]], int, int]:
+    """Locate up to ``limit`` complete records in ``data[pos:end]`` (starting at a record
+    boundary). Returns the records as ``(start, end, tag, items)`` byte offsets into
+    ``data``, the offset where scanning stopped, and a status. A record is complete when
+    the next tag follows it before ``end``, or at the end of the file (``at_eof``)."""
+    read = _INT32.unpack_from
     records = []
-    i = 0
-    while i < n_words:
+    i = pos
+    while i < end:
         if len(records) == limit:
             return records, i, FULL
-        word = words[i]
+        if i + 4 > end:
+            return records, i, INCOMPLETE
+        (word,) = read(data, i)
         if word >= 0:
             return records, i, NOT_A_TAG
         if word < -MAX_TAG:
             return records, i, BAD_TAG
-        j = i + 1
+        j = i + 4
         n_items = 0
-        while j < n_words:
-            size = words[j]
+        while j + 4 <= end:
+            (size,) = read(data, j)
             if size < 0:
                 break
             if size > MAX_ITEM_BYTES:
                 return records, j, ITEM_TOO_LARGE
-            j += 1 + (size + 3) // 4
+            j += 4 + size
             n_items += 1
             if n_items > MAX_ITEMS:
                 return records, i, TOO_MANY_ITEMS
-        if j > n_words or (j == n_words and not at_eof):
+        if j > end or (j + 4 > end and not at_eof):
             return records, i, INCOMPLETE
+        # at the end of the file, 1-3 bytes after the last item are a cut-off next record
         records.append((i, j, -word, n_items))
         i = j
     return records, i, OK

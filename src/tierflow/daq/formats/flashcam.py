@@ -25,7 +25,9 @@ as daq2lh5 counts.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -131,6 +133,7 @@ class FlashCamStream(DAQStream):
                 file=self.path,
                 offset=start,
             )
+        self._check_raw_config(start, end)
         from fcio import FCIO  # the format's own reader
 
         self._fcio = FCIO()
@@ -162,26 +165,21 @@ class FlashCamStream(DAQStream):
                 self._buf = self._buf[self._pos :] + more
                 self._pos = 0
             buf, pos = self._buf, self._pos
-            usable = len(buf) - (len(buf) - pos) % 4
-            words = memoryview(buf)[pos:usable].cast("i")
-            # stray bytes after the last word: the last record is cut short
-            complete_tail = self._eof and usable == len(buf)
-            found, stop, status = framing.scan_records(words, complete_tail, limit)
+            found, stop, status = framing.scan_records(buf, pos, len(buf), self._eof, limit)
             if found or status in (framing.OK, framing.FULL):
-                self._pos = pos + 4 * stop
-                base = self._offset + pos
-                return [(base + 4 * s, base + 4 * e, t, n) for s, e, t, n in found]
-            where = self._offset + pos + 4 * stop
+                self._pos = found[-1][1] if found else stop  # after the last record
+                return [(self._offset + s, self._offset + e, t, n) for s, e, t, n in found]
+            where = self._offset + stop
             if status == framing.INCOMPLETE:
                 if not self._eof:
                     need_more = True  # the record is longer than the block: read on
                     continue
                 raise DAQTruncatedError(
-                    f"the file ends inside a record ({len(buf) - pos} bytes of it present)",
+                    f"the file ends inside a record ({len(buf) - stop} bytes of it present)",
                     file=self.path,
                     offset=where,
                 )
-            word = words[stop]
+            (word,) = struct.unpack_from("<i", buf, stop)
             raise DAQError(
                 framing.MESSAGES[status].format(
                     word=word,
@@ -196,8 +194,23 @@ class FlashCamStream(DAQStream):
 
     @property
     def _pending(self) -> bool:
-        """Bytes of the file read but not yet consumed by records."""
-        return self._pos < len(self._buf)
+        """A word or more of the file read but not yet consumed by records (at the end of
+        the file, 1-3 stray bytes are a record cut short, reported on the next read)."""
+        return len(self._buf) - self._pos >= 4
+
+    def _check_raw_config(self, start: int, end: int) -> None:
+        """Check the config's sizes (its first items: adcs, triggers, eventsamples) before
+        fcio parses them (fcio sizes its trace arrays from them)."""
+        at = start - self._offset + 4
+        sizes_values = struct.unpack_from("<6i", self._buf, at)
+        if sizes_values[0::2] != (4, 4, 4):
+            raise DAQError(
+                "corrupt FCIO config: its first items (adcs, triggers, samples) are not int32",
+                file=self.path,
+                offset=start,
+            )
+        adcs, triggers, samples = sizes_values[1::2]
+        check_config(SimpleNamespace(adcs=adcs, triggers=triggers, eventsamples=samples), self.path, start)
 
     def _check_fcio(self, tag: int, end: int, start: int, read: bool = True) -> None:
         """Let fcio parse the next record and check it read the record tierflow located."""
@@ -233,19 +246,51 @@ class FlashCamStream(DAQStream):
         pieces: list[Decoded] = [
             Decoded("FCConfigDecoder", config_key(self.streamid), config_table(self.config, 0))
         ]
+        fcio = self._fcio
+        try:
+            for tag, packet_id, start in self._packets(buffer_size, n_max):
+                n = 0 if tag == STATUS else int(fcio.event.num_traces)
+                if not 0 <= n <= tables.max_traces:
+                    raise DAQError(
+                        f"{TAG_NAMES[tag]} record with {n} traces, the config has "
+                        f"{tables.max_traces}",
+                        file=self.path,
+                        offset=start,
+                    )
+                if not tables.room(n) or tables.pending >= buffer_size:
+                    yield pieces + tables.flush()
+                    pieces = []
+                if tag == STATUS:
+                    tables.add_status(fcio.status, packet_id)
+                elif tag == EVENTHEADER:
+                    tables.add_event_header(fcio.event, packet_id)
+                else:
+                    tables.add_event(fcio.event, packet_id)
+        except DAQError:
+            last = pieces + tables.flush()  # every complete record before the error
+            if last:
+                yield last
+            raise
+        last = pieces + tables.flush()
+        if last:
+            yield last
+
+    def _packets(self, buffer_size: int, n_max: float) -> Iterator[tuple[int, int, int]]:
+        """Let fcio parse the records, block after block; yields ``(tag, packet_id, byte
+        offset)`` of each record with a table (events, event headers, statuses) while the
+        record is fcio's current one, and counts the others in :attr:`skipped`."""
         packet_id = 0
         fsp_pending = False
-        fcio = self._fcio
-        while packet_id < n_max:
+        while packet_id < n_max or fsp_pending:
             records = self._next_records(limit=buffer_size)
             if not records:
-                break
+                return
             truncated = self._short_last(records)
             if truncated is not None:
                 records = records[:-1]
             for start, end, tag, _ in records:
                 if not fsp_pending and packet_id >= n_max:
-                    break
+                    return
                 self._check_fcio(tag, end, start)
                 self.bytes_read = end
                 if tag in FSP_TAGS:
@@ -255,31 +300,13 @@ class FlashCamStream(DAQStream):
                 fsp_pending = False
                 packet_id += 1
                 if tag in (EVENT, SPARSEEVENT, EVENTHEADER, STATUS):
-                    n = int(fcio.event.num_traces) if tag != STATUS else 0
-                    if not tables.room(n) or tables.pending >= buffer_size:
-                        yield pieces + tables.flush()
-                        pieces = []
-                    if tag == STATUS:
-                        tables.add_status(fcio.status, packet_id)
-                    elif tag == EVENTHEADER:
-                        tables.add_event_header(fcio.event, packet_id)
-                    else:
-                        tables.add_event(fcio.event, packet_id)
+                    yield tag, packet_id, start
                 elif tag == CONFIG:
                     self._check_same_config(start)
                 else:
                     self._skip(TAG_NAMES.get(tag, f"tag {tag}"))
-            if truncated is not None and packet_id < n_max:
-                last = pieces + tables.flush()
-                if last:
-                    yield last
+            if truncated is not None:
                 raise truncated
-            if tables.pending >= buffer_size:
-                yield pieces + tables.flush()
-                pieces = []
-        last = pieces + tables.flush()
-        if last:
-            yield last
 
     def _short_last(self, records) -> DAQTruncatedError | None:
         """Records of one tag hold as many items as the first of them: a record with more,

@@ -1,0 +1,283 @@
+"""The FlashCam FCIO stream reader against legend-daq2lh5 (a test-only oracle) on the real
+th228.fcio file, and on bad input: truncated files, corrupt length words and headers."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import h5py
+import numpy as np
+import pytest
+from testdata import TESTDATA
+
+from tierflow.daq.formats import fcio_framing
+from tierflow.daq.formats.flashcam import FlashCamStream
+from tierflow.daq.stream import guess_stream_type, stream_types
+from tierflow.errors import DAQError, DAQTruncatedError
+from tierflow.types import Array, Table, VectorOfVectors
+from tierflow.types.concat import concat
+
+FCIO_FILE = TESTDATA / "daq" / "fcio" / "th228.fcio"
+pytestmark = pytest.mark.skipif(not FCIO_FILE.exists(), reason="needs ../shared/testdata")
+
+HEADER = fcio_framing.HEADER_BYTES
+CONFIG_BYTES = 84  # th228.fcio's Config record
+EVENT_BYTES = 3832  # each of its 1000 Event records
+FIRST_EVENT = HEADER + CONFIG_BYTES
+
+
+@pytest.fixture(scope="module")
+def daq2lh5_out(tmp_path_factory):
+    """daq2lh5's output on th228.fcio with its default routing (one table per decoder)."""
+    daq2lh5 = pytest.importorskip("daq2lh5")
+    out = tmp_path_factory.mktemp("daq2lh5") / "fcio.lh5"
+    daq2lh5.build_raw(str(FCIO_FILE), in_stream_type="FlashCam", out_spec=str(out))
+    with h5py.File(out) as f:
+        yield f
+
+
+def decode_all(path, **kwargs) -> dict[str, list]:
+    pieces: dict[str, list] = {}
+    with FlashCamStream(path) as stream:
+        for block in stream.decode(**kwargs):
+            for piece in block:
+                pieces.setdefault(piece.decoder, []).append(piece)
+    return pieces
+
+
+@pytest.fixture(scope="module")
+def decoded():
+    return decode_all(FCIO_FILE)
+
+
+def events(pieces) -> Table:
+    return concat([p.obj for p in pieces["FCEventDecoder"]])
+
+
+def assert_same_layout(ours, ref: h5py.Group | h5py.Dataset, path: str):
+    """Same datatype, attributes and dtypes as daq2lh5 wrote, column by column."""
+    attrs = {k: v for k, v in ref.attrs.items() if k != "datatype"}
+    assert ours.form_datatype() == ref.attrs["datatype"], path
+    assert set(ours.attrs) - {"datatype"} == set(attrs), path
+    for k, v in attrs.items():
+        assert ours.attrs[k] == v, f"{path}.attrs[{k}]"
+    if isinstance(ours, Table):
+        assert set(ours.keys()) == set(ref.keys()), path
+        for name in ours.keys():
+            assert_same_layout(ours[name], ref[name], f"{path}/{name}")
+    elif isinstance(ours, VectorOfVectors):
+        assert ours.flattened_data.dtype == ref["flattened_data"].dtype, path
+        assert ours.cumulative_length.dtype == ref["cumulative_length"].dtype, path
+    else:
+        assert ours.dtype == ref.dtype, path
+
+
+def test_registered_and_sniffed():
+    assert stream_types()["FlashCam"] is FlashCamStream
+    assert guess_stream_type(FCIO_FILE) == "FlashCam"
+    assert FlashCamStream.sniff(FCIO_FILE.read_bytes()[:64])
+    assert not FlashCamStream.sniff(b"\x00" * 64)
+
+
+def test_decoder_keys_from_the_config():
+    with FlashCamStream(FCIO_FILE) as stream:
+        assert stream.decoder_keys() == {
+            "FCConfigDecoder": ["fcid_0/config"],
+            "FCEventDecoder": [0],
+            "FCEventHeaderDecoder": ["fcid_0/evt_hdr"],
+            "FCStatusDecoder": ["fcid_0/status/card8192"],
+        }
+
+
+def test_fcevent_equals_daq2lh5(decoded, daq2lh5_out):
+    ours = events(decoded)
+    ref = daq2lh5_out["FCEvent"]
+    assert len(ours) == 1000
+    assert_same_layout(ours, ref, "FCEvent")
+    for name in ours.keys():
+        if name == "waveform":
+            for sub in ("t0", "dt", "values"):
+                np.testing.assert_array_equal(ours["waveform"][sub].nda, ref["waveform"][sub][()])
+        else:
+            np.testing.assert_array_equal(ours[name].nda, ref[name][()], err_msg=name)
+    keys = np.concatenate([p.keys for p in decoded["FCEventDecoder"]])
+    assert (keys == 0).all()  # fcid 0, card address 0, input 0
+
+
+def test_fcconfig_holds_the_file_values_where_daq2lh5_wrote_an_uninitialised_buffer(
+    decoded, daq2lh5_out
+):
+    (piece,) = decoded["FCConfigDecoder"]
+    assert piece.keys == "fcid_0/config"
+    ours, ref = piece.obj, daq2lh5_out["FCConfig"]
+    assert_same_layout(ours, ref, "FCConfig")
+    values = {name: ours[name].nda.tolist() for name in ours.keys() if name != "tracemap"}
+    assert values == {
+        "packet_id": [0],
+        "nsamples": [1836],
+        "nadcs": [1],
+        "ntriggers": [0],
+        "streamid": [0],
+        "adcbits": [16],
+        "sumlength": [1],
+        "blprecision": [1],
+        "mastercards": [0],
+        "triggercards": [0],
+        "adccards": [1],
+        "gps": [0],
+    }
+    assert ours["tracemap"].view_as("ak").tolist() == [[0]]
+    # daq2lh5's defect: the table is never filled (garbage where the file says 1836 and 1)
+    assert ref["nsamples"][0] != 1836 or ref["nadcs"][0] != 1
+    assert ref["tracemap/cumulative_length"][()].tolist() == [8192]
+
+
+@pytest.mark.parametrize("buffer_size", [1, 7, 8192])
+def test_same_tables_for_every_buffer_size(decoded, buffer_size):
+    pieces = decode_all(FCIO_FILE, buffer_size=buffer_size)
+    assert all(len(p.obj) <= buffer_size for p in pieces["FCEventDecoder"])
+    ours, ref = events(pieces), events(decoded)
+    for name in ("packet_id", "eventnumber", "timestamp", "baseline", "runtime"):
+        np.testing.assert_array_equal(ours[name].nda, ref[name].nda)
+    np.testing.assert_array_equal(ours["waveform"]["values"].nda, ref["waveform"]["values"].nda)
+    assert len(pieces["FCConfigDecoder"]) == 1
+
+
+def test_n_max_stops_after_that_many_packets(decoded):
+    pieces = decode_all(FCIO_FILE, n_max=10, buffer_size=4)
+    ours = events(pieces)
+    assert ours["packet_id"].nda.tolist() == list(range(1, 11))
+    np.testing.assert_array_equal(
+        ours["waveform"]["values"].nda, events(decoded)["waveform"]["values"].nda[:10]
+    )
+
+
+# -- bad input ------------------------------------------------------------------------
+
+
+def write(tmp_path, data: bytes, name="bad.fcio"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def decode_until_error(path, **kwargs):
+    """Rows decoded before the error, and the error."""
+    rows = 0
+    with pytest.raises(DAQError) as info:
+        with FlashCamStream(path) as stream:
+            for block in stream.decode(**kwargs):
+                rows += sum(len(p.obj) for p in block if p.decoder == "FCEventDecoder")
+    return rows, info.value
+
+
+@pytest.mark.parametrize(
+    ("cut", "partial"),
+    [
+        (FIRST_EVENT + 5 * EVENT_BYTES + 100, 5),  # inside an item
+        (FIRST_EVENT + 5 * EVENT_BYTES + 2, 5),  # inside the tag word
+        (FIRST_EVENT + 5 * EVENT_BYTES + 4 + 4 + 4 + 4 + 4 + 44 + 44 + 3680, 5),  # 5 of 6 items
+        (FIRST_EVENT + 999 * EVENT_BYTES + 4 + 8 + 8, 999),  # the last record, 2 items
+    ],
+)
+@pytest.mark.parametrize("buffer_size", [1, 8192])
+def test_truncated_file_names_the_partial_record_after_yielding_the_complete_ones(
+    tmp_path, cut, partial, buffer_size
+):
+    path = write(tmp_path, FCIO_FILE.read_bytes()[:cut])
+    rows, err = decode_until_error(path, buffer_size=buffer_size)
+    assert isinstance(err, DAQTruncatedError)
+    assert err.file == str(path)
+    assert err.offset == FIRST_EVENT + partial * EVENT_BYTES
+    assert rows == partial
+
+
+def test_file_cut_inside_the_config(tmp_path):
+    path = write(tmp_path, FCIO_FILE.read_bytes()[: HEADER + 40])
+    with pytest.raises(DAQTruncatedError) as info:
+        FlashCamStream(path)
+    assert info.value.offset == HEADER
+
+
+def test_header_only_file_has_no_config(tmp_path):
+    path = write(tmp_path, FCIO_FILE.read_bytes()[:HEADER])
+    with pytest.raises(DAQError, match="starts with a Config record"):
+        FlashCamStream(path)
+
+
+def patch(data: bytes, offset: int, value: int) -> bytes:
+    return data[:offset] + struct.pack("<i", value) + data[offset + 4 :]
+
+
+def test_not_an_fcio_header(tmp_path):
+    data = b"ORCA" + FCIO_FILE.read_bytes()[4:]
+    with pytest.raises(DAQError, match="not an FCIO file") as info:
+        FlashCamStream(write(tmp_path, data))
+    assert info.value.offset == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (4, 0, "item"),  # a zero length word: the data reads as items and lengths
+        (4, 0x7FFFFF00, "exceeds fcio's largest item"),
+        (4, 4_000_000, "ends inside a record"),  # points past the end of the file
+        (0, -999, "is not an FCIO tag"),
+    ],
+)
+def test_corrupt_length_words_and_tags(tmp_path, where, value, message):
+    """A word of the 4th event (its tag at 0, the first item's length at 4) corrupted."""
+    record = FIRST_EVENT + 3 * EVENT_BYTES
+    data = patch(FCIO_FILE.read_bytes(), record + where, value)
+    rows, err = decode_until_error(write(tmp_path, data))
+    assert message in str(err)
+    assert err.file is not None and err.offset is not None
+    assert rows <= 3
+
+
+@pytest.mark.parametrize(("item", "value"), [(0, 100_000), (2, 1 << 20), (0, -1)])
+def test_corrupt_config_sizes_refused_before_fcio_reads_events(tmp_path, item, value):
+    """adcs (item 0) or eventsamples (item 2) beyond fcio's limits."""
+    data = patch(FCIO_FILE.read_bytes(), HEADER + 4 + 8 * item + 4, value)
+    with pytest.raises(DAQError, match="corrupt FCIO config") as info:
+        FlashCamStream(write(tmp_path, data))
+    assert info.value.offset == HEADER
+
+
+FUZZ_CASES = 2000 if os.environ.get("TIERFLOW_FUZZ_FULL") else 60
+
+
+def test_random_corruption_gives_tables_or_daq_errors(tmp_path):
+    """Bounded fuzz (``TIERFLOW_FUZZ_FULL=1``: 2000 cases): one word of the config or of an
+    event's framing and small items (its first 24 words) corrupted decodes or raises
+    DAQError, never another exception or a hang."""
+    data = FCIO_FILE.read_bytes()[: FIRST_EVENT + 20 * EVENT_BYTES]
+    rng = np.random.default_rng(15)
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(FUZZ_CASES):
+        record = int(rng.integers(-1, 20))
+        base = HEADER if record < 0 else FIRST_EVENT + record * EVENT_BYTES
+        at = base + 4 * int(rng.integers(0, 24))
+        value = int(rng.choice([0, -1, -3, 1, 7, 1 << 30, int(rng.integers(-(2**31), 2**31))]))
+        path = write(tmp_path, patch(data, at, value), "fuzz.fcio")
+        try:
+            with FlashCamStream(path) as stream:
+                for _ in stream.decode(buffer_size=8):
+                    pass
+            outcomes["ok"] += 1
+        except DAQError as err:
+            assert err.file == str(path) and err.offset is not None, i
+            outcomes["error"] += 1
+    assert outcomes["ok"] > 0 and outcomes["error"] > 0
+
+
+def test_missing_file_is_a_daq_error(tmp_path):
+    with pytest.raises(DAQError, match="cannot open"):
+        FlashCamStream(tmp_path / "missing.fcio")
+
+
+def test_columns_are_tierflow_objects(decoded):
+    table = events(decoded)
+    assert isinstance(table["baseline"], Array)
+    assert table["waveform"]["values"].nda.shape == (1000, 1836)
