@@ -55,14 +55,29 @@ TAG_NAMES = {
     SPARSEEVENT: "SparseEvent",
     EVENTHEADER: "EventHeader",
 } | FSP_TAGS
-CONFIG_MIN_ITEMS = 10
-"""A Config record holds at least adcs ... gps (10 int32 items)."""
 BLOCK_BYTES = 16 << 20
 
 
+CONFIG_ITEMS = (
+    "adcs",
+    "triggers",
+    "eventsamples",
+    "adcbits",
+    "sumlength",
+    "blprecision",
+    "mastercards",
+    "triggercards",
+    "adccards",
+    "gps",
+)
+"""The first items of a Config record, in file order (int32 each)."""
+
+
 def check_config(config, path: str, offset: int) -> None:
-    """Refuse a config ``fcio`` parsed whose sizes would make it read out of bounds."""
+    """Refuse a config whose sizes would make fcio read out of bounds or loop for long
+    (fcio-py loops over the card counts)."""
     adcs, triggers, samples = int(config.adcs), int(config.triggers), int(config.eventsamples)
+    cards = [int(getattr(config, n)) for n in ("mastercards", "triggercards", "adccards")]
     if adcs < 0 or triggers < 0 or adcs + triggers > MAX_CHANNELS:
         raise DAQError(
             f"corrupt FCIO config: {adcs} adcs + {triggers} triggers (fcio allows 0-{MAX_CHANNELS})",
@@ -72,6 +87,12 @@ def check_config(config, path: str, offset: int) -> None:
     if not 0 <= samples <= MAX_SAMPLES:
         raise DAQError(
             f"corrupt FCIO config: {samples} samples per trace (fcio allows 0-{MAX_SAMPLES})",
+            file=path,
+            offset=offset,
+        )
+    if not all(0 <= n <= MAX_CHANNELS for n in cards):
+        raise DAQError(
+            f"corrupt FCIO config: {cards} master/trigger/adc cards (at most {MAX_CHANNELS} each)",
             file=path,
             offset=offset,
         )
@@ -127,9 +148,9 @@ class FlashCamStream(DAQStream):
                 offset=framing.HEADER_BYTES,
             )
         start, end, _, n_items = records[0]
-        if n_items < CONFIG_MIN_ITEMS:
+        if n_items < len(CONFIG_ITEMS):
             raise DAQTruncatedError(
-                f"Config record has {n_items} items, at least {CONFIG_MIN_ITEMS} expected",
+                f"Config record has {n_items} items, at least {len(CONFIG_ITEMS)} expected",
                 file=self.path,
                 offset=start,
             )
@@ -199,18 +220,17 @@ class FlashCamStream(DAQStream):
         return len(self._buf) - self._pos >= 4
 
     def _check_raw_config(self, start: int, end: int) -> None:
-        """Check the config's sizes (its first items: adcs, triggers, eventsamples) before
-        fcio parses them (fcio sizes its trace arrays from them)."""
+        """Check the config's sizes (its first 10 int32 items) before fcio parses them."""
         at = start - self._offset + 4
-        sizes_values = struct.unpack_from("<6i", self._buf, at)
-        if sizes_values[0::2] != (4, 4, 4):
+        sizes_values = struct.unpack_from(f"<{2 * len(CONFIG_ITEMS)}i", self._buf, at)
+        if any(size != 4 for size in sizes_values[0::2]):
             raise DAQError(
-                "corrupt FCIO config: its first items (adcs, triggers, samples) are not int32",
+                f"corrupt FCIO config: its first items ({', '.join(CONFIG_ITEMS)}) are not int32",
                 file=self.path,
                 offset=start,
             )
-        adcs, triggers, samples = sizes_values[1::2]
-        check_config(SimpleNamespace(adcs=adcs, triggers=triggers, eventsamples=samples), self.path, start)
+        values = dict(zip(CONFIG_ITEMS, sizes_values[1::2], strict=True))
+        check_config(SimpleNamespace(**values), self.path, start)
 
     def _check_fcio(self, tag: int, end: int, start: int, read: bool = True) -> None:
         """Let fcio parse the next record and check it read the record tierflow located."""
