@@ -9,8 +9,8 @@ import struct
 import h5py
 import numpy as np
 import pytest
-from testdata import TESTDATA
 
+from testdata import TESTDATA
 from tierflow.daq.formats import fcio_framing
 from tierflow.daq.formats.flashcam import FlashCamStream
 from tierflow.daq.stream import guess_stream_type, stream_types
@@ -165,10 +165,9 @@ def write(tmp_path, data: bytes, name="bad.fcio"):
 def decode_until_error(path, **kwargs):
     """Rows decoded before the error, and the error."""
     rows = 0
-    with pytest.raises(DAQError) as info:
-        with FlashCamStream(path) as stream:
-            for block in stream.decode(**kwargs):
-                rows += sum(len(p.obj) for p in block if p.decoder == "FCEventDecoder")
+    with pytest.raises(DAQError) as info, FlashCamStream(path) as stream:
+        for block in stream.decode(**kwargs):
+            rows += sum(len(p.obj) for p in block if p.decoder == "FCEventDecoder")
     return rows, info.value
 
 
@@ -330,7 +329,9 @@ def variant_records_file(path) -> None:
         elif k % 3 == 1:
             out += fcio_record(6, [*head, ints(1), struct.pack("<H", 0), traces])
         else:
-            out += fcio_record(4, [ints(1), ints(*range(10, 20)), ints(1), ints(len(CARD_STATUS)), CARD_STATUS])
+            out += fcio_record(
+                4, [ints(1), ints(*range(10, 20)), ints(1), ints(len(CARD_STATUS)), CARD_STATUS]
+            )
     path.write_bytes(out)
 
 
@@ -395,3 +396,101 @@ def test_status_records_equal_daq2lh5_except_the_link_errors_it_never_fills(vari
             assert table[name].nda.tolist() == [14] * 4
             continue
         assert_same_values(table[name], ref_table[name], name)
+
+
+# -- the ORCA-wrapped FCIO records, at the OrcaDecoder level ------------------------------
+
+ORCA_HEADER = {
+    "ReadoutDescription": [
+        {"name": "ORFlashCamListenerModel", "uniqueID": 1, "children": [{"crate": 0, "station": 3}]}
+    ],
+    "ObjectInfo": {
+        "Crates": [
+            {
+                "CrateNumber": 0,
+                "Cards": [
+                    {
+                        "Class Name": "ORFlashCamADCModel",
+                        "Card": 3,
+                        "CardAddress": 0,
+                        "Enabled": [1, 0, 0, 0, 0, 0],
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
+def orca_packets(payloads: list[bytes], streamid: int = 1):
+    """ORCA packets ``[header word, 0, stream id, FCIO bytes padded to words]`` in one block."""
+    words, starts, lengths = [], [], []
+    for payload in payloads:
+        padded = payload + b"\0" * (-len(payload) % 4)
+        body = np.frombuffer(padded, np.uint32)
+        starts.append(len(words))
+        lengths.append(3 + len(body))
+        words += [(7 << 18) | (3 + len(body)), 0, streamid, *body.tolist()]
+    return np.array(words, np.uint32), np.array(starts), np.array(lengths)
+
+
+def orca_decoders(tmp_path):
+    from tierflow.daq.formats.orca.fcio_records import ORFCIOConfigDecoder, ORFCIOEventDecoder
+
+    path = str(tmp_path / "run.orca")
+    return ORFCIOConfigDecoder(ORCA_HEADER, path), ORFCIOEventDecoder(ORCA_HEADER, path)
+
+
+def test_orca_wrapped_config_and_events_give_the_fcio_tables(tmp_path, decoded):
+    data = FCIO_FILE.read_bytes()
+    (_, config), *records = fcio_records(data)
+    config_packet = data[:HEADER] + fcio_record(1, [*config, ints(0), ints(1)])  # streamid 1
+    event_packets = [fcio_record(3, items) for _, items in records[:9]]
+    config_decoder, event_decoder = orca_decoders(tmp_path)
+    assert config_decoder.keys() == ["fcid_1/config"]
+    assert event_decoder.keys() == [1_000_000]
+
+    words, starts, lengths = orca_packets([config_packet])
+    (config_piece,) = config_decoder.decode(words, starts, lengths, np.array([5]), 0)
+    assert config_piece.decoder == "ORFCIOConfigDecoder" and config_piece.keys == "fcid_1/config"
+    assert config_piece.obj["packet_id"].nda.tolist() == [5]
+    assert config_piece.obj["nsamples"].nda.tolist() == [1836]
+    assert config_piece.obj["streamid"].nda.tolist() == [1]
+
+    words, starts, lengths = orca_packets(event_packets)
+    pieces = event_decoder.decode(words, starts, lengths, np.arange(6, 15), 4096)
+    table = concat([p.obj for p in pieces])
+    assert {p.decoder for p in pieces} == {"ORFCIOEventDecoder"}
+    assert np.concatenate([p.keys for p in pieces]).tolist() == [1_000_000] * 9
+    assert table["packet_id"].nda.tolist() == list(range(6, 15))
+    assert table["fcid"].nda.tolist() == [1] * 9
+    ref = events(decoded)
+    for name in table.keys():
+        if name not in ("packet_id", "fcid", "waveform"):
+            np.testing.assert_array_equal(table[name].nda, ref[name].nda[:9], err_msg=name)
+    np.testing.assert_array_equal(
+        table["waveform"]["values"].nda, ref["waveform"]["values"].nda[:9]
+    )
+
+
+def test_orca_wrapped_bad_packets_are_daq_errors(tmp_path):
+    data = FCIO_FILE.read_bytes()
+    (_, config), *records = fcio_records(data)
+    config_decoder, event_decoder = orca_decoders(tmp_path)
+    event = fcio_record(3, records[0][1])
+    words, starts, lengths = orca_packets([event])
+    with pytest.raises(DAQError, match="before its ORFCIOConfig") as info:
+        event_decoder.decode(words, starts, lengths, np.array([1]), 4096)
+    assert info.value.offset == 4096
+    words, starts, lengths = orca_packets(
+        [data[:HEADER] + fcio_record(1, [*config, ints(0), ints(1)])]
+    )
+    config_decoder.decode(words, starts, lengths, np.array([0]), 0)
+    for bad in (
+        event[:1000],
+        b"\x07\0\0\0" + event[4:],
+        event[:4] + b"\xff\xff\xff\x7f" + event[8:],
+    ):
+        words, starts, lengths = orca_packets([bad])
+        with pytest.raises(DAQError):
+            event_decoder.decode(words, starts, lengths, np.array([1]), 4096)

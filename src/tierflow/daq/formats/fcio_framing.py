@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import struct
 
-
 PROTOCOL_TAG = -1000000001
 """tmio's protocol tag, the first int32 of an FCIO file."""
 HEADER_BYTES = 68

@@ -27,7 +27,7 @@ from ...types import (
     VectorOfVectors,
     WaveformTable,
 )
-from ..stream import Decoded, Key
+from ..stream import Decoded
 
 MAX_CHANNELS = 2400
 """fcio's limit of traces per record (``fcio.Limits.MaxChannels``)."""
@@ -37,9 +37,11 @@ MAX_SAMPLES = 32768
 
 def rawid(streamid: int | np.ndarray, card_address, card_input):
     """daq2lh5's FlashCam channel key: ``(streamid & 0xFFFF)*1e6 + address*100 + input``."""
-    return (np.asarray(streamid, np.int64) & 0xFFFF) * 1_000_000 + np.asarray(
-        card_address, np.int64
-    ) * 100 + np.asarray(card_input, np.int64)
+    return (
+        (np.asarray(streamid, np.int64) & 0xFFFF) * 1_000_000
+        + np.asarray(card_address, np.int64) * 100
+        + np.asarray(card_input, np.int64)
+    )
 
 
 def config_key(streamid: int) -> str:
@@ -305,7 +307,12 @@ STATUS_VECTORS = {
         "daughterboard_temperatures_mC",
     ),
     "cti_links": ("uint32", "CTI debugging values, for experts only.", None, "ctilinks"),
-    "link_states": ("uint32", "Trigger link debugging values, for experts only.", None, "linkstates"),
+    "link_states": (
+        "uint32",
+        "Trigger link debugging values, for experts only.",
+        None,
+        "linkstates",
+    ),
 }
 
 
@@ -449,9 +456,7 @@ class FCIOTables:
         for i, name in enumerate(_DR_NAMES):
             values[name] = buf.deadregion[:n, i]
         return {
-            name: _col(
-                np.asarray(values[name])[rows].astype(spec[0], copy=True), spec[1], spec[2]
-            )
+            name: _col(np.asarray(values[name])[rows].astype(spec[0], copy=True), spec[1], spec[2])
             for name, spec in RECORD_COLUMNS.items()
         }
 

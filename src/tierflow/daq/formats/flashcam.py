@@ -90,12 +90,32 @@ def check_config(config, path: str, offset: int) -> None:
             file=path,
             offset=offset,
         )
+    if int(config.blprecision) < 1:
+        raise DAQError(
+            f"corrupt FCIO config: baseline precision {int(config.blprecision)} (at least 1)",
+            file=path,
+            offset=offset,
+        )
     if not all(0 <= n <= MAX_CHANNELS for n in cards):
         raise DAQError(
             f"corrupt FCIO config: {cards} master/trigger/adc cards (at most {MAX_CHANNELS} each)",
             file=path,
             offset=offset,
         )
+
+
+def check_raw_config(data: bytes, at: int, path: str, offset: int) -> None:
+    """Check a Config record's sizes (``data[at:]``, its tag word first; its first 10
+    int32 items) before fcio parses them."""
+    sizes_values = struct.unpack_from(f"<{2 * len(CONFIG_ITEMS)}i", data, at + 4)
+    if any(size != 4 for size in sizes_values[0::2]):
+        raise DAQError(
+            f"corrupt FCIO config: its first items ({', '.join(CONFIG_ITEMS)}) are not int32",
+            file=path,
+            offset=offset,
+        )
+    values = dict(zip(CONFIG_ITEMS, sizes_values[1::2], strict=True))
+    check_config(SimpleNamespace(**values), path, offset)
 
 
 class FlashCamStream(DAQStream):
@@ -119,7 +139,7 @@ class FlashCamStream(DAQStream):
         self._file = None
         self._fcio = None
         try:
-            self._file = open(self.path, "rb")
+            self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         except OSError as err:
             raise DAQError(f"cannot open: {err.strerror}", file=self.path) from None
         try:
@@ -154,7 +174,7 @@ class FlashCamStream(DAQStream):
                 file=self.path,
                 offset=start,
             )
-        self._check_raw_config(start, end)
+        check_raw_config(self._buf, start - self._offset, self.path, start)
         from fcio import FCIO  # the format's own reader
 
         self._fcio = FCIO()
@@ -219,19 +239,6 @@ class FlashCamStream(DAQStream):
         the file, 1-3 stray bytes are a record cut short, reported on the next read)."""
         return len(self._buf) - self._pos >= 4
 
-    def _check_raw_config(self, start: int, end: int) -> None:
-        """Check the config's sizes (its first 10 int32 items) before fcio parses them."""
-        at = start - self._offset + 4
-        sizes_values = struct.unpack_from(f"<{2 * len(CONFIG_ITEMS)}i", self._buf, at)
-        if any(size != 4 for size in sizes_values[0::2]):
-            raise DAQError(
-                f"corrupt FCIO config: its first items ({', '.join(CONFIG_ITEMS)}) are not int32",
-                file=self.path,
-                offset=start,
-            )
-        values = dict(zip(CONFIG_ITEMS, sizes_values[1::2], strict=True))
-        check_config(SimpleNamespace(**values), self.path, start)
-
     def _check_fcio(self, tag: int, end: int, start: int, read: bool = True) -> None:
         """Let fcio parse the next record and check it read the record tierflow located."""
         ok = self._fcio.get_record() if read else True
@@ -280,12 +287,19 @@ class FlashCamStream(DAQStream):
                 if not tables.room(n) or tables.pending >= buffer_size:
                     yield pieces + tables.flush()
                     pieces = []
-                if tag == STATUS:
-                    tables.add_status(fcio.status, packet_id)
-                elif tag == EVENTHEADER:
-                    tables.add_event_header(fcio.event, packet_id)
-                else:
-                    tables.add_event(fcio.event, packet_id)
+                try:
+                    if tag == STATUS:
+                        tables.add_status(fcio.status, packet_id)
+                    elif tag == EVENTHEADER:
+                        tables.add_event_header(fcio.event, packet_id)
+                    else:
+                        tables.add_event(fcio.event, packet_id)
+                except (TypeError, ValueError, IndexError) as err:  # fcio-py on odd values
+                    raise DAQError(
+                        f"fcio gave unusable values for this {TAG_NAMES[tag]} record ({err})",
+                        file=self.path,
+                        offset=start,
+                    ) from None
         except DAQError:
             last = pieces + tables.flush()  # every complete record before the error
             if last:
