@@ -10,7 +10,7 @@ the one-row ``FCConfig`` table (``fcid_{id}/config``).
 
 Column names, dtypes, descriptions and units are legend-daq2lh5's.
 
->>> rawid(0, 3, 5), status_key(0, 0x2001), config_key(7)
+>>> int(rawid(0, 3, 5)), status_key(0, 0x2001), config_key(7)
 (305, 'fcid_0/status/card8193', 'fcid_7/config')
 """
 
