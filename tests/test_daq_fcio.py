@@ -494,3 +494,47 @@ def test_orca_wrapped_bad_packets_are_daq_errors(tmp_path):
         words, starts, lengths = orca_packets([bad])
         with pytest.raises(DAQError):
             event_decoder.decode(words, starts, lengths, np.array([1]), 4096)
+
+
+def test_orca_wrapped_event_header_and_status_records(tmp_path, variants):
+    from tierflow.daq.formats.orca.fcio_records import (
+        ORFCIOEventHeaderDecoder,
+        ORFCIOStatusDecoder,
+    )
+
+    data = FCIO_FILE.read_bytes()
+    (_, config), *records = fcio_records(data)
+    config_decoder, _ = orca_decoders(tmp_path)
+    path = config_decoder.path
+    words, starts, lengths = orca_packets(
+        [data[:HEADER] + fcio_record(1, [*config, ints(0), ints(1)])]
+    )
+    config_decoder.decode(words, starts, lengths, np.array([0]), 0)
+    header_decoder = ORFCIOEventHeaderDecoder(ORCA_HEADER, path)
+    status_decoder = ORFCIOStatusDecoder(ORCA_HEADER, path)
+    assert header_decoder.keys() == ["fcid_1/evt_hdr"]
+    assert status_decoder.keys() == ["fcid_1/status/card0", "fcid_1/status/card8192"]
+
+    kind, pulser, offsets, stamps, traces, dead = records[0][1]
+    header = fcio_record(7, [kind, pulser, offsets, stamps, dead, struct.pack("<H", 0), traces[:4]])
+    status = fcio_record(
+        4, [ints(1), ints(*range(10, 20)), ints(1), ints(len(CARD_STATUS)), CARD_STATUS]
+    )
+    (hdr,) = header_decoder.decode(*orca_packets([header]), np.array([1]), 0)
+    (sts,) = status_decoder.decode(*orca_packets([status]), np.array([2]), 0)
+    assert hdr.decoder == "ORFCIOEventHeaderDecoder" and hdr.keys == "fcid_1/evt_hdr"
+    assert sts.decoder == "ORFCIOStatusDecoder"
+    assert sts.keys.tolist() == ["fcid_1/status/card8192"]
+    pieces, _ = variants
+    for ours, ref in (
+        (hdr.obj, pieces["FCEventHeaderDecoder"][0].obj),
+        (sts.obj, pieces["FCStatusDecoder"][0].obj),
+    ):
+        for name in ours.keys():
+            if name in ("packet_id", "fcid"):
+                continue
+            a, b = ours[name], ref[name].take(slice(0, 1))
+            if isinstance(a, VectorOfVectors):
+                assert a.view_as("ak").tolist() == b.view_as("ak").tolist(), name
+            else:
+                np.testing.assert_array_equal(a.nda, b.nda, err_msg=name)
