@@ -1,4 +1,12 @@
 """ORCA files: record framing, the header, the stream reader and its record decoders
 (importing this registers them)."""
 
-from . import decoder, flashcam, flashcam_status, run, stream, struck  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    decoder,
+    fcio_records,
+    flashcam,
+    flashcam_status,
+    run,
+    stream,
+    struck,
+)
