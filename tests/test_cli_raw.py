@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -129,3 +130,11 @@ def test_several_files_into_a_folder(tmp_path):
     write_fake(b, {1: 8}, n_events=6)
     assert main(["raw", str(a), str(b), "-o", str(tmp_path / "out")]) == 0
     assert len(lh5.read("FakeEvent", str(tmp_path / "out" / "b.lh5"))) == 6
+
+
+def test_out_naming_a_new_folder_with_a_slash_is_made_for_one_file(daq, tmp_path, monkeypatch):
+    """``-o out/`` for one FILE failed with "Not a directory" (the folder was made only for
+    several FILEs)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["raw", daq, "-o", "made/"]) == 0
+    assert os.listdir(tmp_path / "made") == [os.path.splitext(os.path.basename(daq))[0] + ".lh5"]

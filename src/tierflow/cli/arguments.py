@@ -192,6 +192,18 @@ def connect_scheduler(address: str) -> Any:
         ) from None
 
 
+def is_folder(out: str | None, n_inputs: int) -> bool:
+    """Whether ``-o/--out`` names a folder: for several inputs, or an existing folder, or a
+    name ending in ``/``.
+
+    >>> is_folder("out/", 1), is_folder("out.lh5", 1), is_folder("out", 2)
+    (True, False, True)
+    """
+    if out is None:
+        return False
+    return n_inputs > 1 or os.path.isdir(out) or out.endswith(("/", os.sep))
+
+
 def output_files(inputs: Sequence[str], out: str | None, rename: Callable[[str], str]) -> list[str]:
     """Where each input's output goes: ``out`` (one input), ``out/renamed`` (a folder), or beside
     each input (``out`` is ``None``). Raises :class:`UsageError` when two inputs would write one
@@ -201,10 +213,12 @@ def output_files(inputs: Sequence[str], out: str | None, rename: Callable[[str],
     ['o/x_dsp.lh5', 'o/y_dsp.lh5']
     >>> output_files(["a/x.lh5"], "o.lh5", str.upper)
     ['o.lh5']
+    >>> output_files(["a/x_raw.lh5"], "o/", lambda f: f.replace("raw", "dsp"))  # a folder
+    ['o/x_dsp.lh5']
     """
     if out is None:
         paths = [rename(f) for f in inputs]
-    elif len(inputs) == 1 and not os.path.isdir(out):
+    elif len(inputs) == 1 and not is_folder(out, 1):
         paths = [out]
     elif os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"-o/--out {out} is a file; {len(inputs)} inputs need a folder")

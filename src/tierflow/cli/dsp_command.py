@@ -26,6 +26,7 @@ from .arguments import (
     check_outputs_free,
     count_type,
     executor_for,
+    is_folder,
     output_files,
 )
 
@@ -138,7 +139,7 @@ def run_dsp(args: argparse.Namespace) -> int:
     config = _config_file(args.config)
     targets = output_files(args.raw, args.out, dsp_file_name)
     check_outputs_free(targets, args.write)
-    if args.out is not None and len(args.raw) > 1:
+    if is_folder(args.out, len(args.raw)):
         os.makedirs(args.out, exist_ok=True)
     write_mode = {"overwrite": "r", "append": "a", None: None}[args.write]
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None

@@ -29,6 +29,7 @@ from .arguments import (
     check_outputs_free,
     count_type,
     executor_for,
+    is_folder,
     output_files,
 )
 
@@ -140,7 +141,7 @@ def run_hit(args: argparse.Namespace) -> int:
     tables = args.tables[0] if args.tables and len(args.tables) == 1 else args.tables
     for f_dsp in args.dsp:  # everything checked before the first file is written
         plan_hit(f_dsp, args.config, tables, args.database, args.n_max)
-    if args.out is not None and len(args.dsp) > 1:
+    if is_folder(args.out, len(args.dsp)):
         os.makedirs(args.out, exist_ok=True)
     job = HitJob(
         args.config,

@@ -17,7 +17,7 @@ import os
 import sys
 
 from ..errors import DAQTruncatedError, LH5WriteError, UsageError
-from .arguments import add_progress, count_type, output_files
+from .arguments import add_progress, count_type, is_folder, output_files
 
 #: ``build_raw``'s argument names (as its errors name them) → this command's flags
 FLAGS = {
@@ -129,7 +129,7 @@ def run_raw(args: argparse.Namespace) -> int:
             targets = [args.out]  # with its group
         for target in targets:
             _check_free(target.split(":", 1)[0], args.overwrite)
-        if args.out is not None and len(args.daq) > 1:
+        if is_folder(args.out, len(args.daq)):
             os.makedirs(args.out, exist_ok=True)
     else:
         targets = [args.out_spec] * len(args.daq)
