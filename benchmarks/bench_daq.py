@@ -17,6 +17,8 @@ shuffle). Cases:
 - an ORCA file of at least ``--big-mb`` MB from ``tierflow.sim.simulate_daq_file`` (3 channels,
   seed 1); daq2lh5 decodes its first ``--reference-mb`` MB only (``n_max``), at well under 1 MB/s
   the whole file would take hours; its MB/s is taken over the bytes those records span;
+- output settings: gzip level 4 with shuffle (daq2lh5's and tierflow's default) and none, where
+  the file-to-file rate is no longer the rate of zlib (the same library in both);
 - decoding alone: tierflow's stream reader over each file with no writing (``DAQStream.decode``),
   the second pass of a process.
 
@@ -45,6 +47,8 @@ from _common import machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.realpath(os.path.join(HERE, "..", "..", "shared", "testdata", "daq"))
+#: bytes of one simulated FlashCam waveform record (8000 samples of 2 bytes and the header)
+RECORD_BYTES = 16_100
 HDF5_SETTINGS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 #: name → (file under testdata/daq, stream type, extra build_raw arguments, waveform decoder)
@@ -98,6 +102,15 @@ def routing(kind: str, decoder: str | None, out: str) -> dict | str:
     return spec
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ``ru_maxrss`` would carry the parent's over exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process; prints a JSON line."""
     extra = json.loads(args.extra)
@@ -105,8 +118,9 @@ def child(args: argparse.Namespace) -> None:
         from tierflow.daq import build_raw, stream_types
     else:
         from daq2lh5 import build_raw
-    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    n_max = float(args.n_max) if args.n_max else float("inf")
+    rss_import = peak_rss_mb()
+    n_max = int(args.n_max) if args.n_max else float("inf")
+    args.routing, args.output = args.routing.split(":")
     times = []
     for round_ in range(2):  # the first file of a process, then the next (numba's caches loaded)
         t0 = time.perf_counter()
@@ -125,7 +139,7 @@ def child(args: argparse.Namespace) -> None:
                 out_spec=spec,
                 overwrite=True,
                 n_max=n_max,
-                hdf5_settings=HDF5_SETTINGS,
+                hdf5_settings=HDF5_SETTINGS if args.output == "gzip" else {"compression": None},
                 **extra,
             )
             consumed = os.path.getsize(args.file)
@@ -133,7 +147,7 @@ def child(args: argparse.Namespace) -> None:
         if args.n_max:  # daq2lh5's share of the big file: one round is enough
             break
     seconds, warm = times[0], times[-1]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(
         json.dumps(
             {
@@ -233,10 +247,10 @@ def main() -> None:
         os.makedirs(args.data_dir, exist_ok=True)
         big = os.path.join(args.data_dir, f"sim-{int(args.big_mb)}MB.orca")
         if not os.path.exists(big):
-            n_events = int(args.big_mb * 1e6 / (3 * 8350)) + 1  # ~8.35 kB per waveform record
+            n_events = int(args.big_mb * 1e6 / (3 * RECORD_BYTES)) + 1
             simulate_daq_file(big, n_events=n_events, channels=3, seed=1)
         size = os.path.getsize(big)
-        packets = int(args.reference_mb * 1e6 / 8350)
+        packets = int(args.reference_mb * 1e6 / RECORD_BYTES)
         cases.append(
             (
                 f"ORCA simulated {size / 1e6:.0f} MB",
@@ -252,7 +266,8 @@ def main() -> None:
         decode = measure(
             "tierflow-decode", path, stream_type, extra, "default", decoder, args.repeat
         )
-        for routing_kind in ("default", "legend") if decoder else ("default",):
+        kinds = ["default:gzip", "default:none"] + (["legend:gzip"] if decoder else [])
+        for routing_kind in kinds:
             ours = measure("tierflow", path, stream_type, extra, routing_kind, decoder, args.repeat)
             theirs = measure(
                 "daq2lh5",
@@ -265,7 +280,7 @@ def main() -> None:
                 reference_n_max,
             )
             if reference_n_max and "seconds" in theirs:
-                theirs["bytes"] = min(size, reference_n_max * 8350)
+                theirs["bytes"] = min(size, reference_n_max * RECORD_BYTES)
             rows.append((name, routing_kind, size, ours, theirs, decode))
     print_table(rows, args.markdown)
 
@@ -273,7 +288,7 @@ def main() -> None:
 def print_table(rows: list, markdown: bool) -> None:
     header = [
         "case",
-        "routing",
+        "routing:output",
         "MB",
         "tierflow MB/s",
         "daq2lh5 MB/s",

@@ -449,3 +449,25 @@ def test_keys_missing_from_the_header_go_to_the_wildcard_table_and_are_reported(
     assert "keys not in the header: FakeEventDecoder: [2]" in str(summary)
     channels = lh5.read("FakeEvent/channel", str(tmp_path / "h.lh5")).nda.tolist()
     assert channels == [e[0] for e in events]
+
+
+def test_keys_of_different_waveform_lengths_routed_to_one_table_are_refused(run, tmp_path):
+    """Channels 1 (8 samples) and 1000 (12) into one table: a DAQError naming the table,
+    nothing put in place (the rows of a full buffer are now written in runs, not joined)."""
+    path, _ = run
+    out = tmp_path / "one.lh5"
+    spec = {"FakeEventDecoder": {"all": {"key_list": ["*"], "out_stream": str(out)}}}
+    with pytest.raises(DAQError, match="rows for table all .* do not fit together"):
+        build_raw(path, out_spec=spec)
+    assert not out.exists()
+
+
+def test_a_full_buffer_is_written_in_runs_with_the_same_result(run, tmp_path, monkeypatch):
+    """Runs of a few rows (WRITE_RUN_BYTES tiny) give the file one run gives."""
+    build = importlib.import_module("tierflow.daq.build_raw")
+    path, _ = run
+    whole, runs = tmp_path / "whole.lh5", tmp_path / "runs.lh5"
+    build_raw(path, out_spec=str(whole), buffer_size=100, n_max=40)
+    monkeypatch.setattr(build, "WRITE_RUN_BYTES", 1)
+    build_raw(path, out_spec=str(runs), buffer_size=100, n_max=40)
+    assert contents(whole) == contents(runs)

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 #: rows held for all tables together are written early when they take more bytes than this,
 #: largest table first, so that routing to many tables cannot fill the memory
 BUFFER_BYTES_LIMIT = 256 * 2**20
+#: a table's rows are joined and written in runs of about this many bytes, so that writing
+#: a full buffer does not hold a second copy of it (measured on a 1 GB ORCA file, 3 tables:
+#: peak RSS 870 MB joining whole buffers, see benchmarks/README.md for after)
+WRITE_RUN_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -330,21 +334,45 @@ class _Buffer:
         self.nbytes += nbytes(table)
 
     def flush(self, outputs: _Outputs, summary: BuildRawSummary) -> None:
+        """Write the rows held, joined in runs of about :data:`WRITE_RUN_BYTES`."""
         if not self.pieces:
             return
         target = self.target
-        try:
-            table = self.pieces[0] if len(self.pieces) == 1 else Table.concat(self.pieces)
-        except (ValueError, TypeError) as err:
-            raise DAQError(
-                f"rows for table {target.path} of {target.file} do not fit together ({err}); "
-                "route keys whose rows differ (waveform lengths) to separate tables"
-            ) from None
-        self.pieces, self.rows, self.nbytes = [], 0, 0
-        processed = apply_proc_spec(table, target.proc_spec, target.path, target.lenient)
-        outputs.write(target.file, target.path, processed, "append")
+        first = layout(self.pieces[0])
+        for piece in self.pieces[1:]:
+            if layout(piece) != first:
+                raise DAQError(
+                    f"rows for table {target.path} of {target.file} do not fit together "
+                    f"({first} and {layout(piece)}); route keys whose rows differ (waveform "
+                    "lengths) to separate tables"
+                )
+        pieces, self.pieces, self.rows, self.nbytes = self.pieces, [], 0, 0
         name = f"{target.file}:/{target.path}"
-        summary.tables[name] = summary.tables.get(name, 0) + len(table)
+        while pieces:
+            run, size = [], 0
+            while pieces and (not run or size + nbytes(pieces[0]) <= WRITE_RUN_BYTES):
+                size += nbytes(pieces[0])
+                run.append(pieces.pop(0))
+            table = run[0] if len(run) == 1 else Table.concat(run)
+            processed = apply_proc_spec(table, target.proc_spec, target.path, target.lenient)
+            outputs.write(target.file, target.path, processed, "append")
+            summary.tables[name] = summary.tables.get(name, 0) + len(table)
+
+
+def layout(obj: LGDO) -> tuple:
+    """What rows of ``obj`` must share to be joined: its type, fields, dtypes and row shapes.
+
+    >>> layout(Table({"a": np.zeros((2, 3), "u2")}))
+    ('Table', (('a', ('ArrayOfEqualSizedArrays', 'uint16', (3,))),))
+    """
+    if isinstance(obj, Struct):
+        return (type(obj).__name__, tuple((k, layout(obj[k])) for k in sorted(obj.keys())))
+    if isinstance(obj, Array):
+        return (type(obj).__name__, str(obj.nda.dtype), obj.nda.shape[1:])
+    if isinstance(obj, LGDO):
+        parts = sorted((k, layout(v)) for k, v in vars(obj).items() if isinstance(v, LGDO))
+        return (type(obj).__name__, tuple(parts))
+    return (type(obj).__name__,)
 
 
 def nbytes(obj: Any) -> int:
