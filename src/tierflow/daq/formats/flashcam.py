@@ -134,14 +134,15 @@ class FlashCamStream(DAQStream):
 
     def __init__(self, path: str | os.PathLike, **options):
         super().__init__(path, **options)
-        self.skipped = {}
+        self.skipped: dict[str, int] = {}
         self.bytes_read = 0
-        self._file = None
-        self._fcio = None
         try:
             self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         except OSError as err:
             raise DAQError(f"cannot open: {err.strerror}", file=self.path) from None
+        from fcio import FCIO  # the format's own reader
+
+        self._fcio = FCIO()  # opened by _open() once the framing is checked
         try:
             self._open()
         except BaseException:
@@ -175,9 +176,6 @@ class FlashCamStream(DAQStream):
                 offset=start,
             )
         check_raw_config(self._buf, start - self._offset, self.path, start)
-        from fcio import FCIO  # the format's own reader
-
-        self._fcio = FCIO()
         try:
             self._fcio.open(self.path, compression="none")
         except OSError as err:
@@ -387,9 +385,5 @@ class FlashCamStream(DAQStream):
         self.skipped[kind] = self.skipped.get(kind, 0) + 1
 
     def close(self) -> None:
-        if self._fcio is not None:
-            self._fcio.close()
-            self._fcio = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._fcio.close()  # both may be closed again
+        self._file.close()
