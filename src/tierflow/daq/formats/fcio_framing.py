@@ -62,14 +62,14 @@ _INT32 = struct.Struct("<i")
 
 
 def scan_records(
-    data: bytes, pos: int, end: int, at_eof: bool, limit: int
+    data: bytes | bytearray, pos: int, end: int, at_eof: bool, limit: int
 ) -> tuple[list[tuple[int, int, int, int]], int, int]:
     """Locate up to ``limit`` complete records in ``data[pos:end]`` (starting at a record
     boundary). Returns the records as ``(start, end, tag, items)`` byte offsets into
     ``data``, the offset where scanning stopped, and a status. A record is complete when
     the next tag follows it before ``end``, or at the end of the file (``at_eof``)."""
     read = _INT32.unpack_from
-    records = []
+    records: list[tuple[int, int, int, int]] = []
     i = pos
     while i < end:
         if len(records) == limit:

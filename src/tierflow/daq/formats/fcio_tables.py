@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...types import (
+    LGDO,
     Array,
     ArrayOfEqualSizedArrays,
     Table,
@@ -438,7 +439,7 @@ class FCIOTables:
         self._status = []
         return out
 
-    def _record_columns(self, buf: _RecordBuffers, rows: np.ndarray | slice) -> dict[str, Array]:
+    def _record_columns(self, buf: _RecordBuffers, rows: np.ndarray | slice) -> dict[str, LGDO]:
         n = buf.n
         values = {
             "packet_id": buf.packet_id[:n],
@@ -466,8 +467,11 @@ class FCIOTables:
         record_of_row = np.repeat(np.arange(buf.n), buf.numtraces[: buf.n])
         columns = self._record_columns(buf, record_of_row)
         columns["channel"] = _col(buf.trace_list[:m].copy(), _CHANNEL[1])
-        for name, spec in TRACE_COLUMNS.items():
-            columns[name] = _col(buf.per_trace[name][:m].astype(spec[0]), spec[1], spec[2])
+        per_trace = {
+            name: _col(buf.per_trace[name][:m].astype(spec[0]), spec[1], spec[2])
+            for name, spec in TRACE_COLUMNS.items()
+        }
+        columns.update(per_trace)
         columns["waveform"] = WaveformTable(
             t0=np.zeros(m, np.float32),
             t0_units="ns",
@@ -475,7 +479,7 @@ class FCIOTables:
             dt_units="ns",
             values=ArrayOfEqualSizedArrays(nda=buf.traces[:m].copy()),
         )
-        keys = rawid(self.streamid, columns["board_id"].nda, columns["fc_input"].nda)
+        keys = rawid(self.streamid, per_trace["board_id"].nda, per_trace["fc_input"].nda)
         return Decoded(self.names["FCEventDecoder"], keys, Table(columns))
 
     def _header_table(self) -> Decoded:
@@ -540,7 +544,7 @@ class _RecordBuffers:
             name: np.empty(rows, "float64" if spec[0] == "uint16" else spec[0])
             for name, spec in TRACE_COLUMNS.items()
         }
-        self.traces = np.empty((rows, samples), np.uint16) if samples else None
+        self.traces = np.empty((rows, samples), np.uint16)  # (rows, 0) for headers
         self.n = 0
         self.rows = 0
 

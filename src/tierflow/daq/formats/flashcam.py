@@ -12,9 +12,11 @@ Decoders (daq2lh5's names): ``FCConfigDecoder`` (key ``fcid_{id}/config``),
 ``FCEventDecoder`` (Event and SparseEvent records, keyed by rawid
 ``(streamid & 0xFFFF)*1_000_000 + card_address*100 + card_input``),
 ``FCEventHeaderDecoder`` (``fcid_{id}/evt_hdr``) and ``FCStatusDecoder``
-(``fcid_{id}/status/card{reqid}``). RecEvent and FSP records are counted in
-:attr:`~FlashCamStream.skipped`; an FSP record and the record it precedes are one packet,
-as daq2lh5 counts.
+(``fcid_{id}/status/card{reqid}``). A file written through the FlashCam stream processor
+starts with an FSPConfig record: then ``FSPConfigDecoder``, ``FSPEventDecoder`` and
+``FSPStatusDecoder`` are registered too (:mod:`.fcio_fsp`). An FSP record and the record
+it precedes are one packet, as daq2lh5 counts. RecEvent records, and FSP records that do
+not fit the record after them, are counted in :attr:`~FlashCamStream.skipped`.
 
 >>> from tierflow.daq.formats.flashcam import FlashCamStream
 >>> with FlashCamStream("th228.fcio") as s:  # doctest: +SKIP
@@ -34,6 +36,7 @@ import numpy as np
 from ...errors import DAQError, DAQTruncatedError
 from ..stream import DAQStream, Decoded, Key
 from . import fcio_framing as framing
+from .fcio_fsp import FSPTables, fsp_config_struct, fsp_key, fsp_keys
 from .fcio_tables import (
     MAX_CHANNELS,
     MAX_SAMPLES,
@@ -46,7 +49,10 @@ from .fcio_tables import (
 )
 
 CONFIG, EVENT, STATUS, RECEVENT, SPARSEEVENT, EVENTHEADER = 1, 3, 4, 5, 6, 7
-FSP_TAGS = {8: "FSPConfig", 9: "FSPEvent", 10: "FSPStatus"}
+FSPCONFIG, FSPEVENT, FSPSTATUS = 8, 9, 10
+FSP_TAGS = {FSPCONFIG: "FSPConfig", FSPEVENT: "FSPEvent", FSPSTATUS: "FSPStatus"}
+FSP_BEFORE = {FSPEVENT: (EVENT, SPARSEEVENT, EVENTHEADER), FSPSTATUS: (STATUS,)}
+"""The records an FSPEvent or FSPStatus record judges (the record right after it)."""
 TAG_NAMES = {
     CONFIG: "Config",
     EVENT: "Event",
@@ -134,14 +140,15 @@ class FlashCamStream(DAQStream):
 
     def __init__(self, path: str | os.PathLike, **options):
         super().__init__(path, **options)
-        self.skipped = {}
+        self.skipped: dict[str, int] = {}
         self.bytes_read = 0
-        self._file = None
-        self._fcio = None
         try:
             self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         except OSError as err:
             raise DAQError(f"cannot open: {err.strerror}", file=self.path) from None
+        from fcio import FCIO  # the format's own reader
+
+        self._fcio = FCIO()  # opened by _open() once the framing is checked
         try:
             self._open()
         except BaseException:
@@ -160,6 +167,17 @@ class FlashCamStream(DAQStream):
         self._offset = framing.HEADER_BYTES
         self._first_items: dict[int, int] = {}
         records = self._next_records(limit=1)
+        self.has_fsp = bool(records) and records[0][2] == FSPCONFIG
+        """The file starts with an FSPConfig record (written by the stream processor)."""
+        if self.has_fsp:
+            fsp_start = records[0][0]
+            records = self._next_records(limit=1)
+            if not records:  # an FSPConfig cut at an item boundary looks complete
+                raise DAQTruncatedError(
+                    "the file ends inside or right after its FSPConfig record, before the Config",
+                    file=self.path,
+                    offset=fsp_start,
+                )
         if not records or records[0][2] != CONFIG:
             what = "nothing" if not records else TAG_NAMES.get(records[0][2], "a record")
             raise DAQError(
@@ -175,9 +193,6 @@ class FlashCamStream(DAQStream):
                 offset=start,
             )
         check_raw_config(self._buf, start - self._offset, self.path, start)
-        from fcio import FCIO  # the format's own reader
-
-        self._fcio = FCIO()
         try:
             self._fcio.open(self.path, compression="none")
         except OSError as err:
@@ -185,6 +200,8 @@ class FlashCamStream(DAQStream):
         self._check_fcio(CONFIG, end, start, read=False)  # open() parsed the config
         self.config = self._fcio.config
         check_config(self.config, self.path, start)
+        if self.has_fsp and self._fcio.fsp is None:
+            raise DAQError("fcio did not parse the FSPConfig record", file=self.path)
         self.streamid = int(self.config.streamid)
         self.bytes_read = end
 
@@ -257,25 +274,34 @@ class FlashCamStream(DAQStream):
         c = self.config
         tracemap = np.asarray(c.tracemap, np.int64)[: int(c.adcs) + int(c.triggers)]
         event_keys = rawid(self.streamid, tracemap >> 16, tracemap & 0xFFFF).tolist()
-        return {
+        keys: dict[str, list[Key]] = {
             "FCConfigDecoder": [config_key(self.streamid)],
             "FCEventDecoder": event_keys,
             "FCEventHeaderDecoder": [event_header_key(self.streamid)],
-            "FCStatusDecoder": status_keys(
-                self.streamid, int(c.mastercards), int(c.triggercards), int(c.adccards)
-            ),
+            "FCStatusDecoder": [
+                *status_keys(
+                    self.streamid, int(c.mastercards), int(c.triggercards), int(c.adccards)
+                )
+            ],
         }
+        if self.has_fsp:
+            keys |= fsp_keys(self.streamid)
+        return keys
 
     def decode(self, buffer_size: int = 8192, n_max: float = np.inf) -> Iterator[list[Decoded]]:
         if buffer_size < 1:
             raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
         tables = FCIOTables(self.config, buffer_size)
+        fsp_tables = FSPTables(self.streamid, buffer_size)
         pieces: list[Decoded] = [
             Decoded("FCConfigDecoder", config_key(self.streamid), config_table(self.config, 0))
         ]
         fcio = self._fcio
+        if self.has_fsp:
+            config = fsp_config_struct(fcio.fsp.config)
+            pieces.append(Decoded("FSPConfigDecoder", fsp_key(self.streamid, "config"), config))
         try:
-            for tag, packet_id, start in self._packets(buffer_size, n_max):
+            for tag, packet_id, start, fsp in self._packets(buffer_size, n_max):
                 n = 0 if tag == STATUS else int(fcio.event.num_traces)
                 if not 0 <= n <= tables.max_traces:
                     raise DAQError(
@@ -284,10 +310,18 @@ class FlashCamStream(DAQStream):
                         file=self.path,
                         offset=start,
                     )
-                if not tables.room(n) or tables.pending >= buffer_size:
-                    yield pieces + tables.flush()
+                if (
+                    not tables.room(n)
+                    or tables.pending >= buffer_size
+                    or (fsp and not fsp_tables.room())
+                ):
+                    yield pieces + tables.flush() + fsp_tables.flush()
                     pieces = []
                 try:
+                    if fsp == FSPSTATUS:
+                        fsp_tables.add_status(fcio.fsp.status, packet_id)
+                    elif fsp == FSPEVENT:
+                        fsp_tables.add_event(fcio.fsp.event, packet_id, tag == EVENTHEADER)
                     if tag == STATUS:
                         tables.add_status(fcio.status, packet_id)
                     elif tag == EVENTHEADER:
@@ -301,23 +335,26 @@ class FlashCamStream(DAQStream):
                         offset=start,
                     ) from None
         except DAQError:
-            last = pieces + tables.flush()  # every complete record before the error
+            last = pieces + tables.flush() + fsp_tables.flush()  # the records before the error
             if last:
                 yield last
             raise
-        last = pieces + tables.flush()
+        last = pieces + tables.flush() + fsp_tables.flush()
         if last:
             yield last
 
-    def _packets(self, buffer_size: int, n_max: float) -> Iterator[tuple[int, int, int]]:
+    def _packets(self, buffer_size: int, n_max: float) -> Iterator[tuple[int, int, int, int]]:
         """Let fcio parse the records, block after block; yields ``(tag, packet_id, byte
-        offset)`` of each record with a table (events, event headers, statuses) while the
-        record is fcio's current one, and counts the others in :attr:`skipped`."""
+        offset, fsp)`` of each record with a table (events, event headers, statuses) while
+        the record is fcio's current one, ``fsp`` the tag of the FSP record before it that
+        judged it (0 if none), and counts the others in :attr:`skipped`."""
         packet_id = 0
-        fsp_pending = False
+        fsp_pending = 0  # the tag of the FSP record just read, until the next record
         while packet_id < n_max or fsp_pending:
             records = self._next_records(limit=buffer_size)
             if not records:
+                if fsp_pending:
+                    self._skip(FSP_TAGS[fsp_pending])  # the file's last record
                 return
             truncated = self._short_last(records)
             if truncated is not None:
@@ -325,16 +362,26 @@ class FlashCamStream(DAQStream):
             for start, end, tag, _ in records:
                 if not fsp_pending and packet_id >= n_max:
                     return
+                if tag in (FSPEVENT, FSPSTATUS) and self._fcio.fsp is None:
+                    raise DAQError(  # fcio would fail on it (no FSP state to fill)
+                        f"{FSP_TAGS[tag]} record in a file that starts without FSPConfig",
+                        file=self.path,
+                        offset=start,
+                    )
                 self._check_fcio(tag, end, start)
                 self.bytes_read = end
                 if tag in FSP_TAGS:
-                    self._skip(FSP_TAGS[tag])
-                    fsp_pending = True
+                    if fsp_pending:
+                        self._skip(FSP_TAGS[fsp_pending])  # followed by another FSP record
+                    fsp_pending = tag
                     continue
-                fsp_pending = False
+                fsp = fsp_pending if tag in FSP_BEFORE.get(fsp_pending, ()) else 0
+                if fsp_pending and not fsp:
+                    self._skip(FSP_TAGS[fsp_pending])  # it does not judge this record
+                fsp_pending = 0
                 packet_id += 1
                 if tag in (EVENT, SPARSEEVENT, EVENTHEADER, STATUS):
-                    yield tag, packet_id, start
+                    yield tag, packet_id, start, fsp
                 elif tag == CONFIG:
                     self._check_same_config(start)
                 else:
@@ -387,9 +434,5 @@ class FlashCamStream(DAQStream):
         self.skipped[kind] = self.skipped.get(kind, 0) + 1
 
     def close(self) -> None:
-        if self._fcio is not None:
-            self._fcio.close()
-            self._fcio = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._fcio.close()  # both may be closed again
+        self._file.close()
