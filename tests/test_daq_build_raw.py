@@ -457,7 +457,7 @@ def test_keys_of_different_waveform_lengths_routed_to_one_table_are_refused(run,
     path, _ = run
     out = tmp_path / "one.lh5"
     spec = {"FakeEventDecoder": {"all": {"key_list": ["*"], "out_stream": str(out)}}}
-    with pytest.raises(DAQError, match="rows for table all .* do not fit together"):
+    with pytest.raises(DAQError, match=r"rows for table all .* do not fit together"):
         build_raw(path, out_spec=spec)
     assert not out.exists()
 

@@ -43,7 +43,7 @@ from .records import BAD_LENGTH, frame_records
 
 log = logging.getLogger(__name__)
 
-READ_BYTES = 16 << 20
+READ_BYTES = 4 << 20
 """Bytes read from the file at a time (option ``read_bytes``)."""
 
 
