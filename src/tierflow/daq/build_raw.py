@@ -351,7 +351,8 @@ class _Buffer:
         pieces, self.pieces, self.rows, self.nbytes = self.pieces, [], 0, 0
         name = f"{target.file}:/{target.path}"
         while pieces:
-            run, size = [], 0
+            run: list[Table] = []
+            size = 0
             while pieces and (not run or size + nbytes(pieces[0]) <= WRITE_RUN_BYTES):
                 size += nbytes(pieces[0])
                 run.append(pieces.pop(0))
