@@ -264,7 +264,7 @@ def main() -> None:
     for name, path, stream_type, extra, decoder, reference_n_max in cases:
         size = os.path.getsize(path)
         decode = measure(
-            "tierflow-decode", path, stream_type, extra, "default", decoder, args.repeat
+            "tierflow-decode", path, stream_type, extra, "default:gzip", decoder, args.repeat
         )
         kinds = ["default:gzip", "default:none"] + (["legend:gzip"] if decoder else [])
         for routing_kind in kinds:
