@@ -51,12 +51,12 @@ def test_raw_tier_built_from_daq_files_equals_the_simulators_raw_tier(daq_run, t
 def test_second_run_skips_the_raw_tier_and_a_changed_daq_file_is_redone(daq_run):
     root, _channels, config, _report, made = daq_run
     again = run_pipeline(config, progress=False)
-    assert again.stage("raw").skipped == 2 and again.stage("raw").done == 0
+    assert again.stage("raw").skipped == 2 and again.stage("raw").done == 0, str(again)
     later = os.stat(made.daq_files[0]).st_mtime_ns + 10**9
     os.utime(made.daq_files[0], ns=(later, later))
     third = run_pipeline(config, progress=False)
-    assert third.stage("raw").done == 1 and third.stage("raw").skipped == 1
-    assert third.ok
+    assert third.stage("raw").done == 1 and third.stage("raw").skipped == 1, str(third)
+    assert third.ok, str(third)
     leftovers = [n for _, _, names in os.walk(root) for n in names if ".tmp-" in n]
     assert leftovers == []
 
