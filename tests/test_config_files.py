@@ -78,7 +78,7 @@ def _top(which: str) -> str:
     return "tables" if which == "pipeline config" else "outputs"
 
 
-def _refused(files, tmp_path, which, source, *expected):
+def assert_refused(files, tmp_path, which, source, *expected):
     """Run ``which`` on ``source``: its error class, naming each of ``expected``; no output."""
     run, error = RUNS[which]
     out = tmp_path / "out.lh5"
@@ -94,26 +94,26 @@ def _refused(files, tmp_path, which, source, *expected):
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_missing_file_is_refused_naming_it(files, tmp_path, which):
     path = tmp_path / "nowhere.yaml"
-    _refused(files, tmp_path, which, path, path, "No such file")
+    assert_refused(files, tmp_path, which, path, path, "No such file")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_directory_is_refused_naming_it(files, tmp_path, which):
     path = tmp_path / "a-folder.json"
     path.mkdir()
-    _refused(files, tmp_path, which, path, path, "is a directory")
+    assert_refused(files, tmp_path, which, path, path, "is a directory")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_fifo_is_refused_without_waiting_for_a_writer(files, tmp_path, which):
     path = tmp_path / "pipe.yaml"
     os.mkfifo(path)
-    _refused(files, tmp_path, which, path, path, "not a regular file")
+    assert_refused(files, tmp_path, which, path, path, "not a regular file")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_device_is_refused_without_reading_it(files, tmp_path):
-    _refused(files, tmp_path, "dsp config", "/dev/zero", "/dev/zero", "not a regular file")
+    assert_refused(files, tmp_path, "dsp config", "/dev/zero", "/dev/zero", "not a regular file")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
@@ -121,35 +121,35 @@ def test_file_over_the_size_limit_is_refused(files, tmp_path, which, monkeypatch
     path = tmp_path / "big.json"
     path.write_text(json.dumps({_top(which): ["x" * 100]}))
     monkeypatch.setattr(configfile, "MAX_FILE_BYTES", 50)
-    _refused(files, tmp_path, which, path, path, "at most 50 bytes")
+    assert_refused(files, tmp_path, which, path, path, "at most 50 bytes")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_bytes_that_are_not_utf8_are_refused(files, tmp_path, which):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("outputs: [énergie]\n".encode("latin-1"))
-    _refused(files, tmp_path, which, path, path, "not UTF-8", "byte 10")
+    assert_refused(files, tmp_path, which, path, path, "not UTF-8", "byte 10")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_yaml_syntax_error_is_refused_naming_the_line(files, tmp_path, which):
     path = tmp_path / "broken.yaml"
     path.write_text("outputs: [a, b\nprocessors: {\n")
-    _refused(files, tmp_path, which, path, path, "neither JSON nor YAML", "line")
+    assert_refused(files, tmp_path, which, path, path, "neither JSON nor YAML", "line")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_a_list_where_the_mapping_belongs_is_refused(files, tmp_path, which):
     path = tmp_path / "list.json"
     path.write_text("[1, 2, 3]")
-    _refused(files, tmp_path, which, path, path, "holds a list, not a mapping")
+    assert_refused(files, tmp_path, which, path, path, "holds a list, not a mapping")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_yaml_billion_laughs_is_refused(files, tmp_path, which):
     path = tmp_path / "laughs.yaml"
     path.write_text(BILLION_LAUGHS)
-    _refused(files, tmp_path, which, path, path, "more than 2,000,000 values")
+    assert_refused(files, tmp_path, which, path, path, "more than 2,000,000 values")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
@@ -158,23 +158,23 @@ def test_deep_nesting_is_refused(files, tmp_path, which, suffix):
     path = tmp_path / f"deep.{suffix}"
     depth = 100_000 if suffix == "json" else 5_000
     path.write_text(f'{{"{_top(which)}": ' + "[" * depth + "]" * depth + "}")
-    _refused(files, tmp_path, which, path, path, "nested")
+    assert_refused(files, tmp_path, which, path, path, "nested")
     path.write_text(f'{{"{_top(which)}": ' + "[" * 100 + "]" * 100 + "}")  # parsed, then refused
-    _refused(files, tmp_path, which, path, path, f"more than {configfile.MAX_DEPTH} levels")
+    assert_refused(files, tmp_path, which, path, path, f"more than {configfile.MAX_DEPTH} levels")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_lone_surrogate_is_refused_naming_the_key(files, tmp_path, which):
     path = tmp_path / "surrogate.json"
     path.write_text(f'{{"{_top(which)}": ["ok", "\\ud800"]}}')
-    _refused(files, tmp_path, which, path, path, f"{_top(which)}[1]", "lone surrogate")
+    assert_refused(files, tmp_path, which, path, path, f"{_top(which)}[1]", "lone surrogate")
 
 
 @pytest.mark.parametrize("which", sorted(RUNS))
 def test_integer_beyond_64_bits_is_refused_naming_the_key(files, tmp_path, which):
     path = tmp_path / "huge.yaml"
     path.write_text(f"{_top(which)}: [{10**30}]\n")
-    _refused(files, tmp_path, which, path, path, f"{_top(which)}[0]", "at most 64 bits")
+    assert_refused(files, tmp_path, which, path, path, f"{_top(which)}[0]", "at most 64 bits")
 
 
 def test_dict_configs_are_checked_like_files(files, tmp_path):
@@ -191,7 +191,7 @@ def test_dict_configs_are_checked_like_files(files, tmp_path):
         ("hit config", {**HIT_CONFIG, "outputs": [2**65]}, "outputs[0]"),
         ("dsp database", {"ch1": {"pz": {"tau": [2**70]}}}, "ch1.pz.tau[0]"),
     ]:
-        _refused(files, tmp_path, which, bad, key)
+        assert_refused(files, tmp_path, which, bad, key)
 
 
 @pytest.mark.parametrize(
@@ -278,7 +278,7 @@ def test_a_value_the_chain_builder_cannot_use_is_a_config_error_naming_file_and_
         "types": ["fi->f"],
     }
     path.write_text(json.dumps({"outputs": ["m"], "processors": {"m": amax}}))
-    error = _refused(files, tmp_path, "dsp config", path, path)
+    error = assert_refused(files, tmp_path, "dsp config", path, path)
     assert "ch1/raw" in str(error) or "processors.m" in str(error)
 
 
@@ -287,7 +287,7 @@ def test_hit_parameter_beyond_64_bits_is_refused_naming_the_key(files, tmp_path)
         "outputs": ["e"],
         "operations": {"e": {"expression": "a * height", "parameters": {"a": -(2**63) - 1}}},
     }
-    _refused(files, tmp_path, "hit config", config, "operations.e.parameters.a", "64 bits")
+    assert_refused(files, tmp_path, "hit config", config, "operations.e.parameters.a", "64 bits")
 
 
 def test_hit_evaluation_that_overflows_is_a_tierflow_error_without_output(files, tmp_path):

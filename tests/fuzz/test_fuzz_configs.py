@@ -485,25 +485,25 @@ def pipeline_inputs(run: dict[str, Any]) -> st.SearchStrategy:
 def test_mutated_dsp_configs_give_a_result_or_a_tierflow_error(run):
     @_settings("dsp")
     @given(dsp_inputs(run))
-    def check(case):
+    def check_case(case):
         dsp_case(run, *case)
 
-    check()
+    check_case()
 
 
 def test_mutated_hit_configs_give_a_result_or_a_tierflow_error(run):
     @_settings("hit")
     @given(hit_inputs(run))
-    def check(case):
+    def check_case(case):
         hit_case(run, *case)
 
-    check()
+    check_case()
 
 
 def test_mutated_pipeline_configs_give_a_result_or_a_tierflow_error(run):
     @_settings("pipeline")
     @given(pipeline_inputs(run))
-    def check(case):
+    def check_case(case):
         pipeline_case(run, case)
 
-    check()
+    check_case()

@@ -144,7 +144,7 @@ def _hang(signum, frame):
     raise AssertionError(f"an expression ran for more than {WATCHDOG} s")
 
 
-def evaluate_one(expr: str, workdir: Path, kind: str) -> None:
+def assert_evaluates_or_refuses(expr: str, workdir: Path, kind: str) -> None:
     table = small_table()
     before = signal.signal(signal.SIGALRM, _hang)
     signal.alarm(WATCHDOG)
@@ -168,10 +168,10 @@ def evaluate_one(expr: str, workdir: Path, kind: str) -> None:
 @FUZZ
 @given(expr=EXPRESSIONS)
 def test_generated_expressions_give_a_result_or_a_tierflow_error(expr, workdir):
-    evaluate_one(expr, workdir, "grammar")
+    assert_evaluates_or_refuses(expr, workdir, "grammar")
 
 
 @FUZZ
 @given(expr=RANDOM_TEXT)
 def test_random_text_gives_a_result_or_a_tierflow_error(expr, workdir):
-    evaluate_one(expr, workdir, "random text")
+    assert_evaluates_or_refuses(expr, workdir, "random text")
