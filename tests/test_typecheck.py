@@ -24,9 +24,6 @@ def test_mypy_reports_no_errors_in_src_tierflow():
         text=True,
         check=False,
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"mypy src/tierflow failed (exit code {result.returncode}):\n"
-            f"{result.stdout}{result.stderr}",
-            pytrace=False,
-        )
+    assert result.returncode == 0, (
+        f"mypy src/tierflow failed (exit code {result.returncode}):\n{result.stdout}{result.stderr}"
+    )
