@@ -538,3 +538,17 @@ def test_orca_wrapped_event_header_and_status_records(tmp_path, variants):
                 assert a.view_as("ak").tolist() == b.view_as("ak").tolist(), name
             else:
                 np.testing.assert_array_equal(a.nda, b.nda, err_msg=name)
+
+
+def test_fcio_c_warnings_go_to_logging_naming_the_file(capfd, caplog):
+    """fcio's C code printed "FCIO/fcio_get_config/WARNING: ..." straight to stderr on opening
+    th228.fcio; it is now a log record that names the file."""
+    import logging
+
+    from tierflow.daq.formats.flashcam import FlashCamStream
+
+    with caplog.at_level(logging.WARNING), FlashCamStream(FCIO_FILE) as stream:
+        assert "FCEventDecoder" in stream.decoder_keys()
+    assert "tracemap" not in capfd.readouterr().err
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(str(FCIO_FILE) in m and "tracemap size" in m for m in messages), messages

@@ -26,6 +26,7 @@ not fit the record after them, are counted in :attr:`~FlashCamStream.skipped`.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ import numpy as np
 from ...errors import DAQError, DAQTruncatedError
 from ..stream import DAQStream, Decoded, Key
 from . import fcio_framing as framing
+from .c_stderr import c_stderr_to_log
 from .fcio_fsp import FSPTables, fsp_config_struct, fsp_key, fsp_keys
 from .fcio_tables import (
     MAX_CHANNELS,
@@ -62,6 +64,8 @@ TAG_NAMES = {
     EVENTHEADER: "EventHeader",
 } | FSP_TAGS
 BLOCK_BYTES = 16 << 20
+
+log = logging.getLogger(__name__)
 
 
 CONFIG_ITEMS = (
@@ -194,7 +198,8 @@ class FlashCamStream(DAQStream):
             )
         check_raw_config(self._buf, start - self._offset, self.path, start)
         try:
-            self._fcio.open(self.path, compression="none")
+            with c_stderr_to_log(log, self.path):
+                self._fcio.open(self.path, compression="none")
         except OSError as err:
             raise DAQError(f"fcio cannot open the file: {err}", file=self.path) from None
         self._check_fcio(CONFIG, end, start, read=False)  # open() parsed the config

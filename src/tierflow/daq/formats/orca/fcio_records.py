@@ -19,11 +19,13 @@ stream, its ADC cards (``children``: crate, station) in ``ObjectInfo/Crates`` wi
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ....errors import DAQError
 from ...stream import Decoded, Key
 from .. import fcio_framing as framing
+from ..c_stderr import c_stderr_to_log
 from ..fcio_tables import (
     FCIOTables,
     config_key,
@@ -47,6 +49,8 @@ _readers: dict[tuple[str, int], Any] = {}
 decoders of the file parse their records with it (FCIO records need their config)."""
 _config_buffers: dict[tuple[str, int], bytearray] = {}
 """The config packet's bytes, kept alive while fcio reads from them."""
+
+log = logging.getLogger(__name__)
 
 
 def listeners(header: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -215,7 +219,8 @@ class ORFCIOConfigDecoder(_FCIORecords):
                     offset=offset,
                 )
             fcio = FCIO()
-            fcio.open(memoryview(data))
+            with c_stderr_to_log(log, self.path):
+                fcio.open(memoryview(data))
             if fcio.tag != 1:
                 raise DAQError("fcio could not read the config", file=self.path, offset=offset)
             check_config(fcio.config, self.path, offset)
