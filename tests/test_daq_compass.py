@@ -383,9 +383,13 @@ def test_file_without_the_caex_header_is_refused(tmp_path):
 
 
 def test_missing_settings_file_is_an_error_naming_what_is_missing(tmp_path):
+    alone = tmp_path / "run" / "RAW" / "data.BIN"
+    alone.parent.mkdir(parents=True)
+    alone.write_bytes(BIN.read_bytes())
     with pytest.raises(DAQError, match="compass_config_file") as err:
-        CompassStream(BIN)
-    assert err.value.file == str(BIN)
+        CompassStream(alone)
+    assert err.value.file == str(alone)
+    assert str(tmp_path / "run" / "settings.xml") in str(err.value)
     missing = tmp_path / "settings.xml"
     with pytest.raises(DAQError, match="cannot open the CoMPASS settings file") as err:
         CompassStream(BIN, compass_config_file=missing)
@@ -443,3 +447,22 @@ def test_random_byte_corruptions_give_tables_or_daq_errors(tmp_path):
             outcomes["error"] += 1
     assert outcomes["ok"] + outcomes["error"] == FUZZ_CASES
     assert outcomes["error"] > 0
+
+
+@pytest.mark.parametrize(
+    "where", ["run/settings.xml", "run/RAW/settings.xml", "run/RAW/data_settings.xml"]
+)
+def test_settings_file_where_compass_keeps_it_is_found(tmp_path, where):
+    """Without compass_config_file, the run's settings.xml (in the file's folder or the one
+    above, or {stem}_settings.xml beside it) is used: the same tables as given explicitly."""
+    data = tmp_path / "run" / "RAW" / "data.BIN"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(BIN.read_bytes())
+    (tmp_path / where).write_bytes(SETTINGS.read_bytes())
+    _, found = decode_all(data, None)
+    _, given = decode_all(data, SETTINGS)
+    ours, theirs = events_table(found), events_table(given)
+    assert len(ours) == len(theirs) > 0
+    for name in ("timestamp", "energy", "channel"):
+        assert column(ours, name).nda.tolist() == column(theirs, name).nda.tolist()
+    assert ours["waveform"]["dt"].nda.tolist() == theirs["waveform"]["dt"].nda.tolist()

@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compass-config",
         metavar="XML",
-        help="CoMPASS settings file (settings.xml) of CoMPASS FILEs",
+        help="CoMPASS settings file of CoMPASS FILEs (default: settings.xml in FILE's folder or the one above, or FILE's stem + _settings.xml)",
     )
     p.add_argument(
         "--buffer-size",

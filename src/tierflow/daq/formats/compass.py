@@ -29,6 +29,7 @@ when absent.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Iterator, Mapping
 
@@ -46,6 +47,8 @@ EVENT_DECODER = "CompassEventDecoder"
 FLAG_ENERGY, FLAG_CALIBRATED, FLAG_SHORT, FLAG_WAVEFORM = 1, 2, 4, 8
 #: runs of one waveform length in a block decoded as pieces of their own; more: grouped by length
 MAX_RUNS_PER_BLOCK = 16
+
+log = logging.getLogger(__name__)
 
 
 def channel_key(board: np.ndarray, channel: np.ndarray) -> np.ndarray:
@@ -112,8 +115,27 @@ def locate_records(buf, fixed, limit, starts, samples):  # pragma: no cover (com
     return count, pos, 0
 
 
+def settings_places(path: str) -> list[str]:
+    """Where CoMPASS keeps the settings of the run a ``.BIN`` file belongs to, first match used
+    when no ``compass_config_file`` is given: ``settings.xml`` in the file's folder and in the
+    folder above (CoMPASS writes ``run/settings.xml`` and ``run/RAW/*.BIN``), and
+    ``{stem}_settings.xml`` beside the file.
+
+    >>> settings_places("/data/run_1/RAW/DataR_CH0.BIN")
+    ['/data/run_1/RAW/settings.xml', '/data/run_1/settings.xml', '/data/run_1/RAW/DataR_CH0_settings.xml']
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return [
+        os.path.join(folder, "settings.xml"),
+        os.path.join(os.path.dirname(folder), "settings.xml"),
+        os.path.join(folder, f"{stem}_settings.xml"),
+    ]
+
+
 class CompassStream(DAQStream):
-    """A CoMPASS ``.BIN`` file with its settings XML (``compass_config_file``, required).
+    """A CoMPASS ``.BIN`` file with its settings XML (``compass_config_file``, or found where
+    CoMPASS keeps it: :func:`settings_places`).
 
     >>> import os, testdata  # doctest: +SKIP
     >>> with CompassStream(bin_path, compass_config_file=xml_path) as s:  # doctest: +SKIP
@@ -128,12 +150,16 @@ class CompassStream(DAQStream):
         super().__init__(path, compass_config_file=compass_config_file, **options)
         self.skipped = {}
         if compass_config_file is None:
-            raise DAQError(
-                "a CoMPASS file needs its run's settings XML (settings.xml): pass "
-                "compass_config_file=; without it the digitizer model, sampling period, record "
-                "length and enabled channels are unknown",
-                file=self.path,
-            )
+            places = settings_places(self.path)
+            compass_config_file = next((p for p in places if os.path.isfile(p)), None)
+            if compass_config_file is None:
+                raise DAQError(
+                    "a CoMPASS file needs its run's settings XML: pass compass_config_file= "
+                    "(none at " + ", ".join(places) + "); without it the digitizer model, "
+                    "sampling period, record length and enabled channels are unknown",
+                    file=self.path,
+                )
+            log.info("%s: using the settings file %s", self.path, compass_config_file)
         self.boards: list[CompassBoard] = read_settings(compass_config_file)
         self._blocks = BlockFile(
             self.path, start=0, block_bytes=options.get("block_bytes", 16 << 20)
