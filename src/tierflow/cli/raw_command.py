@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compass-config",
         metavar="XML",
-        help="CoMPASS settings file of CoMPASS FILEs (default: settings.xml in FILE's folder or the one above, or FILE's stem + _settings.xml)",
+        help="CoMPASS settings file of CoMPASS FILEs (default: settings.xml in FILE's folder "
+        "or the one above, or FILE's stem + _settings.xml)",
     )
     p.add_argument(
         "--buffer-size",
