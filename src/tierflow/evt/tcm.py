@@ -61,9 +61,10 @@ def read_tcm(lh5_file: str, name: str = "tcm") -> TCM:
 
     Raises :class:`~tierflow.errors.EventError` when ``name`` is in neither layout.
     """
-    obj = lh5.read(name, lh5_file)
-    fields = set(obj.keys()) if isinstance(obj, Table) else set()
+    # fields one by one: the older layout's flat arrays are longer than its cumulative_length
+    fields = {path.rsplit("/", 1)[-1] for path in lh5.ls(lh5_file, f"{name}/*")}
     if {"table_key", "row_in_table"} <= fields:
+        obj = lh5.read(name, lh5_file)
         tk, rt = obj["table_key"], obj["row_in_table"]
         attrs = {k: obj.attrs[k] for k in ("hash_func", "tables") if k in obj.attrs}
         return TCM(
@@ -73,11 +74,11 @@ def read_tcm(lh5_file: str, name: str = "tcm") -> TCM:
             attrs,
         )
     if {"cumulative_length", "array_id", "array_idx"} <= fields:
-        return TCM(
-            np.asarray(obj["cumulative_length"].nda, dtype=np.int64),
-            np.asarray(obj["array_id"].nda, dtype=np.int64),
-            np.asarray(obj["array_idx"].nda, dtype=np.int64),
+        cl, key, row = (
+            np.asarray(lh5.read(f"{name}/{f}", lh5_file).nda, dtype=np.int64)
+            for f in ("cumulative_length", "array_id", "array_idx")
         )
+        return TCM(cl, key, row)
     raise EventError(
         f"{lh5_file}: {name} is not a tcm: expected fields table_key/row_in_table or "
         f"cumulative_length/array_id/array_idx, found {sorted(fields)}"
