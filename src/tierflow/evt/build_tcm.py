@@ -22,6 +22,7 @@ in full (as pygama would if it did not crash), ties broken by table key then row
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import numpy as np
 
 from .. import lh5
 from ..errors import EventError, TierflowError
+from ..lh5.files import open_file
 from ..types import Table
 from .coincidence import event_starts, kway_merge
 from .tcm import TCM
@@ -40,6 +42,7 @@ _CYCLE = re.compile(r"\d{8}T\d{6}Z")
 @dataclass
 class _Channel:
     file: str
+    handle: object
     table: str
     key: int
     n_rows: int
@@ -92,11 +95,14 @@ def _windows(coin_cols, coin_windows, window_refs) -> tuple[np.ndarray, np.ndarr
     return np.asarray(windows, dtype=np.float64), np.array([r == "first" for r in refs])
 
 
-def _channels(input_tables, hash_func) -> tuple[list[_Channel], list[str]]:
+def _channels(
+    input_tables, hash_func, files: contextlib.ExitStack
+) -> tuple[list[_Channel], list[str]]:
     channels, names, cycles = [], [], set()
     for file, patterns in input_tables:
         file = str(file)
         cycles.update(_CYCLE.findall(file.rsplit("/", 1)[-1]))
+        handle = files.enter_context(open_file(file))
         tables = []
         for pattern in _as_list(patterns):
             found = lh5.ls(file, pattern)
@@ -115,7 +121,7 @@ def _channels(input_tables, hash_func) -> tuple[list[_Channel], list[str]]:
                         f"{file}: hash_func {hash_func!r} finds no integer in table name {table!r}"
                     )
                 key = int(match.group())
-            channels.append(_Channel(file, table, key, lh5.read_n_rows(table, file)))
+            channels.append(_Channel(file, handle, table, key, lh5.read_n_rows(table, handle)))
             names.append(table)
     if len(cycles) > 1:
         raise EventError(f"tables of different cycles mixed in one tcm: {sorted(cycles)}")
@@ -127,7 +133,7 @@ def _read_chunk(ch: _Channel, coin_cols: list[str], buffer_len: int) -> None:
     vals = np.empty((len(coin_cols), n), dtype=np.float64)
     for c, col in enumerate(coin_cols):
         try:
-            vals[c] = lh5.read(f"{ch.table}/{col}", ch.file, start_row=ch.position, n_rows=n).nda
+            vals[c] = lh5.read(f"{ch.table}/{col}", ch.handle, start_row=ch.position, n_rows=n).nda
         except TierflowError as err:
             raise EventError(
                 f"{ch.file}: table {ch.table} has no coincidence column {col!r} ({err})"
@@ -216,7 +222,20 @@ def build_tcm(
     """
     coin_cols = _as_list(coin_cols)
     windows, first_ref = _windows(coin_cols, coin_windows, window_refs)
-    channels, names = _channels(input_tables, hash_func)
+    with contextlib.ExitStack() as files:
+        channels, names = _channels(input_tables, hash_func, files)
+        table = _tcm_table(
+            channels, names, coin_cols, windows, first_ref, buffer_len, hash_func, out_fields
+        )
+    if out_file is not None:
+        lh5.write(table, out_name, out_file, wo_mode=wo_mode)
+    return table
+
+
+def _tcm_table(
+    channels, names, coin_cols, windows, first_ref, buffer_len, hash_func, out_fields
+) -> Table:
+    """The tcm of the opened ``channels`` as a table, re-built whole if a channel is out of order."""
     if buffer_len is None:
         buffer_len = max(1, 10**7 // (max(1, len(channels)) * (2 + len(coin_cols))))
     if not isinstance(buffer_len, int) or buffer_len < 1:
@@ -239,8 +258,6 @@ def build_tcm(
     table = tcm.to_table()
     for name in _as_list(out_fields) if out_fields is not None else []:
         table.add_field(name, _gathered(channels, tcm, name))
-    if out_file is not None:
-        lh5.write(table, out_name, out_file, wo_mode=wo_mode)
     return table
 
 
@@ -250,7 +267,7 @@ def _gathered(channels: list[_Channel], tcm: TCM, name: str):
     flat = None
     for ch in channels:
         at = np.flatnonzero(tcm.table_key == ch.key)
-        values = lh5.read(f"{ch.table}/{name}", ch.file, idx=tcm.row_in_table[at]).nda
+        values = lh5.read(f"{ch.table}/{name}", ch.handle, idx=tcm.row_in_table[at]).nda
         flat = np.empty(len(tcm.table_key), dtype=values.dtype) if flat is None else flat
         flat[at] = values
     return VectorOfVectors(flattened_data=flat, cumulative_length=tcm.cumulative_length.copy())
