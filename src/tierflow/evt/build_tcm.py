@@ -151,10 +151,12 @@ def _read_chunk(ch: _Channel, coin_cols: list[str], buffer_len: int) -> None:
 
 
 def _build(channels, coin_cols, windows, first_ref, buffer_len) -> tuple[list, list, list]:
+    """Event ends (cumulative lengths), table keys and rows, in parts, merged chunk by chunk."""
     ncols = len(coin_cols)
     pend_v = np.empty((ncols, 0))
     pend_k = pend_r = np.empty(0, dtype=np.int64)
-    keys_out, rows_out, sizes_out = [], [], []
+    keys_out, rows_out, ends_out = [], [], []
+    emitted = 0
     while True:
         for ch in channels:
             if ch.buffered == 0 and not ch.at_end:
@@ -180,23 +182,23 @@ def _build(channels, coin_cols, windows, first_ref, buffer_len) -> tuple[list, l
             np.concatenate(segs_k),
             np.concatenate(segs_r),
         )
-        order = kway_merge(vals, keys, rows, bounds)
-        vals, keys, rows = vals[:, order], keys[order], rows[order]
-        starts = np.flatnonzero(event_starts(vals, windows, first_ref))
+        vals, keys, rows = kway_merge(vals, keys, rows, bounds)
+        is_start = event_starts(vals, windows, first_ref)
         done = horizon == math.inf and all(ch.at_end and not ch.buffered for ch in channels)
         if done:
             cut = len(rows)
         else:
             first_at_horizon = np.searchsorted(vals[0], horizon, side="left")
-            before = starts[starts <= first_at_horizon]
-            cut = int(before[-1]) if len(before) else 0
+            starts = np.flatnonzero(is_start[: first_at_horizon + 1])
+            cut = int(starts[-1]) if len(starts) else 0
         if cut:
             keys_out.append(keys[:cut])
             rows_out.append(rows[:cut])
-            sizes_out.append(np.diff(np.append(starts[starts < cut], cut)))
+            ends_out += [np.flatnonzero(is_start[1:cut]) + (emitted + 1), np.array([emitted + cut])]
+            emitted += cut
         pend_v, pend_k, pend_r = vals[:, cut:], keys[cut:], rows[cut:]
         if done:
-            return keys_out, rows_out, sizes_out
+            return ends_out, keys_out, rows_out
 
 
 def build_tcm(
@@ -242,7 +244,7 @@ def _tcm_table(
         raise EventError(f"buffer_len: expected a positive integer, got {buffer_len!r}")
     while True:
         try:
-            keys, rows, sizes = _build(channels, coin_cols, windows, first_ref, buffer_len)
+            ends, keys, rows = _build(channels, coin_cols, windows, first_ref, buffer_len)
             break
         except _OutOfOrder as out_of_order:
             out_of_order.channel.whole = True
@@ -250,7 +252,7 @@ def _tcm_table(
                 ch.position, ch.last_first, ch.vals, ch.rows = 0, -math.inf, None, None
     cat = lambda parts: np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)  # noqa: E731
     tcm = TCM(
-        np.cumsum(cat(sizes)),
+        cat(ends),
         cat(keys),
         cat(rows),
         {"hash_func": str(hash_func), "tables": str(names)},

@@ -4,10 +4,10 @@ Rows are ordered by the coincidence columns (first column first), then table key
 
 >>> import numpy as np
 >>> vals = np.array([[1.0, 4.0, 2.0, 3.0]])
->>> order = kway_merge(vals, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([0, 2, 4]))
->>> order.tolist()
-[0, 2, 3, 1]
->>> event_starts(vals[:, order], np.array([1.0]), np.array([True])).tolist()
+>>> merged, keys, rows = kway_merge(vals, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([0, 2, 4]))
+>>> merged.tolist(), keys.tolist()
+([[1.0, 2.0, 3.0, 4.0]], [0, 1, 1, 0])
+>>> event_starts(merged, np.array([1.0]), np.array([True])).tolist()
 [True, False, True, False]
 """
 
@@ -31,11 +31,16 @@ def _before(vals, keys, rows, i, j):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def kway_merge(vals, keys, rows, bounds):  # pragma: no cover - compiled
-    """Order merging the sorted segments ``bounds[s]:bounds[s+1]`` of the concatenated rows."""
+    """Merge the sorted segments ``bounds[s]:bounds[s+1]`` of the concatenated rows.
+
+    Returns the merged ``(vals, keys, rows)``.
+    """
     n = bounds[-1]
     k = len(bounds) - 1
     heads = bounds[:-1].copy()
-    out = np.empty(n, np.int64)
+    out_v = np.empty_like(vals)
+    out_k = np.empty_like(keys)
+    out_r = np.empty_like(rows)
     for o in range(n):
         best = -1
         for s in range(k):
@@ -43,9 +48,13 @@ def kway_merge(vals, keys, rows, bounds):  # pragma: no cover - compiled
                 best < 0 or _before(vals, keys, rows, heads[s], heads[best])
             ):
                 best = s
-        out[o] = heads[best]
+        i = heads[best]
+        for c in range(vals.shape[0]):
+            out_v[c, o] = vals[c, i]
+        out_k[o] = keys[i]
+        out_r[o] = rows[i]
         heads[best] += 1
-    return out
+    return out_v, out_k, out_r
 
 
 @numba.njit(cache=True)

@@ -45,9 +45,7 @@ class TCM:
         cl = np.asarray(self.cumulative_length, dtype=np.int64)
         return Table(
             {
-                "table_key": VectorOfVectors(
-                    flattened_data=self.table_key, cumulative_length=cl.copy()
-                ),
+                "table_key": VectorOfVectors(flattened_data=self.table_key, cumulative_length=cl),
                 "row_in_table": VectorOfVectors(
                     flattened_data=self.row_in_table, cumulative_length=cl.copy()
                 ),
