@@ -2,7 +2,8 @@
 
 Each channel is read in chunks of ``buffer_len`` rows; a chunk is sorted, and the sorted
 chunks of all channels are merged by a compiled k-way merge up to a horizon (the smallest
-last value among the channels still being read), so memory stays bounded by the buffers.
+last value among the channels still being read), so the memory the inputs take stays
+bounded by the buffers (the tcm itself, two integers per hit, is kept until it is written).
 
 Rows out of time order: within a chunk they are sorted. When a channel's later chunk starts
 before the end of its earlier one, that channel is re-read whole (its coincidence columns
