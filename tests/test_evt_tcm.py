@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from testdata import LH5_DATA
 from tierflow import lh5
 from tierflow.errors import EventError
 from tierflow.evt import build_tcm, read_tcm
@@ -17,7 +18,7 @@ from tierflow.types import Table
 
 pygama_evt = pytest.importorskip("pygama.evt")
 
-TIER = "/work/shared/testdata/lh5/prod-ref-l200/generated/tier"
+TIER = str(LH5_DATA)
 CYCLES = ["20230318T012144Z", "20230318T012228Z"]
 
 
