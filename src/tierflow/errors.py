@@ -279,3 +279,7 @@ class DAQTruncatedError(DAQError):
 class RoutingError(TierflowError, ValueError):
     """An ``out_spec`` (routing config) of ``build_raw`` that names a decoder or key the
     stream does not have, or that is malformed; raised before anything is decoded."""
+
+
+class EventError(TierflowError, ValueError):
+    """Building events failed: a coincidence column missing or NaN, no table matching, bad windows."""
