@@ -35,7 +35,7 @@ from ..errors import EventError, TierflowError
 from ..lh5.files import open_file
 from ..types import Table
 from .coincidence import event_starts, kway_merge
-from .tcm import TCM
+from .tcm import TCM, array_values
 
 _CYCLE = re.compile(r"\d{8}T\d{6}Z")
 
@@ -122,7 +122,10 @@ def _channels(
                         f"{file}: hash_func {hash_func!r} finds no integer in table name {table!r}"
                     )
                 key = int(match.group())
-            channels.append(_Channel(file, handle, table, key, lh5.read_n_rows(table, handle)))
+            rows = lh5.read_n_rows(table, handle)
+            if rows is None:
+                raise EventError(f"{file}: {table} is not a table of rows")
+            channels.append(_Channel(file, handle, table, key, rows))
             names.append(table)
     if len(cycles) > 1:
         raise EventError(f"tables of different cycles mixed in one tcm: {sorted(cycles)}")
@@ -134,7 +137,8 @@ def _read_chunk(ch: _Channel, coin_cols: list[str], buffer_len: int) -> None:
     vals = np.empty((len(coin_cols), n), dtype=np.float64)
     for c, col in enumerate(coin_cols):
         try:
-            vals[c] = lh5.read(f"{ch.table}/{col}", ch.handle, start_row=ch.position, n_rows=n).nda
+            obj = lh5.read(f"{ch.table}/{col}", ch.handle, start_row=ch.position, n_rows=n)
+            vals[c] = array_values(obj, f"{ch.file}: {ch.table}/{col}")
         except TierflowError as err:
             raise EventError(
                 f"{ch.file}: table {ch.table} has no coincidence column {col!r} ({err})"
@@ -270,7 +274,8 @@ def _gathered(channels: list[_Channel], tcm: TCM, name: str):
     flat = None
     for ch in channels:
         at = np.flatnonzero(tcm.table_key == ch.key)
-        values = lh5.read(f"{ch.table}/{name}", ch.handle, idx=tcm.row_in_table[at]).nda
+        obj = lh5.read(f"{ch.table}/{name}", ch.handle, idx=tcm.row_in_table[at])
+        values = array_values(obj, f"{ch.file}: {ch.table}/{name}")
         flat = np.empty(len(tcm.table_key), dtype=values.dtype) if flat is None else flat
         flat[at] = values
     return VectorOfVectors(flattened_data=flat, cumulative_length=tcm.cumulative_length.copy())

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import lh5
 from ..errors import EventError
-from ..types import Table, VectorOfVectors
+from ..types import LGDO, Array, Table, VectorOfVectors
 
 
 @dataclass
@@ -54,6 +54,19 @@ class TCM:
         )
 
 
+def array_values(obj: LGDO, what: str) -> np.ndarray:
+    """The numbers of an :class:`~tierflow.types.Array` read for the tcm (``what`` names it in
+    the error when it is some other object).
+
+    >>> from tierflow.types import Array
+    >>> array_values(Array([1, 2]), "x").tolist()
+    [1, 2]
+    """
+    if not isinstance(obj, Array):
+        raise EventError(f"{what} is a {type(obj).__name__}, not an array of numbers")
+    return obj.nda
+
+
 def read_tcm(lh5_file: str, name: str = "tcm") -> TCM:
     """Read a tcm written in either layout from ``lh5_file``.
 
@@ -63,17 +76,23 @@ def read_tcm(lh5_file: str, name: str = "tcm") -> TCM:
     fields = {path.rsplit("/", 1)[-1] for path in lh5.ls(lh5_file, f"{name}/*")}
     if {"table_key", "row_in_table"} <= fields:
         obj = lh5.read(name, lh5_file)
+        if not isinstance(obj, Table):
+            raise EventError(f"{lh5_file}: {name} is a {type(obj).__name__}, not a tcm table")
         tk, rt = obj["table_key"], obj["row_in_table"]
+        if not (isinstance(tk, VectorOfVectors) and isinstance(rt, VectorOfVectors)):
+            raise EventError(f"{lh5_file}: {name}'s table_key and row_in_table are not vectors")
         attrs = {k: obj.attrs[k] for k in ("hash_func", "tables") if k in obj.attrs}
         return TCM(
             np.asarray(tk.cumulative_length.nda, dtype=np.int64),
-            np.asarray(tk.flattened_data.nda, dtype=np.int64),
-            np.asarray(rt.flattened_data.nda, dtype=np.int64),
+            array_values(tk.flattened_data, f"{lh5_file}: {name}/table_key").astype(np.int64),
+            array_values(rt.flattened_data, f"{lh5_file}: {name}/row_in_table").astype(np.int64),
             attrs,
         )
     if {"cumulative_length", "array_id", "array_idx"} <= fields:
         cl, key, row = (
-            np.asarray(lh5.read(f"{name}/{f}", lh5_file).nda, dtype=np.int64)
+            array_values(lh5.read(f"{name}/{f}", lh5_file), f"{lh5_file}: {name}/{f}").astype(
+                np.int64, copy=False
+            )
             for f in ("cumulative_length", "array_id", "array_idx")
         )
         return TCM(cl, key, row)
