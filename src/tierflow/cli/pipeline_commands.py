@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` and ``demo`` subcommands."""
     p = sub.add_parser(
         "run",
-        help="run raw → dsp → calibration → hit as a config says",
+        help="run (DAQ →) raw → dsp → calibration → hit as a config says",
         description="Run raw → dsp → calibration → hit over the raw files that a\n"
         "pipeline config names; finished outputs are skipped.",
         epilog=RUN_EPILOG,
