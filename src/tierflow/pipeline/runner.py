@@ -184,44 +184,27 @@ class Pipeline:
     # --- before any work -----------------------------------------------------------------------
     def cycles(self) -> list[Cycle]:
         """The raw files (or the DAQ files the raw files are built from) and their outputs."""
-        if self.cfg.daq is not None:
-            return self._daq_cycles(self.cfg.daq.files)
-        raw = find_raw_files(self.cfg.raw)
-        if not raw:
-            raise PipelineConfigError(f"no raw files match {self.cfg.raw!r}")
-        out = []
-        for path in raw:
-            try:
-                key = CycleKey.from_path(path)
-            except LayoutError as err:
-                raise PipelineConfigError(f"{path}: {err}") from None
-            out.append(
-                Cycle(
-                    path,
-                    key,
-                    key.tier_path(self.cfg.outdir, "dsp"),
-                    key.tier_path(self.cfg.outdir, "hit"),
-                )
+        daq = self.cfg.daq is not None
+        pattern = self.cfg.daq.files if self.cfg.daq is not None else self.cfg.raw
+        found = find_raw_files(pattern)
+        if not found:
+            what = "DAQ" if daq else "raw"
+            raise PipelineConfigError(
+                f"no {what} files match {pattern!r}", key="daq" if daq else None
             )
-        return out
-
-    def _daq_cycles(self, pattern: str) -> list[Cycle]:
-        daq_files = find_raw_files(pattern)
-        if not daq_files:
-            raise PipelineConfigError(f"no DAQ files match {pattern!r}", key="daq")
         out = []
-        for path in daq_files:
+        for path in found:
             try:
-                key = CycleKey.from_daq_path(path)
+                key = CycleKey.from_daq_path(path) if daq else CycleKey.from_path(path)
             except LayoutError as err:
                 raise PipelineConfigError(f"{path}: {err}") from None
             out.append(
                 Cycle(
-                    key.tier_path(self.cfg.outdir, "raw"),
+                    key.tier_path(self.cfg.outdir, "raw") if daq else path,
                     key,
                     key.tier_path(self.cfg.outdir, "dsp"),
                     key.tier_path(self.cfg.outdir, "hit"),
-                    daq=path,
+                    daq=path if daq else None,
                 )
             )
         return out
